@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// `llava` command: one subcommand per module, each imported lazily so that commands which
+// need no tensors (datagen) never load the native libtorch addon.
+
+type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
+
+const commands: Record<string, Command> = {
+  doctor: { summary: 'libtorch version, BLAS in use, threads, devices; warns where GEMM is slow', load: () => import('./doctor.js') },
+  demo: { summary: 'doctor, then a few training steps of a tiny model', load: () => import('./demo.js') },
+  datagen: { summary: 'GPT-assisted instruction data from captions and boxes', load: () => import('./datagen.js') },
+};
+
+function usage(): string {
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return ['usage: llava <command> [options]', '', 'commands:', ...rows, '', "run 'llava <command> --help' for a command's options"].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    console.log(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`llava: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  return (await command.load()).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    console.error(`llava: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);
