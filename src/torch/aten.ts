@@ -1,0 +1,18 @@
+// ATen operators by schema name. Each is resolved through the dispatcher on first use and
+// then called by index, so a call costs one Node-API crossing.
+import { native, type OpResult } from './native.js';
+
+export type OpCall = (...args: unknown[]) => OpResult;
+
+export function aten(name: string, overload = ''): OpCall {
+  let id = -1;
+  return (...args) => {
+    if (id < 0) id = native.resolveOp(`aten::${name}`, overload);
+    return native.callOp(id, ...args);
+  };
+}
+
+/** The schema text of an operator, for error messages and exploration. */
+export function schemaOf(name: string, overload = ''): string {
+  return native.opSchema(native.resolveOp(`aten::${name}`, overload));
+}

@@ -1,0 +1,54 @@
+// Loads the libtorch addon (build/llava_torch.node) once, after setting the OpenMP
+// environment that must be in place before libgomp initialises.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+/** An opaque native tensor handle (a type-tagged Napi::External owning one at::Tensor). */
+export type Handle = { readonly __handle: unique symbol };
+export type OpResult = Handle | number | boolean | undefined | OpResult[];
+
+export interface NativeTorch {
+  fromTypedArray(array: ArrayBufferView, shape: number[], scalarType: number): Handle;
+  toArrayBuffer(t: Handle): ArrayBuffer;
+  shapeOf(t: Handle): number[];
+  dtypeOf(t: Handle): number;
+  deviceOf(t: Handle): string;
+  itemOf(t: Handle): number;
+  requiresGrad(t: Handle, value?: boolean): boolean;
+  isLeaf(t: Handle): boolean;
+  retainGrad(t: Handle): void;
+  gradOf(t: Handle): Handle | undefined;
+  setGrad(t: Handle, grad: Handle | undefined): void;
+  dispose(t: Handle): void;
+  isDisposed(t: Handle): boolean;
+  backward(roots: Handle[], grads: Handle[] | undefined, retainGraph: boolean, createGraph: boolean): void;
+  autogradGrad(outputs: Handle[], inputs: Handle[], gradOutputs: Handle[] | undefined, retainGraph: boolean, createGraph: boolean, allowUnused: boolean): (Handle | undefined)[];
+  setGradEnabled(enabled: boolean): boolean;
+  manualSeed(seed: number): void;
+  numThreads(set?: number): number;
+  liveHandles(): number;
+  runtimeInfo(): { torchVersion: string; parallelInfo: string; buildConfig: string; cudaAvailable: boolean; cudaDeviceCount: number };
+  resolveOp(name: string, overload: string): number;
+  opSchema(id: number): string;
+  callOp(id: number, ...args: unknown[]): OpResult;
+}
+
+export const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'llava_torch.node');
+
+function load(): NativeTorch {
+  // Idle OpenMP threads must sleep, not spin: spinning threads steal the core that the
+  // next BLAS call or the JS thread needs (PyTorch's block went 303 ms -> 221 ms here).
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  if (!existsSync(addonPath)) {
+    throw new Error(`the libtorch addon is not built (${addonPath} is missing): run 'bash scripts/setup.sh' or 'npm run build'`);
+  }
+  const native = createRequire(import.meta.url)(addonPath) as NativeTorch;
+  const threads = Number(process.env.OMP_NUM_THREADS) || availableParallelism();
+  native.numThreads(threads);
+  return native;
+}
+
+export const native: NativeTorch = load();
