@@ -150,6 +150,15 @@ Napi::Value set_grad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setData(t, src): t now holds src's data, keeping its identity and autograd leaf status,
+// as PyTorch's `param.data = ...` (how Module.to() casts parameters in place).
+Napi::Value set_data(const Napi::CallbackInfo& info) {
+  at::Tensor& t = unwrap_tensor(info[0], "setData");
+  const at::Tensor& src = unwrap_tensor(info[1], "setData");
+  guarded(info.Env(), "setData", [&] { t.set_data(src); });
+  return info.Env().Undefined();
+}
+
 Napi::Value dispose(const Napi::CallbackInfo& info) {
   dispose_handle(info[0]);
   return info.Env().Undefined();
@@ -268,7 +277,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   const std::pair<const char*, Napi::Function::Callback> functions[] = {
       {"fromTypedArray", from_typed_array}, {"toArrayBuffer", to_array_buffer}, {"shapeOf", shape_of},
       {"dtypeOf", dtype_of}, {"deviceOf", device_of}, {"itemOf", item_of}, {"requiresGrad", requires_grad},
-      {"isLeaf", is_leaf}, {"retainGrad", retain_grad}, {"gradOf", grad_of}, {"setGrad", set_grad},
+      {"isLeaf", is_leaf}, {"retainGrad", retain_grad}, {"gradOf", grad_of}, {"setGrad", set_grad}, {"setData", set_data},
       {"dispose", dispose}, {"isDisposed", is_disposed}, {"backward", backward}, {"autogradGrad", autograd_grad},
       {"setGradEnabled", set_grad_enabled}, {"manualSeed", manual_seed}, {"numThreads", num_threads},
       {"liveHandles", live_handles}, {"runtimeInfo", runtime_info},

@@ -22,6 +22,10 @@ const DTYPES: Record<DType, Info> = {
 
 const BY_CODE = new Map<number, DType>(Object.entries(DTYPES).map(([name, info]) => [info.code, name as DType]));
 
+export function isDType(name: string): name is DType {
+  return Object.hasOwn(DTYPES, name);
+}
+
 export function dtypeCode(dtype: DType): number {
   const info = DTYPES[dtype];
   if (!info) throw new TypeError(`unknown dtype '${dtype}' (expected one of ${Object.keys(DTYPES).join(', ')})`);

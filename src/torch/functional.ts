@@ -30,14 +30,7 @@ export const conv2d = (x: Tensor, weight: Tensor, bias?: Tensor, stride: number 
 /** GELU exact ('none', erf) or the tanh approximation ('tanh', GPT-2's gelu_new). */
 export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none') => wrap(op.gelu(x.handle, approximate));
 /** CLIP's x·σ(1.702x). */
-export const quickGelu = (x: Tensor) => {
-  const s = x.mul(1.702);
-  const g = s.sigmoid();
-  const out = x.mul(g);
-  s.dispose();
-  g.dispose();
-  return out;
-};
+export const quickGelu = (x: Tensor) => x.mul(x.mul(1.702).sigmoid());
 export const silu = (x: Tensor) => wrap(op.silu(x.handle));
 export const softmax = (x: Tensor, dim: number) => x.softmax(dim);
 export const logSoftmax = (x: Tensor, dim: number) => x.logSoftmax(dim);

@@ -2,7 +2,7 @@
 // call. Every method is one ATen operator through the dispatcher, so autograd, broadcasting
 // and type promotion behave exactly as in PyTorch. Dims may be negative, as in PyTorch.
 import { aten } from './aten.js';
-import { dtypeCode, dtypeFromCode, typedArrayFor, type DType, type TypedArray } from './dtype.js';
+import { dtypeCode, dtypeFromCode, isDType, typedArrayFor, type DType, type TypedArray } from './dtype.js';
 import { native, type Handle, type OpResult } from './native.js';
 import { track } from './scope.js';
 
@@ -20,7 +20,7 @@ const op = {
   matmul: aten('matmul'), bmm: aten('bmm'),
   sumAll: aten('sum'), sum: aten('sum', 'dim_IntList'), meanAll: aten('mean'), mean: aten('mean', 'dim'),
   maxAll: aten('max'), maxDim: aten('max', 'dim'), minAll: aten('min'), minDim: aten('min', 'dim'),
-  argmax: aten('argmax'), argmin: aten('argmin'), topk: aten('topk'), sort: aten('sort'), cumsum: aten('cumsum'),
+  norm: aten('norm', 'Scalar'), argmax: aten('argmax'), argmin: aten('argmin'), topk: aten('topk'), sort: aten('sort'), cumsum: aten('cumsum'),
   softmax: aten('softmax', 'int'), logSoftmax: aten('log_softmax', 'int'),
   view: aten('view'), reshape: aten('reshape'), permute: aten('permute'), transpose: aten('transpose', 'int'),
   unsqueeze: aten('unsqueeze'), squeeze: aten('squeeze', 'dim'), squeezeAll: aten('squeeze'), flatten: aten('flatten', 'using_ints'),
@@ -92,6 +92,8 @@ export class Tensor {
     native.backward([this.handle], gradient ? [gradient.handle] : undefined, options.retainGraph ?? create, create);
   }
   detach(): Tensor { return wrap(op.detach(this.handle)); }
+  /** Makes this tensor hold `src`'s data (any dtype or device), keeping its identity: `param.data = src`. */
+  setData(src: Tensor): this { native.setData(this.handle, src.handle); this.#shape = undefined; return this; }
 
   // ---- conversion --------------------------------------------------------------------
   /** Casts to a dtype ('float32', 'bfloat16', ...) or moves to a device ('cpu', 'cuda', 'cuda:1'). */
@@ -173,6 +175,8 @@ export class Tensor {
     const [values, indices] = wrapAll(op.sort(this.handle, dim, descending));
     return { values: values!, indices: indices! };
   }
+  /** The p-norm over all elements (p = 2: Euclidean). */
+  norm(p = 2): Tensor { return wrap(op.norm(this.handle, p)); }
   cumsum(dim: number): Tensor { return wrap(op.cumsum(this.handle, dim)); }
   softmax(dim: number): Tensor { return wrap(op.softmax(this.handle, dim)); }
   logSoftmax(dim: number): Tensor { return wrap(op.logSoftmax(this.handle, dim)); }
@@ -230,9 +234,4 @@ export class Tensor {
     native.dispose(result as Handle);  // a second handle to this same tensor
     return this;
   }
-}
-
-const DTYPE_NAMES = new Set(['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool']);
-function isDType(s: string): s is DType {
-  return DTYPE_NAMES.has(s);
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian 12 machine needs, safe to run again (each step is skipped when done):
+# Debian packages (libtorch, OpenBLAS's OpenMP build; python3-torch too with --bench), OpenBLAS-OpenMP
+# selected as the system BLAS, npm dependencies, the native addon, the TypeScript build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(g++ libtorch-dev libopenblas0-openmp)
+[[ "${1:-}" == "--bench" ]] && packages+=(python3-torch)
+[[ -n "${LIBTORCH:-}" ]] && packages=(g++)   # a user-supplied libtorch needs no Debian one
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages: ${missing[*]}. Run: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+# libtorch calls whatever libblas.so.3 the alternatives system points at. The reference BLAS is
+# ~50x slower, and OpenBLAS's pthread build fights libtorch's OpenMP threads: pick the OpenMP build.
+if [[ -z "${LIBTORCH:-}" ]]; then
+  arch_dir=/usr/lib/x86_64-linux-gnu
+  for lib in libblas.so.3 liblapack.so.3; do
+    want="$arch_dir/openblas-openmp/$lib"
+    if [[ -e "$want" && "$(readlink -f "$arch_dir/$lib")" != "$(readlink -f "$want")" ]]; then
+      if [[ $(id -u) -ne 0 ]]; then
+        echo "setup: $lib is not OpenBLAS-OpenMP. Run: sudo update-alternatives --set $lib-x86_64-linux-gnu $want" >&2
+        exit 1
+      fi
+      update-alternatives --set "$lib-x86_64-linux-gnu" "$want"
+    fi
+  done
+fi
+
+# npm dependencies, when missing or older than the lock file.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund
+fi
+
+node native/build.mjs
+rm -rf dist   # outputs of deleted sources must not run as tests
+npx tsc -p .

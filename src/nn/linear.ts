@@ -1,0 +1,20 @@
+import { empty, linear, type Tensor } from '../torch/index.js';
+import { Module } from './module.js';
+
+/** y = x·Wᵀ + b with W [out, in], initialised as PyTorch's nn.Linear: U(±1/√in). */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias?: Tensor;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, bias = true) {
+    super();
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = this.registerParameter('weight', empty([outFeatures, inFeatures]).uniform_(-bound, bound));
+    if (bias) this.bias = this.registerParameter('bias', empty([outFeatures]).uniform_(-bound, bound));
+  }
+
+  /** x [..., in] -> [..., out] */
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}

@@ -1,0 +1,70 @@
+// What the engine runs on: libtorch build, the BLAS actually mapped into this process,
+// threads, devices and a measured GEMM rate. `llava doctor` prints it; the BLAS set-up is part
+// of the product (reference BLAS is ~50x slower than OpenBLAS on the same machine).
+import { readFileSync } from 'node:fs';
+import { native } from './native.js';
+import { randn } from './creation.js';
+import { noGrad } from './autograd.js';
+import { scope } from './scope.js';
+
+export type BlasKind = 'openblas-openmp' | 'openblas-pthread' | 'openblas-serial' | 'mkl' | 'reference' | 'unknown';
+
+export type RuntimeReport = {
+  torchVersion: string;
+  blasLibraries: string[];
+  blas: BlasKind;
+  threads: number;
+  ompWaitPolicy: string | undefined;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  parallelInfo: string;
+};
+
+/** Shared libraries of BLAS, LAPACK and OpenMP mapped into this process now. */
+function mappedBlasLibraries(): string[] {
+  const paths = readFileSync('/proc/self/maps', 'utf8').split('\n').map((line) => line.split(/\s+/)[5] ?? '');
+  return [...new Set(paths.filter((p) => /blas|mkl_|lapack|libgomp|libiomp|libomp/.test(p)))];
+}
+
+export function classifyBlas(libraries: string[]): BlasKind {
+  const joined = libraries.join('\n');
+  if (/libmkl_/.test(joined)) return 'mkl';
+  if (/openblas-openmp|libopenblaso/.test(joined)) return 'openblas-openmp';
+  if (/openblas-pthread|libopenblasp/.test(joined)) return 'openblas-pthread';
+  if (/openblas-serial/.test(joined)) return 'openblas-serial';
+  if (/\/blas\/libblas\.so|libblas\.so\.3$/.test(joined) && !/openblas/.test(joined)) return 'reference';
+  return 'unknown';
+}
+
+export function runtimeReport(): RuntimeReport {
+  // A small GEMM makes libtorch load its BLAS before we look at the process's mappings.
+  scope(() => noGrad(() => randn([8, 8]).matmul(randn([8, 8]))));
+  const info = native.runtimeInfo();
+  const blasLibraries = mappedBlasLibraries();
+  return {
+    torchVersion: info.torchVersion,
+    blasLibraries,
+    blas: classifyBlas(blasLibraries),
+    threads: native.numThreads(),
+    ompWaitPolicy: process.env.OMP_WAIT_POLICY,
+    cudaAvailable: info.cudaAvailable,
+    cudaDeviceCount: info.cudaDeviceCount,
+    parallelInfo: info.parallelInfo,
+  };
+}
+
+/** fp32 GEMM rate, n×n by n×n, best of `reps` after one warm-up, in GFLOPS. */
+export function measureGemmGflops(n: number, reps = 5): number {
+  return scope(() => noGrad(() => {
+    const a = randn([n, n]);
+    const b = randn([n, n]);
+    a.matmul(b).dispose();
+    let best = Infinity;
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      a.matmul(b).dispose();
+      best = Math.min(best, performance.now() - t0);
+    }
+    return (2 * n ** 3) / (best / 1e3) / 1e9;
+  }));
+}
