@@ -1,0 +1,132 @@
+// One chat completion against any OpenAI-compatible endpoint through the official SDK, with the
+// retry policy owned here (the SDK's own retries are off): 408/409/429/5xx, timeouts, dropped
+// connections and malformed bodies are retried with back-off; 401/403/404 stop the whole run
+// (a bad key or model fails every request alike); other 4xx fail this request only.
+
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { backoffDelayMs, DEFAULT_BACKOFF, retryAfterMs, sleep, type BackoffOptions } from './backoff.js';
+import type { ChatMessage } from './prompts.js';
+
+export interface ClientOptions {
+  baseURL?: string;
+  apiKey: string;
+  model: string;
+  temperature?: number;
+  maxTokens?: number;
+  /** Whole-request limit, headers and body (the SDK's own timeout stops at the headers). */
+  timeoutMs: number;
+  /** Retries after the first attempt. */
+  maxRetries: number;
+  backoff?: BackoffOptions;
+  random?: () => number;
+}
+
+export interface Usage { promptTokens: number; completionTokens: number }
+
+export interface Completion {
+  content: string;
+  finishReason: string | null;
+  refusal: string | null;
+  usage: Usage | null;
+}
+
+/** The request failed for good; `fatal` means no other request can succeed either. */
+export class RequestFailed extends Error {
+  constructor(readonly reason: string, message: string, readonly fatal: boolean, readonly attempts: number) {
+    super(message);
+  }
+}
+
+/** The chat.completions body: everything that determines the reply (also the cache key). */
+export interface RequestBody {
+  model: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  max_tokens?: number;
+}
+
+type Attempt = { ok: true; completion: Completion } | { ok: false; reason: string; message: string; retry: boolean; fatal: boolean; waitHintMs?: number };
+
+const FATAL_STATUS = new Set([401, 403, 404]);
+const RETRY_STATUS = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500;
+
+function readCompletion(body: unknown): Completion | undefined {
+  const choice = (body as { choices?: unknown[] } | null)?.choices?.[0] as Record<string, unknown> | undefined;
+  const message = choice?.message as Record<string, unknown> | undefined;
+  if (!message || (typeof message.content !== 'string' && message.content != null)) return undefined;
+  const usage = (body as { usage?: Record<string, unknown> }).usage;
+  return {
+    content: (message.content as string | null) ?? '',
+    finishReason: typeof choice!.finish_reason === 'string' ? choice!.finish_reason : null,
+    refusal: typeof message.refusal === 'string' ? message.refusal : null,
+    usage: typeof usage?.prompt_tokens === 'number' && typeof usage.completion_tokens === 'number'
+      ? { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens } : null,
+  };
+}
+
+export class ChatClient {
+  private readonly sdk: OpenAI;
+  private readonly backoff: BackoffOptions;
+  private readonly random: () => number;
+
+  constructor(private readonly options: ClientOptions) {
+    this.sdk = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, timeout: options.timeoutMs });
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.random = options.random ?? Math.random;
+  }
+
+  requestBody(messages: ChatMessage[]): RequestBody {
+    const { model, temperature, maxTokens } = this.options;
+    return { model, messages, ...(temperature !== undefined && { temperature }), ...(maxTokens !== undefined && { max_tokens: maxTokens }) };
+  }
+
+  /**
+   * Sends `body` until it succeeds or the retries run out. `onRetry` hears each retried failure
+   * (for the summary); `signal` aborts the waits and the request in flight (Ctrl-C).
+   */
+  async complete(body: RequestBody, onRetry?: (reason: string) => void, signal?: AbortSignal): Promise<Completion> {
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.attempt(body, signal);
+      if (result.ok) return result.completion;
+      if (!result.retry || attempt >= this.options.maxRetries) {
+        const tries = attempt + 1;
+        throw new RequestFailed(result.reason, `${result.message} (after ${tries} attempt${tries > 1 ? 's' : ''})`, result.fatal, tries);
+      }
+      onRetry?.(result.reason);
+      await sleep(backoffDelayMs(attempt, result.waitHintMs, this.backoff, this.random), signal);
+    }
+  }
+
+  private async attempt(body: RequestBody, outer?: AbortSignal): Promise<Attempt> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error('timeout')), this.options.timeoutMs);
+    const signal = outer ? AbortSignal.any([outer, controller.signal]) : controller.signal;
+    try {
+      const reply: unknown = await this.sdk.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal });
+      const completion = readCompletion(reply);
+      if (completion) return { ok: true, completion };
+      const shown = typeof reply === 'string' ? reply : JSON.stringify(reply);
+      return { ok: false, reason: 'malformed response', message: `response is not a chat completion: ${shown.slice(0, 120)}`, retry: true, fatal: false };
+    } catch (err) {
+      if (outer?.aborted) throw outer.reason;
+      if (controller.signal.aborted || err instanceof APIConnectionTimeoutError) {
+        return { ok: false, reason: 'timeout', message: `no complete reply within ${this.options.timeoutMs} ms`, retry: true, fatal: false };
+      }
+      if (err instanceof APIUserAbortError) throw err;
+      if (err instanceof APIConnectionError) {
+        const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+        return { ok: false, reason: 'connection error', message: `connection failed${cause}`, retry: true, fatal: false };
+      }
+      if (err instanceof APIError && typeof err.status === 'number') {
+        const fatal = FATAL_STATUS.has(err.status);
+        return { ok: false, reason: `http ${err.status}`, message: `HTTP ${err.status}: ${err.message}`, retry: RETRY_STATUS(err.status), fatal, waitHintMs: retryAfterMs(err.headers) };
+      }
+      if (err instanceof SyntaxError) {
+        return { ok: false, reason: 'malformed response', message: `response body is not valid JSON (${err.message})`, retry: true, fatal: false };
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,17 @@
+// Library entry of the data engine (GPT-assisted instruction data, paper §3). Nothing here loads
+// tensors or the native addon: data generation runs on machines without libtorch.
+
+export { cocoBoxToNormalized, pythonFloatRepr, renderContext, roundPython3, type ImageContext } from './context.js';
+export { checkImageContext, InputError, readCapsBoxesJsonl, readCoco } from './sources.js';
+export { buildMessages, DEFAULT_PROMPTS_DIR, isPromptType, loadPromptSet, PROMPT_TYPES, usesBoxes, type ChatMessage, type PromptSet, type PromptType } from './prompts.js';
+export { DETAIL_INSTRUCTIONS, loadInstructions } from './instructions.js';
+export { IMAGE_PLACEMENTS, IMAGE_TOKEN, isImagePlacement, placeImageToken, type ImagePlacement } from './image-token.js';
+export { parseReply, type Parsed, type Turn } from './parse.js';
+export { resolvePlacement, toInstructionRecord, type InstructionRecord } from './record.js';
+export { ChatClient, RequestFailed, type ClientOptions, type Completion, type RequestBody, type Usage } from './client.js';
+export { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+export { requestKey, ResponseCache } from './cache.js';
+export { OutputStore } from './output.js';
+export { DEFAULT_PRICES, estimateCost, loadPrices, priceFor, type Price, type PriceTable } from './pricing.js';
+export { runDatagen, type DatagenOptions } from './run.js';
+export { formatSummary, type DatagenSummary } from './summary.js';

@@ -1,0 +1,215 @@
+// A data-generation run: every (image, prompt type) not yet done becomes one chat request,
+// `concurrency` at a time. Results are committed in task order (a bounded reorder window), so
+// the output files are the same bytes whatever the concurrency and however often the run was
+// interrupted. A request's reply is cached before its result is committed: a kill between the
+// two costs nothing on the next run.
+
+import { createHash } from 'node:crypto';
+import { ResponseCache, requestKey } from './cache.js';
+import { ChatClient, RequestFailed, type ClientOptions, type Completion, type Usage } from './client.js';
+import type { ImageContext } from './context.js';
+import type { ImagePlacement } from './image-token.js';
+import { OutputStore, taskKey } from './output.js';
+import { parseReply } from './parse.js';
+import { estimateCost, priceFor, type PriceTable } from './pricing.js';
+import { Progress } from './progress.js';
+import { buildMessages, type PromptSet, type PromptType } from './prompts.js';
+import { resolvePlacement, toInstructionRecord, type InstructionRecord } from './record.js';
+import { seededIndex } from './seeded.js';
+import { emptySummary, type DatagenSummary } from './summary.js';
+
+export interface DatagenOptions {
+  contexts: ImageContext[];
+  /** One prompt set per type to generate, in the order tasks are made for each image. */
+  prompts: PromptSet[];
+  /** Human turns of detailed-description records. */
+  instructions: readonly string[];
+  outDir: string;
+  client: ClientOptions;
+  concurrency: number;
+  seed: number;
+  placement: ImagePlacement;
+  /** Response cache folder; null disables the cache. */
+  cacheDir: string | null;
+  prices: PriceTable;
+  /** Stop the run after this many failed requests in a row (the endpoint is down or rejects us). */
+  maxConsecutiveFailures: number;
+  progress: NodeJS.WriteStream | null;
+  /** Aborting it (Ctrl-C) stops dispatching and abandons requests in flight; done work stays. */
+  signal?: AbortSignal;
+  warn?: (message: string) => void;
+}
+
+interface Task { index: number; type: PromptType; context: ImageContext; prompts: PromptSet }
+
+type Result =
+  | { kind: 'record'; task: Task; record: InstructionRecord }
+  | { kind: 'reject'; task: Task; reason: string; detail: string; reply: string }
+  | { kind: 'failed'; task: Task; reason: string; message: string }
+  | { kind: 'abandoned' };
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The settings that shape the records: a resume must use the same ones (see OutputStore). */
+function runSettings(o: DatagenOptions): Record<string, unknown> {
+  const settings: Record<string, unknown> = {
+    model: o.client.model,
+    temperature: o.client.temperature ?? null,
+    max_tokens: o.client.maxTokens ?? null,
+    seed: o.seed,
+    image_placement: o.placement,
+    instructions_sha256: sha256(o.instructions.join('\n')),
+  };
+  for (const p of o.prompts) settings[`prompts_sha256.${p.type}`] = sha256(JSON.stringify([p.system, p.examples]));
+  return settings;
+}
+
+function addUsage(total: Usage, usage: Usage | null): void {
+  total.promptTokens += usage?.promptTokens ?? 0;
+  total.completionTokens += usage?.completionTokens ?? 0;
+}
+
+export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${o.concurrency}`);
+  if (o.instructions.length === 0) throw new Error('the detailed-description instruction list is empty');
+  const store = OutputStore.open(o.outDir, runSettings(o));
+  const cache = o.cacheDir === null ? null : new ResponseCache(o.cacheDir);
+  const client = new ChatClient(o.client);
+  const price = priceFor(o.prices, o.client.model);
+  const summary = emptySummary(o.client.model, price !== undefined);
+  summary.resumed = { records: store.resumedRecords, rejects: store.resumedRejects };
+  const count = (table: Record<string, number>, key: string) => { table[key] = (table[key] ?? 0) + 1; };
+
+  // Pending tasks in input order; an id seen twice keeps its first context.
+  const seenIds = new Set<string>();
+  const tasks: Task[] = [];
+  for (const context of o.contexts) {
+    if (seenIds.has(context.id)) {
+      summary.duplicate_inputs++;
+      o.warn?.(`input: id ${context.id} appears more than once; only the first is used`);
+      continue;
+    }
+    seenIds.add(context.id);
+    for (const prompts of o.prompts) {
+      if (!store.done.has(taskKey(prompts.type, context.id))) tasks.push({ index: tasks.length, type: prompts.type, context, prompts });
+    }
+  }
+  summary.tasks = tasks.length;
+
+  const progress = new Progress(o.progress);
+  const started = Date.now();
+  const state = () => ({ finished: summary.finished, total: tasks.length, costUsd: summary.cost_usd ?? undefined, failed: summary.failed });
+  let stopReason: string | null = null;
+  let consecutiveFailures = 0;
+
+  async function complete(task: Task): Promise<{ completion: Completion } | Result> {
+    const body = client.requestBody(buildMessages(task.prompts, task.context));
+    const key = requestKey(body);
+    const cached = await cache?.get(key);
+    if (cached) {
+      summary.requests.cached++;
+      addUsage(summary.usage_saved_by_cache, cached.usage);
+      return { completion: cached };
+    }
+    try {
+      const completion = await client.complete(body, (reason) => count(summary.retries, reason), o.signal);
+      summary.requests.sent++;
+      addUsage(summary.usage, completion.usage);
+      summary.cost_usd = estimateCost(price, summary.usage) ?? null;
+      await cache?.put(key, completion);
+      return { completion };
+    } catch (err) {
+      if (o.signal?.aborted) return { kind: 'abandoned' };
+      if (!(err instanceof RequestFailed)) throw err;
+      if (err.fatal) stopReason ??= `stopped: ${err.message}`;
+      return { kind: 'failed', task, reason: err.reason, message: err.message };
+    }
+  }
+
+  async function process(task: Task): Promise<Result> {
+    const outcome = await complete(task);
+    if (!('completion' in outcome)) return outcome;
+    const { content, finishReason, refusal } = outcome.completion;
+    const reject = (reason: string, detail: string): Result => ({ kind: 'reject', task, reason, detail, reply: content });
+    if (refusal !== null) return reject('refusal', refusal);
+    if (finishReason === 'length') return reject('truncated reply', 'finish_reason "length": raise --max-tokens');
+    if (finishReason === 'content_filter') return reject('content filter', 'finish_reason "content_filter"');
+    const { id } = task.context;
+    const instruction = o.instructions[seededIndex(o.instructions.length, o.seed, task.type, id, 'instruction')]!;
+    const parsed = parseReply(task.type, content, instruction);
+    if (!parsed.ok) return reject(parsed.reason, parsed.detail);
+    return { kind: 'record', task, record: toInstructionRecord(task.context, parsed.turns, resolvePlacement(o.placement, o.seed, task.type, id)) };
+  }
+
+  function commit(result: Result): void {
+    if (result.kind === 'abandoned') return;
+    const { type, context } = result.task;
+    summary.finished++;
+    if (result.kind === 'failed') {
+      summary.failed++;
+      count(summary.failures, result.reason);
+      consecutiveFailures++;
+      store.writeFailure({ type, id: context.id, reason: result.reason, message: result.message });
+      o.warn?.(`${type} ${context.id}: ${result.message}; it will be retried by the next run`);
+      if (consecutiveFailures >= o.maxConsecutiveFailures) stopReason ??= `stopped: ${consecutiveFailures} requests in a row failed (last: ${result.message})`;
+      return;
+    }
+    consecutiveFailures = 0;
+    if (result.kind === 'record') {
+      const earlier = store.duplicateOf(type, result.record);
+      if (earlier === undefined) {
+        store.writeRecord(type, result.record);
+        summary.records[type] = (summary.records[type] ?? 0) + 1;
+        return;
+      }
+      result = { kind: 'reject', task: result.task, reason: 'duplicate reply', detail: `same answers as ${type} ${earlier}`, reply: result.record.conversations.filter((t) => t.from === 'gpt').map((t) => t.value).join('\n===\n') };
+    }
+    count(summary.rejects, result.reason);
+    store.writeReject({ type, id: context.id, reason: result.reason, detail: result.detail, reply: result.reply });
+  }
+
+  // Ordered commit: results wait in `ready` until every earlier task is committed. Dispatch
+  // stalls when the oldest uncommitted task lags `window` behind, which bounds memory.
+  const window = Math.max(256, 16 * o.concurrency);
+  const ready = new Map<number, Result>();
+  let nextCommit = 0;
+  let nextTask = 0;
+  let wake: (() => void)[] = [];
+  const stopped = () => stopReason !== null || o.signal?.aborted === true;
+
+  function drain(): void {
+    for (let r = ready.get(nextCommit); r !== undefined && r.kind !== 'abandoned'; r = ready.get(nextCommit)) {
+      ready.delete(nextCommit++);
+      commit(r);
+    }
+    progress.update(state());
+    const waiting = wake;
+    wake = [];
+    for (const w of waiting) w();
+  }
+
+  async function worker(): Promise<void> {
+    while (!stopped() && nextTask < tasks.length) {
+      const task = tasks[nextTask++]!;
+      while (!stopped() && task.index - nextCommit >= window) await new Promise<void>((resolve) => wake.push(resolve));
+      ready.set(task.index, stopped() ? { kind: 'abandoned' } : await process(task));
+      drain();
+    }
+  }
+
+  try {
+    await Promise.all(Array.from({ length: o.concurrency }, worker));
+  } finally {
+    store.close();
+  }
+  if (o.signal?.aborted) stopReason ??= 'interrupted';
+  summary.stopped = stopReason;
+  summary.unfinished = tasks.length - summary.finished + summary.failed;
+  summary.elapsed_s = (Date.now() - started) / 1000;
+  summary.cost_saved_by_cache_usd = estimateCost(price, summary.usage_saved_by_cache) ?? null;
+  progress.done(state());
+  store.writeSummary(summary);
+  return summary;
+}
