@@ -87,6 +87,8 @@ test('a negative or non-integer dimension', () => {
 test('a shape that does not match its byte size', () => {
   // [2, 3] of F32 is 24 bytes; the offsets give 20.
   assertRejected(safetensorsBytes(`{${entry('w', 'F32', [2, 3], 0, 20)}}`, new Uint8Array(20)), /shape \[2,3\] of F32 needs 24 bytes, but data_offsets \[0, 20\] span 20/, 'w');
+  // ... and more bytes than the shape needs is as wrong as fewer.
+  assertRejected(safetensorsBytes(`{${entry('w', 'F32', [2], 0, 12)}}`, new Uint8Array(12)), /shape \[2\] of F32 needs 8 bytes, but data_offsets \[0, 12\] span 12/, 'w');
   // A scalar ([]) is one element: 8 bytes of I64, not 0.
   assertRejected(safetensorsBytes(`{${entry('s', 'I64', [], 0, 0)}}`), /shape \[\] of I64 needs 8 bytes, but data_offsets \[0, 0\] span 0/, 's');
 });

@@ -17,7 +17,7 @@ const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i)
 // Insertion order differs from name order on purpose: shards follow insertion order, the index is sorted.
 const tensors: Record<string, TensorToWrite> = {
   'z.weight': { dtype: 'F32', shape: [2, 5], data: bytes(40, 1) },
-  'y.bias': { dtype: 'F32', shape: [5], data: bytes(20, 2) },
+  'y.bias': { dtype: 'F32', shape: [6], data: bytes(24, 2) },
   'x': { dtype: 'I64', shape: [4], data: bytes(32, 3) },
   'emb': { dtype: 'U8', shape: [10, 10], data: bytes(100, 4) },
   'é': { dtype: 'BF16', shape: [3], data: bytes(6, 5) },
@@ -25,14 +25,14 @@ const tensors: Record<string, TensorToWrite> = {
 
 test('split at 64 bytes: a shard closes when the next tensor would overflow it; an oversized tensor gets its own', () => {
   const dir = join(root, 'split');
-  // z 40 -> shard 1; y 40+20=60 -> shard 1; x 60+32>64 -> shard 2; emb 100 -> shard 3 alone; é 100+6>64 -> shard 4.
+  // z 40 -> shard 1; y 40+24=64 fits exactly -> shard 1; x 64+32>64 -> shard 2; emb 100 -> shard 3 alone; é 100+6>64 -> shard 4.
   const files = writeShardedSafetensors(dir, tensors, { maxShardSize: 64 });
   const shard = (i: number) => `model-0000${i}-of-00004.safetensors`;
   assert.deepEqual(files, [shard(1), shard(2), shard(3), shard(4), 'model.safetensors.index.json']);
   assert.deepEqual(readdirSync(dir).sort(), [...files].sort());
   assert.equal(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8'), `{
   "metadata": {
-    "total_size": 198
+    "total_size": 202
   },
   "weight_map": {
     "emb": "model-00003-of-00004.safetensors",
@@ -53,7 +53,7 @@ test('sharded write -> read gives the same tensors', () => {
   writeShardedSafetensors(dir, tensors, { maxShardSize: 64 });
   const sharded = ShardedSafetensors.open(join(dir, 'model.safetensors.index.json'));
   assert.deepEqual(sharded.names(), ['emb', 'x', 'y.bias', 'z.weight', 'é']);
-  assert.deepEqual(sharded.metadata, { total_size: 198 });
+  assert.deepEqual(sharded.metadata, { total_size: 202 });
   for (const [name, t] of Object.entries(tensors)) {
     assert.deepEqual(sharded.readRaw(name), { dtype: t.dtype, shape: t.shape, data: t.data }, name);
   }
@@ -70,7 +70,7 @@ test('one shard is a single model.safetensors with no index; a later save remove
   assert.deepEqual(single.names(), ['x', 'y.bias', 'z.weight', 'é', 'emb']); // I64, F32, BF16, U8: the reference order
   assert.deepEqual(single.readRaw('emb').data, tensors.emb.data);
 
-  writeShardedSafetensors(dir, tensors, { maxShardSize: 100 }); // z+y+x = 92 | emb | é
+  writeShardedSafetensors(dir, tensors, { maxShardSize: 100 }); // z+y+x = 96 | emb | é
   assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors',
     'model-00003-of-00003.safetensors', 'model.safetensors.index.json']);
 });
