@@ -6,8 +6,8 @@ import { IGNORE_INDEX } from '../text/image-token.js';
 import type { PixelValues } from '../vision/clip-processor.js';
 
 export interface Example {
-  inputIds: readonly number[];
-  labels: readonly number[];
+  inputIds: ArrayLike<number>;
+  labels: ArrayLike<number>;
   /** [3, H, W]; a text-only sample of a multimodal run carries a zero image, as the reference does. */
   pixelValues?: PixelValues | null;
 }
