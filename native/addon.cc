@@ -25,14 +25,15 @@ std::atomic<int64_t> g_live_handles{0};
 std::thread::id g_js_thread;
 
 // Typed-array memory shared with a tensor stays alive through a napi_ref. A tensor's last
-// reference can drop on a libtorch worker thread, where Node-API must not be called, so those
-// releases wait here for the JS thread.
+// reference can drop on a libtorch worker thread, or inside a GC finalizer, where that ref must
+// not be deleted, so those releases wait here for the next call on the JS thread.
 std::mutex g_deferred_mutex;
 std::vector<napi_ref> g_deferred;
 napi_env g_env = nullptr;
+thread_local bool t_in_finalizer = false;
 
 void release_ref(napi_ref ref) {
-  if (std::this_thread::get_id() == g_js_thread) {
+  if (std::this_thread::get_id() == g_js_thread && !t_in_finalizer) {
     napi_delete_reference(g_env, ref);
   } else {
     std::lock_guard<std::mutex> lock(g_deferred_mutex);
@@ -40,10 +41,14 @@ void release_ref(napi_ref ref) {
   }
 }
 
-void finalize_holder(Napi::Env env, TensorHolder* holder) {
+// A basic finalizer runs inside GC itself, not later from the event loop: a synchronous training
+// loop never yields to the loop, and deferred finalizers would pile up for its whole length.
+void finalize_holder(Napi::BasicEnv env, TensorHolder* holder) {
+  t_in_finalizer = true;
   if (holder->tensor.defined()) g_live_handles--;
   if (holder->accounted_bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -holder->accounted_bytes);
   delete holder;
+  t_in_finalizer = false;
 }
 
 TensorHolder* holder_of(const Napi::Value& value) {

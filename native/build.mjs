@@ -57,7 +57,8 @@ async function main() {
   mkdirSync(buildDir, { recursive: true });
   const flags = [
     '-std=c++17', '-O2', '-fPIC', '-fvisibility=hidden', '-Wall', '-Wno-unused-parameter',
-    '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
+    // Experimental Node-API for basic finalizers, which free tensor handles during GC (addon.cc).
+    '-DNAPI_EXPERIMENTAL', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
     ...(torch.cxx11Abi !== undefined ? [`-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi}`] : []),
     `-I${nodeInclude()}`, `-I${resolve(root, addonApi)}`,
     `-I${torch.include}`, `-I${join(torch.include, 'torch', 'csrc', 'api', 'include')}`,
