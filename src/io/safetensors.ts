@@ -132,6 +132,7 @@ export interface TensorToWrite {
  * Writes `tensors` to `path` atomically, byte-identical to the reference `safetensors` library's save_file:
  * tensors ordered by descending dtype alignment then name, compact JSON header with `__metadata__` first,
  * padded with spaces to a multiple of 8 bytes so that every tensor's data is 8-byte aligned in the file.
+ * (Metadata keys keep the given order; the reference writes them in its hash map's order.)
  */
 export function writeSafetensors(path: string, tensors: Readonly<Record<string, TensorToWrite>>, metadata?: Readonly<Record<string, string>>): void {
   const entries = Object.entries(tensors);
@@ -163,11 +164,7 @@ export function writeSafetensors(path: string, tensors: Readonly<Record<string, 
     writeAll(fd, header);
     for (const [name, t] of entries) {
       const data = typeof t.data === 'function' ? t.data() : t.data;
-      const expected = numel(t.shape) * DTYPE_SIZE[t.dtype];
-      if (!(data instanceof Uint8Array) || data.byteLength !== expected) {
-        const got = data instanceof Uint8Array ? `${data.byteLength} bytes` : 'not a Uint8Array';
-        throw new SafetensorsError(path, `data is ${got}, but ${t.dtype} ${JSON.stringify(t.shape)} needs ${expected}`, name);
-      }
+      checkData(path, name, t, data);
       writeAll(fd, data);
     }
   });
@@ -183,9 +180,14 @@ export function checkTensorToWrite(path: string, name: string, t: TensorToWrite)
   if (name === '__metadata__') throw new SafetensorsError(path, 'the name is reserved for the header metadata', name);
   if (!Object.hasOwn(DTYPE_SIZE, t.dtype)) throw new SafetensorsError(path, `unsupported dtype ${JSON.stringify(t.dtype)}`, name);
   checkShape(t.shape, path, name);
-  if (t.data instanceof Uint8Array) {
-    const expected = numel(t.shape) * DTYPE_SIZE[t.dtype];
-    if (t.data.byteLength !== expected) throw new SafetensorsError(path, `data is ${t.data.byteLength} bytes, but ${t.dtype} ${JSON.stringify(t.shape)} needs ${expected}`, name);
+  if (typeof t.data !== 'function') checkData(path, name, t, t.data);
+}
+
+function checkData(path: string, name: string, t: TensorToWrite, data: unknown): asserts data is Uint8Array {
+  const expected = numel(t.shape) * DTYPE_SIZE[t.dtype];
+  if (!(data instanceof Uint8Array) || data.byteLength !== expected) {
+    const got = data instanceof Uint8Array ? `${data.byteLength} bytes` : `not a Uint8Array (${describe(data)})`;
+    throw new SafetensorsError(path, `data is ${got}, but ${t.dtype} ${JSON.stringify(t.shape)} needs ${expected}`, name);
   }
 }
 
@@ -299,5 +301,6 @@ function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return `array ${JSON.stringify(v).slice(0, 60)}`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
   return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
 }

@@ -127,6 +127,7 @@ test('bad tensors to write are refused before anything is written', () => {
     [{ w: { dtype: 'F32', shape: [2], data: f32(1) } }, /tensor "w": data is 4 bytes, but F32 \[2\] needs 8/],
     [{ w: { dtype: 'F8' as SafetensorsDType, shape: [1], data: new Uint8Array(1) } }, /tensor "w": unsupported dtype "F8"/],
     [{ w: { dtype: 'U8', shape: [-1], data: new Uint8Array(0) } }, /tensor "w": shape \[-1\]: dimension 0 is -1/],
+    [{ w: { dtype: 'F32', shape: [1], data: new Float32Array([1]) as unknown as Uint8Array } }, /tensor "w": data is not a Uint8Array \(a Float32Array\)/],
     [{ __metadata__: { dtype: 'U8', shape: [1], data: new Uint8Array(1) } }, /tensor "__metadata__": the name is reserved/],
   ];
   for (const [tensors, message] of cases) assert.throws(() => writeSafetensors(path, tensors), message);
