@@ -136,7 +136,8 @@ export function expandToSquare(img: RgbImage, background: [number, number, numbe
   if (img.width === img.height) return img;
   const side = Math.max(img.width, img.height);
   const data = new Uint8Array(side * side * 3);
-  for (let i = 0; i < side * side; i++) data.set(background, i * 3);
+  for (let x = 0; x < side; x++) data.set(background, x * 3);
+  for (let y = 1; y < side; y++) data.copyWithin(y * side * 3, 0, side * 3);
   const x0 = Math.floor((side - img.width) / 2);
   const y0 = Math.floor((side - img.height) / 2);
   for (let y = 0; y < img.height; y++) {

@@ -77,6 +77,7 @@ export function resizeBicubic(image: RgbImage, width: number, height: number): R
 
 function horizontal(src: RgbImage, outW: number): RgbImage {
   const { ksize, start, count, weights } = coefficients(src.width, outW);
+  const data = src.data;
   const out = new Uint8Array(outW * src.height * 3);
   const inRow = src.width * 3;
   for (let y = 0; y < src.height; y++) {
@@ -84,12 +85,13 @@ function horizontal(src: RgbImage, outW: number): RgbImage {
       let s0 = HALF, s1 = HALF, s2 = HALF;
       const base = y * inRow + start[xx]! * 3;
       const kb = xx * ksize;
-      for (let x = 0; x < count[xx]!; x++) {
+      const n = count[xx]!;
+      for (let x = 0; x < n; x++) {
         const w = weights[kb + x]!;
         const p = base + x * 3;
-        s0 += src.data[p]! * w;
-        s1 += src.data[p + 1]! * w;
-        s2 += src.data[p + 2]! * w;
+        s0 += data[p]! * w;
+        s1 += data[p + 1]! * w;
+        s2 += data[p + 2]! * w;
       }
       const o = (y * outW + xx) * 3;
       out[o] = clip8(s0);
@@ -102,15 +104,19 @@ function horizontal(src: RgbImage, outW: number): RgbImage {
 
 function vertical(src: RgbImage, outH: number): RgbImage {
   const { ksize, start, count, weights } = coefficients(src.height, outH);
+  const data = src.data;
   const row = src.width * 3;
   const out = new Uint8Array(row * outH);
+  // One output row at a time, accumulating whole input rows: sequential memory access.
+  const acc = new Float64Array(row);
   for (let yy = 0; yy < outH; yy++) {
-    const kb = yy * ksize;
-    for (let i = 0; i < row; i++) {
-      let s = HALF;
-      for (let y = 0; y < count[yy]!; y++) s += src.data[(start[yy]! + y) * row + i]! * weights[kb + y]!;
-      out[yy * row + i] = clip8(s);
+    acc.fill(HALF);
+    for (let y = 0; y < count[yy]!; y++) {
+      const w = weights[yy * ksize + y]!;
+      const from = (start[yy]! + y) * row;
+      for (let i = 0; i < row; i++) acc[i]! += data[from + i]! * w;
     }
+    for (let i = 0; i < row; i++) out[yy * row + i] = clip8(acc[i]!);
   }
   return { data: out, width: src.width, height: outH };
 }
