@@ -62,3 +62,17 @@ test('collated batches equal the reference collator (pad = unk = 0, truncation t
     assert.deepEqual(rows(batch.attentionMask), b.attention_mask.map((r) => r.map(Number)), where);
   }
 });
+
+test('a real <unk> in the text counts as padding in the length check, so the sample is masked (pad = unk)', () => {
+  // Hand-derived from §4.3: total_len = ids != pad(0) misses the <unk>, cur_len counts it, the two differ by one.
+  const tok = tokenizers.get(false)!;
+  const turns = [{ from: 'human', value: 'Q' }, { from: 'gpt', value: 'A <unk> B' }];
+  const out = preprocess(tok, templateOf('v1'), turns, { hasImage: false });
+  assert.ok(out.inputIds.includes(0));
+  assert.deepEqual(out.mismatch, { curLen: out.inputIds.length, totalLen: out.inputIds.length - 1 });
+  assert.ok(out.labels.every((l) => l === -100));
+});
+
+test('templates without a reference training path (v0, mpt) are refused by name', () => {
+  assert.throws(() => preprocess(tokenizers.get(true)!, templateOf('llava_v0'), [{ from: 'human', value: 'Q' }], { hasImage: false }), /template 'llava_v0' .*implemented for v1, llama_2 and plain/);
+});
