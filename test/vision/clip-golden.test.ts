@@ -7,13 +7,18 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { decodeImageFile } from '../../src/vision/decode.js';
 import { ClipImageProcessor, type PreprocessorConfig } from '../../src/vision/clip-processor.js';
-import { readFloat32Tensors } from '../helpers/text-safetensors.js';
+import { SafetensorsFile } from '../../src/io/safetensors.js';
 
 const DIR = resolve(process.cwd(), '../shared/golden/clip_preprocess');
 const meta = JSON.parse(readFileSync(resolve(DIR, 'meta.json'), 'utf8')) as {
   images: Record<string, unknown>; processors: Record<string, PreprocessorConfig>;
 };
-const fixtures = readFloat32Tensors(resolve(DIR, 'fixtures.safetensors'));
+const fixtures = SafetensorsFile.open(resolve(DIR, 'fixtures.safetensors'));
+function fixture(name: string): { shape: number[]; data: Float32Array } {
+  const raw = fixtures.readRaw(name);
+  assert.equal(raw.dtype, 'F32', name);
+  return { shape: raw.shape, data: new Float32Array(raw.data.buffer, raw.data.byteOffset, raw.data.length / 4) };
+}
 // One uint8 level divided by the smallest CLIP std, plus float32 slack.
 const ONE_LEVEL = 1 / 255 / 0.26130258 + 1e-5;
 
@@ -25,8 +30,7 @@ for (const file of Object.keys(meta.images)) {
     ['clip336.pad', 'clip336', 'pad'],
   ] as const) {
     test(`${stem}.${key} matches CLIPImageProcessor`, async () => {
-      const expected = fixtures.get(`${stem}.${key}`);
-      assert.ok(expected, `fixture ${stem}.${key} missing`);
+      const expected = fixture(`${stem}.${key}`);
       const image = await decodeImageFile(resolve(DIR, 'images', file));
       const got = new ClipImageProcessor(meta.processors[processor]).preprocess(image, aspect);
       assert.deepEqual(got.shape, expected.shape);
