@@ -64,6 +64,8 @@ export class TextTokenizer {
   private readonly addedTokenIds = new Map<string, number>();
   private readonly specialTokens = new Set<string>();
   private readonly sentencePiece: boolean;
+  /** The library's BPE model: `▁`-normalised text in, vocabulary pieces out. */
+  private readonly bpe: (pieces: string[]) => string[];
   readonly legacy: boolean;
   readonly addBos: boolean;
   readonly addEos: boolean;
@@ -105,6 +107,9 @@ export class TextTokenizer {
       throw new Error('tokenizer: tokenizer.json has no "model" section');
     }
     this.lib = new Tokenizer(tokenizerJson, config);
+    const model = this.lib.model;
+    if (model === null) throw new Error(`tokenizer: unsupported model type '${tokenizerJson.model.type}' in tokenizer.json`);
+    this.bpe = (pieces) => model(pieces);
     for (const t of tokenizerJson.added_tokens ?? []) {
       this.addedTokenIds.set(t.content, t.id);
       if (t.special) this.specialTokens.add(t.content);
@@ -191,7 +196,7 @@ export class TextTokenizer {
       if (i % 2 === 1) tokens.push(piece);
       else if (piece.length > 0) {
         const normalized = (this.legacy ? SPIECE_UNDERLINE : '') + piece.replaceAll(' ', SPIECE_UNDERLINE);
-        tokens.push(...(this.lib.model as unknown as (t: string[]) => string[])([normalized]));
+        tokens.push(...this.bpe([normalized]));
       }
     });
     if (!this.legacy && tokens.length > 1 && tokens[0] === SPIECE_UNDERLINE && this.specialTokens.has(tokens[1]!)) {

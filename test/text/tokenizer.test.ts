@@ -79,3 +79,15 @@ test('a malformed tokenizer.json is a clear error naming the file', () => {
   writeFileSync(join(dir, 'tokenizer.json'), '{"model": ');
   assert.throws(() => TextTokenizer.fromDir(dir), new RegExp(`cannot read ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/tokenizer\\.json`));
 });
+
+test('a non-SentencePiece tokenizer.json (e.g. MPT\'s) goes through the library pipeline, added tokens included', () => {
+  const vocab = { h: 0, e: 1, l: 2, o: 3, he: 4, ll: 5, hell: 6, hello: 7, '<|endoftext|>': 8 };
+  const bpe = new TextTokenizer({
+    model: { type: 'BPE', vocab, merges: ['h e', 'l l', 'he ll', 'hell o'] },
+    added_tokens: [{ id: 8, content: '<|endoftext|>', special: true }],
+    normalizer: null, pre_tokenizer: { type: 'Whitespace' }, post_processor: null, decoder: null,
+  } as never, { eos_token: '<|endoftext|>' });
+  assert.deepEqual(bpe.encode('hello<|endoftext|>hell hello'), [7, 8, 6, 7]);
+  assert.equal(bpe.eosId, 8);
+  assert.equal(bpe.bosId, undefined);
+});
