@@ -4,7 +4,10 @@
 // never occur inside UTF-8 multi-byte sequences, so chunk boundaries need no decoding care.
 import { createReadStream } from 'node:fs';
 
+export type RecordFormat = 'json' | 'jsonl';
+
 export interface RawRecord {
+  format: RecordFormat;
   /** Byte offset and length of the record's JSON text in the file. */
   offset: number;
   bytes: Buffer;
@@ -13,88 +16,118 @@ export interface RawRecord {
   ordinal: number;
 }
 
-export type RecordFormat = 'json' | 'jsonl';
-
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+// JSON whitespace as a byte lookup table (the scanner's hottest test).
+const WS = new Uint8Array(256);
+for (const b of [0x20, 0x09, 0x0a, 0x0d]) WS[b] = 1;
 const [LBRACE, RBRACE, LBRACKET, RBRACKET, QUOTE, BACKSLASH, COMMA, NEWLINE] = [0x7b, 0x7d, 0x5b, 0x5d, 0x22, 0x5c, 0x2c, 0x0a];
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
 
-export async function* readRecords(path: string, chunkSize = 1 << 20): AsyncGenerator<RawRecord & { format: RecordFormat }> {
-  let format: RecordFormat | undefined;
-  let depth = 0; // JSON nesting, counting the top-level array as 1
-  let inString = false;
-  let escaped = false;
-  let done = false; // the top-level array closed
-  let line = 1;
-  let ordinal = 0;
-  let pos = 0; // absolute offset of the current chunk's first byte
-  let start = -1; // absolute offset of the current record, -1 between records
-  let startLine = 0;
-  let lastNonWs = -1; // absolute offset of the record's last non-whitespace byte
-  let parts: Buffer[] = [];
-  let partsFrom = 0; // absolute offset of parts[0]
-
-  const take = (end: number): RawRecord => {
-    const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    const bytes = all.subarray(start - partsFrom, end + 1 - partsFrom);
-    const rec = { offset: start, bytes, line: startLine, ordinal: ordinal++ };
-    start = -1;
-    parts = [];
-    return rec;
-  };
-
+export async function* readRecords(path: string, chunkSize = 1 << 20): AsyncGenerator<RawRecord> {
+  const scanner = new RecordScanner(path);
   for await (const chunk of createReadStream(path, { highWaterMark: chunkSize }) as AsyncIterable<Buffer>) {
-    if (start >= 0) parts.push(chunk);
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i]!;
-      const at = pos + i;
-      if (b === NEWLINE) line++;
-      if (format === undefined) {
-        if (WS.has(b) || (at === 0 && b === 0xef) || (at <= 2 && (b === 0xbb || b === 0xbf))) continue; // whitespace, BOM
-        if (b === LBRACKET) { format = 'json'; depth = 1; continue; }
-        if (b === LBRACE) format = 'jsonl';
-        else throw new Error(`${path}: not LLaVA instruction data: expected a JSON array '[' or JSON lines '{' at byte ${at}, found ${JSON.stringify(String.fromCharCode(b))}`);
-      }
-      if (done) {
-        if (!WS.has(b)) throw new Error(`${path}: unexpected data after the closing ']' at line ${line}`);
-        continue;
-      }
-      // In JSON lines a raw newline always ends a record, even one whose string never closed (a malformed line).
-      if (format === 'jsonl' && b === NEWLINE) {
-        if (start >= 0) yield { ...take(lastNonWs), format };
-        inString = escaped = false;
-        continue;
-      }
-      if (inString) {
-        if (escaped) escaped = false;
-        else if (b === BACKSLASH) escaped = true;
-        else if (b === QUOTE) inString = false;
-        lastNonWs = at;
-        continue;
-      }
-      if (format === 'json' && depth === 1 && (b === COMMA || b === RBRACKET)) {
-        if (start >= 0) yield { ...take(lastNonWs), format };
-        if (b === RBRACKET) { depth = 0; done = true; }
-        continue;
-      }
-      if (start < 0) {
-        if (WS.has(b)) continue;
-        start = at;
-        startLine = line;
-        parts = [chunk.subarray(i)];
-        partsFrom = at;
-      }
-      if (b === QUOTE) inString = true;
-      else if (b === LBRACE || b === LBRACKET) depth++;
-      else if (b === RBRACE || b === RBRACKET) depth--;
-      if (!WS.has(b)) lastNonWs = at;
-    }
-    pos += chunk.length;
+    yield* scanner.push(chunk);
   }
-  if (format === undefined) throw new Error(`${path}: the file is empty`);
-  if (start >= 0) {
-    if (format === 'json') throw new Error(`${path}: the JSON array is not closed (truncated file?); last record starts at line ${startLine}`);
-    yield { ...take(lastNonWs), format };
-  } else if (format === 'json' && !done) {
-    throw new Error(`${path}: the JSON array is not closed (truncated file?)`);
+  yield* scanner.end();
+}
+
+/** Splits a byte stream into records; synchronous per chunk so the byte loop stays a plain, optimisable loop. */
+class RecordScanner {
+  private format: RecordFormat | undefined;
+  private depth = 0; // JSON nesting, counting the top-level array as 1
+  private inString = false;
+  private escaped = false;
+  private done = false; // the top-level array closed
+  private line = 1;
+  private ordinal = 0;
+  private pos = 0; // absolute offset of the next chunk's first byte
+  private start = -1; // absolute offset of the current record, -1 between records
+  private startLine = 0;
+  private lastNonWs = -1; // absolute offset of the current record's last non-whitespace byte
+  private parts: Buffer[] = []; // chunks holding the current record, the first one cut at its start
+  private partsFrom = 0; // absolute offset of parts[0]
+
+  constructor(private readonly path: string) {}
+
+  push(chunk: Buffer): RawRecord[] {
+    const out: RawRecord[] = [];
+    if (this.start >= 0) this.parts.push(chunk);
+    let i = 0;
+    if (this.format === undefined) i = this.detect(chunk);
+    for (; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      if (b === NEWLINE) this.line++;
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (b === BACKSLASH) this.escaped = true;
+        else if (b === QUOTE) this.inString = false;
+        else if (b === NEWLINE && this.format === 'jsonl') this.endRecord(out); // a raw newline ends a malformed line
+        if (this.inString || b === QUOTE) this.lastNonWs = this.pos + i;
+        continue;
+      }
+      if (this.done) {
+        if (!WS[b]) throw new Error(`${this.path}: unexpected data after the closing ']' at line ${this.line}`);
+        continue;
+      }
+      if (this.format === 'jsonl' ? b === NEWLINE : this.depth === 1 && (b === COMMA || b === RBRACKET)) {
+        if (this.start >= 0) this.endRecord(out);
+        if (this.format === 'json' && b === RBRACKET) this.done = true;
+        continue;
+      }
+      if (WS[b]) continue;
+      if (this.start < 0) {
+        this.start = this.pos + i;
+        this.startLine = this.line;
+        this.parts = [chunk.subarray(i)];
+        this.partsFrom = this.start;
+      }
+      if (b === QUOTE) this.inString = true;
+      else if (b === LBRACE || b === LBRACKET) this.depth++;
+      else if (b === RBRACE || b === RBRACKET) this.depth--;
+      this.lastNonWs = this.pos + i;
+    }
+    this.pos += chunk.length;
+    return out;
+  }
+
+  end(): RawRecord[] {
+    if (this.format === undefined) throw new Error(`${this.path}: the file is empty`);
+    if (this.format === 'json' && !this.done) {
+      const last = this.start >= 0 ? `; the last record starts at line ${this.startLine}` : '';
+      throw new Error(`${this.path}: the JSON array is not closed (truncated file?)${last}`);
+    }
+    const out: RawRecord[] = [];
+    if (this.start >= 0) this.endRecord(out);
+    return out;
+  }
+
+  /** Skips leading whitespace and a UTF-8 BOM, then fixes the format from the first byte; returns where to go on. */
+  private detect(chunk: Buffer): number {
+    let i = 0;
+    while (i < chunk.length && (WS[chunk[i]!] || (this.pos + i < 3 && chunk[i] === UTF8_BOM[this.pos + i]))) {
+      if (chunk[i] === NEWLINE) this.line++;
+      i++;
+    }
+    if (i === chunk.length) return i;
+    const b = chunk[i]!;
+    if (b === LBRACKET) {
+      this.format = 'json';
+      this.depth = 1;
+      return i + 1;
+    }
+    if (b === LBRACE) {
+      this.format = 'jsonl';
+      return i;
+    }
+    throw new Error(`${this.path}: not LLaVA instruction data: expected a JSON array '[' or JSON lines '{' at byte ${this.pos + i}, found ${JSON.stringify(String.fromCharCode(b))}`);
+  }
+
+  private endRecord(out: RawRecord[]): void {
+    const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+    const bytes = all.subarray(0, this.lastNonWs + 1 - this.partsFrom);
+    out.push({ format: this.format!, offset: this.start, bytes, line: this.startLine, ordinal: this.ordinal++ });
+    this.start = -1;
+    this.parts = [];
+    this.inString = this.escaped = false;
+    this.depth = this.format === 'json' ? 1 : 0;
   }
 }
