@@ -1,9 +1,15 @@
 // Readers for ../shared/golden/llava_preprocess (the reference's own preprocessing output; see its README).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Turn } from '../../src/text/image-placement.js';
 
-export const GOLDEN_PREPROCESS = resolve(process.cwd(), '../shared/golden/llava_preprocess');
+/** A path under ../shared beside the repository (this file runs from dist/test/helpers/). */
+export function sharedPath(...parts: string[]): string {
+  return resolve(fileURLToPath(new URL('../../../../shared/', import.meta.url)), ...parts);
+}
+
+export const GOLDEN_PREPROCESS = sharedPath('golden', 'llava_preprocess');
 
 export interface GoldenSample { id: string; image?: string; conversations: Turn[] }
 export interface GoldenCase {

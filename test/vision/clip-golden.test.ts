@@ -8,8 +8,9 @@ import { resolve } from 'node:path';
 import { decodeImageFile } from '../../src/vision/decode.js';
 import { ClipImageProcessor, type PreprocessorConfig } from '../../src/vision/clip-processor.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
+import { sharedPath } from '../helpers/text-golden.js';
 
-const DIR = resolve(process.cwd(), '../shared/golden/clip_preprocess');
+const DIR = sharedPath('golden', 'clip_preprocess');
 const meta = JSON.parse(readFileSync(resolve(DIR, 'meta.json'), 'utf8')) as {
   images: Record<string, unknown>; processors: Record<string, PreprocessorConfig>;
 };
