@@ -143,3 +143,20 @@ test('epochs: seeded, grouped by modality, and resumable at any step', async () 
   assert.ok(JSON.stringify(otherEpoch) !== JSON.stringify(full.map((b) => b.indices)) || JSON.stringify(otherSeed) !== JSON.stringify(full.map((b) => b.indices)));
   ds.close();
 });
+
+test('two ranks split every epoch between them: each sample once, the same steps on both', async () => {
+  const ds = await SupervisedDataset.open(options(join(root, 'golden.json')));
+  const seen: number[] = [];
+  const steps: number[][] = [];
+  for (const rank of [0, 1]) {
+    const loader = new DataLoader(ds, { batchSize: 2, seed: 5, worldSize: 2, rank, groupByModalityLength: true });
+    assert.equal(loader.stepsPerEpoch, 2); // 7 samples / (2 per rank x 2 ranks), rounded up
+    const mine: number[] = [];
+    for await (const b of loader.epoch(0)) { seen.push(...b.indices); mine.push(b.step); }
+    steps.push(mine);
+  }
+  assert.deepEqual(seen.sort(), golden.map((_, i) => i));
+  assert.deepEqual(steps[0], [0, 1]);
+  assert.throws(() => new DataLoader(ds, { batchSize: 2, seed: 5, worldSize: 2, rank: 2 }), /rank 2 is outside 0\.\.1/);
+  ds.close();
+});
