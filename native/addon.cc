@@ -155,13 +155,23 @@ Napi::Value set_grad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// setData(t, src): t now holds src's data, keeping its identity and autograd leaf status,
-// as PyTorch's `param.data = ...` (how Module.to() casts parameters in place).
-Napi::Value set_data(const Napi::CallbackInfo& info) {
-  at::Tensor& t = unwrap_tensor(info[0], "setData");
-  const at::Tensor& src = unwrap_tensor(info[1], "setData");
-  guarded(info.Env(), "setData", [&] { t.set_data(src); });
-  return info.Env().Undefined();
+// assign(t, src): t's handle now holds src's data (any dtype or device, meta included) as a
+// fresh leaf that keeps t's requires_grad: how a module's parameters are loaded or cast in place
+// while every reference to them (fields, optimizers) stays valid, as PyTorch's load(assign=True).
+Napi::Value assign(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  unwrap_tensor(info[0], "assign");
+  TensorHolder* holder = holder_of(info[0]);
+  const at::Tensor& src = unwrap_tensor(info[1], "assign");
+  guarded(env, "assign", [&] {
+    bool requires_grad = holder->tensor.requires_grad();
+    holder->tensor = src.detach();
+    if (requires_grad) holder->tensor.set_requires_grad(true);
+  });
+  int64_t bytes = holder->tensor.has_storage() ? static_cast<int64_t>(holder->tensor.storage().nbytes()) : 0;
+  if (bytes != holder->accounted_bytes) Napi::MemoryManagement::AdjustExternalMemory(env, bytes - holder->accounted_bytes);
+  holder->accounted_bytes = bytes;
+  return env.Undefined();
 }
 
 Napi::Value dispose(const Napi::CallbackInfo& info) {
@@ -282,7 +292,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   const std::pair<const char*, Napi::Function::Callback> functions[] = {
       {"fromTypedArray", from_typed_array}, {"toArrayBuffer", to_array_buffer}, {"shapeOf", shape_of},
       {"dtypeOf", dtype_of}, {"deviceOf", device_of}, {"itemOf", item_of}, {"requiresGrad", requires_grad},
-      {"isLeaf", is_leaf}, {"retainGrad", retain_grad}, {"gradOf", grad_of}, {"setGrad", set_grad}, {"setData", set_data},
+      {"isLeaf", is_leaf}, {"retainGrad", retain_grad}, {"gradOf", grad_of}, {"setGrad", set_grad}, {"assign", assign},
       {"dispose", dispose}, {"isDisposed", is_disposed}, {"backward", backward}, {"autogradGrad", autograd_grad},
       {"setGradEnabled", set_grad_enabled}, {"manualSeed", manual_seed}, {"numThreads", num_threads},
       {"liveHandles", live_handles}, {"runtimeInfo", runtime_info},

@@ -75,11 +75,12 @@ export abstract class Module {
   }
 
   /**
-   * Copies `state` into this module's tensors (casting dtype as needed). strict (the default)
+   * Copies `state` into this module's tensors (casting dtype as needed), or with `assign` makes
+   * them hold the given tensors themselves (a model built on 'meta'). strict (the default)
    * throws listing every missing and unexpected key; a shape mismatch always throws, naming the
    * tensor and both shapes.
    */
-  loadStateDict(state: StateDict | Record<string, Tensor>, options: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+  loadStateDict(state: StateDict | Record<string, Tensor>, options: { strict?: boolean; assign?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
     const given = state instanceof Map ? state : new Map(Object.entries(state));
     const own = this.stateDict();
     const missingKeys = [...own.keys()].filter((k) => !given.has(k));
@@ -95,7 +96,8 @@ export abstract class Module {
       if (src.shape.join() !== target.shape.join()) {
         throw new Error(`loadStateDict for ${this.constructor.name}: '${key}' has shape [${src.shape}] in the state dict but [${target.shape}] in the model`);
       }
-      noGrad(() => target.copy_(src));
+      if (options.assign) target.assign(src);
+      else noGrad(() => target.copy_(src));
     }
     return { missingKeys, unexpectedKeys };
   }
@@ -106,7 +108,7 @@ export abstract class Module {
       for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) {
         if (isDType(target) && !isFloating(t.dtype)) continue;  // ids and masks keep their type
         const moved = t.to(target);
-        t.setData(moved);
+        t.assign(moved);
         moved.dispose();
       }
     });

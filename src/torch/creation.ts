@@ -40,21 +40,39 @@ function factory(handle: Handle, options: TensorOptions): Tensor {
   return t;
 }
 
-const dt = (o: TensorOptions) => dtypeCode(o.dtype ?? 'float32');
+let defaultDevice: string | undefined;
 
-export const zeros = (shape: number[], o: TensorOptions = {}) => factory(op.zeros(shape, dt(o), undefined, o.device) as Handle, o);
-export const ones = (shape: number[], o: TensorOptions = {}) => factory(op.ones(shape, dt(o), undefined, o.device) as Handle, o);
-export const empty = (shape: number[], o: TensorOptions = {}) => factory(op.empty(shape, dt(o), undefined, o.device) as Handle, o);
+/**
+ * Runs fn with factories placing tensors on `device` unless told otherwise, as
+ * `with torch.device(...)`. With 'meta', a 7B model is built without allocating or
+ * initialising its weights, which the checkpoint loader then assigns.
+ */
+export function withDevice<T>(device: string, fn: () => T): T {
+  const previous = defaultDevice;
+  defaultDevice = device;
+  try {
+    return fn();
+  } finally {
+    defaultDevice = previous;
+  }
+}
+
+const dt = (o: TensorOptions) => dtypeCode(o.dtype ?? 'float32');
+const dev = (o: TensorOptions) => o.device ?? defaultDevice;
+
+export const zeros = (shape: number[], o: TensorOptions = {}) => factory(op.zeros(shape, dt(o), undefined, dev(o)) as Handle, o);
+export const ones = (shape: number[], o: TensorOptions = {}) => factory(op.ones(shape, dt(o), undefined, dev(o)) as Handle, o);
+export const empty = (shape: number[], o: TensorOptions = {}) => factory(op.empty(shape, dt(o), undefined, dev(o)) as Handle, o);
 export const full = (shape: number[], value: number | boolean, o: TensorOptions = {}) =>
-  factory(op.full(shape, value, dtypeCode(o.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32')), undefined, o.device) as Handle, o);
+  factory(op.full(shape, value, dtypeCode(o.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32')), undefined, dev(o)) as Handle, o);
 /** [start, end) by step; int64 unless a dtype is given (PyTorch infers float from float bounds, JS cannot tell). */
 export const arange = (start: number, end: number, step = 1, o: TensorOptions = {}) =>
-  factory(op.arange(start, end, step, dtypeCode(o.dtype ?? 'int64'), undefined, o.device) as Handle, o);
-export const randn = (shape: number[], o: TensorOptions = {}) => factory(op.randn(shape, dt(o), undefined, o.device) as Handle, o);
-export const rand = (shape: number[], o: TensorOptions = {}) => factory(op.rand(shape, dt(o), undefined, o.device) as Handle, o);
+  factory(op.arange(start, end, step, dtypeCode(o.dtype ?? 'int64'), undefined, dev(o)) as Handle, o);
+export const randn = (shape: number[], o: TensorOptions = {}) => factory(op.randn(shape, dt(o), undefined, dev(o)) as Handle, o);
+export const rand = (shape: number[], o: TensorOptions = {}) => factory(op.rand(shape, dt(o), undefined, dev(o)) as Handle, o);
 /** Integers uniform in [low, high), int64 by default. */
 export const randint = (low: number, high: number, shape: number[], o: TensorOptions = {}) =>
-  factory(op.randint(low, high, shape, dtypeCode(o.dtype ?? 'int64'), undefined, o.device) as Handle, o);
+  factory(op.randint(low, high, shape, dtypeCode(o.dtype ?? 'int64'), undefined, dev(o)) as Handle, o);
 export const zerosLike = (t: Tensor) => new Tensor(op.zerosLike(t.handle) as Handle);
 export const onesLike = (t: Tensor) => new Tensor(op.onesLike(t.handle) as Handle);
 export const fullLike = (t: Tensor, value: number) => new Tensor(op.fullLike(t.handle, value) as Handle);

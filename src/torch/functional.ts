@@ -7,7 +7,7 @@ const op = {
   cat: aten('cat'), stack: aten('stack'), where: aten('where', 'self'), whereScalar: aten('where', 'ScalarOther'),
   linear: aten('linear'), layerNorm: aten('layer_norm'), embedding: aten('embedding'), conv2d: aten('conv2d'),
   gelu: aten('gelu'), silu: aten('silu'), dropout: aten('dropout'), crossEntropy: aten('cross_entropy_loss'),
-  mseLoss: aten('mse_loss'),
+  mseLoss: aten('mse_loss'), powScalarBase: aten('pow', 'Scalar'),
 };
 const wrap = (r: OpResult) => new Tensor(r as Handle);
 const handles = (ts: Tensor[]) => ts.map((t) => t.handle);
@@ -17,6 +17,9 @@ export const stack = (tensors: Tensor[], dim = 0) => wrap(op.stack(handles(tenso
 /** Elementwise `condition ? a : b`. */
 export const where = (condition: Tensor, a: Tensor, b: Tensor | number) =>
   wrap(b instanceof Tensor ? op.where(condition.handle, a.handle, b.handle) : op.whereScalar(condition.handle, a.handle, b));
+
+/** base ** exponent elementwise, for a number base (torch.pow(10000.0, t)). */
+export const powBase = (base: number, exponent: Tensor) => wrap(op.powScalarBase(base, exponent.handle));
 
 /** x [..., in] · weightᵀ [out, in] + bias [out]. */
 export const linear = (x: Tensor, weight: Tensor, bias?: Tensor) => wrap(op.linear(x.handle, weight.handle, bias?.handle));

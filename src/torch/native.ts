@@ -22,7 +22,7 @@ export interface NativeTorch {
   retainGrad(t: Handle): void;
   gradOf(t: Handle): Handle | undefined;
   setGrad(t: Handle, grad: Handle | undefined): void;
-  setData(t: Handle, src: Handle): void;
+  assign(t: Handle, src: Handle): void;
   dispose(t: Handle): void;
   isDisposed(t: Handle): boolean;
   backward(roots: Handle[], grads: Handle[] | undefined, retainGraph: boolean, createGraph: boolean): void;

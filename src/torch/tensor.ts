@@ -92,8 +92,12 @@ export class Tensor {
     native.backward([this.handle], gradient ? [gradient.handle] : undefined, options.retainGraph ?? create, create);
   }
   detach(): Tensor { return wrap(op.detach(this.handle)); }
-  /** Makes this tensor hold `src`'s data (any dtype or device), keeping its identity: `param.data = src`. */
-  setData(src: Tensor): this { native.setData(this.handle, src.handle); this.#shape = undefined; return this; }
+  /**
+   * Makes this tensor hold `src`'s data (any dtype or device) as a fresh leaf that keeps its
+   * requiresGrad, while every reference to this Tensor stays valid: loading a checkpoint into a
+   * model built on 'meta', casting a model in place.
+   */
+  assign(src: Tensor): this { native.assign(this.handle, src.handle); this.#shape = undefined; return this; }
 
   // ---- conversion --------------------------------------------------------------------
   /** Casts to a dtype ('float32', 'bfloat16', ...) or moves to a device ('cpu', 'cuda', 'cuda:1'). */

@@ -1,0 +1,140 @@
+// CLIP's vision transformer, module for module and name for name as transformers'
+// CLIPVisionModel (4.40): patch convolution, class and position embeddings, pre_layrnorm (sic,
+// the checkpoint's spelling), pre-LN encoder layers, post_layernorm for the pooled CLS only.
+import { Conv2d, LayerNorm, Linear, Module, ModuleList, Embedding } from '../nn/index.js';
+import { arange, cat, gelu, quickGelu, randn, type Tensor } from '../torch/index.js';
+import type { CLIPVisionConfig } from './config.js';
+import { loadClipVision, savePretrained, type LoadOptions } from './pretrained.js';
+
+export class CLIPVisionEmbeddings extends Module {
+  readonly class_embedding: Tensor; readonly patch_embedding: Conv2d; readonly position_embedding: Embedding;
+  readonly numPositions: number;
+  constructor(readonly config: CLIPVisionConfig) {
+    super();
+    const D = config.hidden_size;
+    this.class_embedding = this.registerParameter('class_embedding', randn([D]));
+    this.patch_embedding = this.registerModule('patch_embedding', new Conv2d(config.num_channels, D, config.patch_size, config.patch_size, 0, false));
+    this.numPositions = (config.image_size / config.patch_size) ** 2 + 1;
+    this.position_embedding = this.registerModule('position_embedding', new Embedding(this.numPositions, D));
+  }
+  /** pixels [N, 3, H, W] -> [N, 1 + (H/p)·(W/p), D]: CLS first, then patches row-major. */
+  forward(pixels: Tensor): Tensor {
+    const { image_size: size, num_channels: channels } = this.config;
+    const [N, C, H, W] = pixels.shape as [number, number, number, number];
+    if (C !== channels || H !== size || W !== size) {
+      throw new Error(`CLIPVisionModel: pixel values must be [N, ${channels}, ${size}, ${size}], got [${pixels.shape}]`);
+    }
+    const weightDtype = this.patch_embedding.weight.dtype;
+    const patches = this.patch_embedding.forward(pixels.to(weightDtype)).flatten(2).transpose(1, 2); // [N, P, D]
+    const cls = this.class_embedding.view(1, 1, -1).expand(N, 1, this.config.hidden_size);
+    return cat([cls, patches], 1).add(this.position_embedding.forward(arange(0, this.numPositions).view(1, -1)));
+  }
+}
+
+export class CLIPAttention extends Module {
+  readonly q_proj: Linear; readonly k_proj: Linear; readonly v_proj: Linear; readonly out_proj: Linear;
+  readonly heads: number; readonly headDim: number;
+  constructor(config: CLIPVisionConfig) {
+    super();
+    const D = config.hidden_size;
+    this.heads = config.num_attention_heads;
+    this.headDim = D / this.heads;
+    this.q_proj = this.registerModule('q_proj', new Linear(D, D));
+    this.k_proj = this.registerModule('k_proj', new Linear(D, D));
+    this.v_proj = this.registerModule('v_proj', new Linear(D, D));
+    this.out_proj = this.registerModule('out_proj', new Linear(D, D));
+  }
+  /** Bidirectional attention, q scaled by head_dim^-0.5 before the product: x [N, T, D] -> [N, T, D] */
+  forward(x: Tensor): Tensor {
+    const [N, T, D] = x.shape as [number, number, number];
+    const split = (t: Tensor) => t.view(N, T, this.heads, this.headDim).transpose(1, 2); // [N, H, T, d]
+    const q = split(this.q_proj.forward(x).mul(this.headDim ** -0.5));
+    const k = split(this.k_proj.forward(x));
+    const v = split(this.v_proj.forward(x));
+    const probs = q.matmul(k.transpose(2, 3)).softmax(-1); // [N, H, T, T]
+    return this.out_proj.forward(probs.matmul(v).transpose(1, 2).reshape(N, T, D));
+  }
+}
+
+export class CLIPMLP extends Module {
+  readonly fc1: Linear; readonly fc2: Linear;
+  constructor(readonly config: CLIPVisionConfig) {
+    super();
+    this.fc1 = this.registerModule('fc1', new Linear(config.hidden_size, config.intermediate_size));
+    this.fc2 = this.registerModule('fc2', new Linear(config.intermediate_size, config.hidden_size));
+  }
+  forward(x: Tensor): Tensor {
+    const h = this.fc1.forward(x);
+    const act = this.config.hidden_act;
+    return this.fc2.forward(act === 'quick_gelu' ? quickGelu(h) : gelu(h, act === 'gelu' ? 'none' : 'tanh'));
+  }
+}
+
+export class CLIPEncoderLayer extends Module {
+  readonly self_attn: CLIPAttention; readonly layer_norm1: LayerNorm; readonly mlp: CLIPMLP; readonly layer_norm2: LayerNorm;
+  constructor(config: CLIPVisionConfig) {
+    super();
+    this.self_attn = this.registerModule('self_attn', new CLIPAttention(config));
+    this.layer_norm1 = this.registerModule('layer_norm1', new LayerNorm(config.hidden_size, config.layer_norm_eps));
+    this.mlp = this.registerModule('mlp', new CLIPMLP(config));
+    this.layer_norm2 = this.registerModule('layer_norm2', new LayerNorm(config.hidden_size, config.layer_norm_eps));
+  }
+  forward(x: Tensor): Tensor {
+    const h = x.add(this.self_attn.forward(this.layer_norm1.forward(x)));
+    return h.add(this.mlp.forward(this.layer_norm2.forward(h)));
+  }
+}
+
+export class CLIPEncoder extends Module {
+  readonly layers: ModuleList<CLIPEncoderLayer>;
+  constructor(config: CLIPVisionConfig) {
+    super();
+    this.layers = this.registerModule('layers', new ModuleList(Array.from({ length: config.num_hidden_layers }, () => new CLIPEncoderLayer(config))));
+  }
+}
+
+export class CLIPVisionTransformer extends Module {
+  readonly embeddings: CLIPVisionEmbeddings; readonly pre_layrnorm: LayerNorm; readonly encoder: CLIPEncoder; readonly post_layernorm: LayerNorm;
+  constructor(readonly config: CLIPVisionConfig) {
+    super();
+    this.embeddings = this.registerModule('embeddings', new CLIPVisionEmbeddings(config));
+    this.pre_layrnorm = this.registerModule('pre_layrnorm', new LayerNorm(config.hidden_size, config.layer_norm_eps));
+    this.encoder = this.registerModule('encoder', new CLIPEncoder(config));
+    this.post_layernorm = this.registerModule('post_layernorm', new LayerNorm(config.hidden_size, config.layer_norm_eps));
+  }
+}
+
+export type CLIPVisionOutput = { lastHiddenState: Tensor; poolerOutput: Tensor; hiddenStates: Tensor[] };
+
+export class CLIPVisionModel extends Module {
+  /** Loads config.json and the safetensors weights of a Hugging Face checkpoint folder. */
+  static fromPretrained(dir: string, options?: LoadOptions): CLIPVisionModel {
+    return loadClipVision(dir, options);
+  }
+
+  /** Writes config.json and model.safetensors (sharded past maxShardSize) as transformers' save_pretrained. */
+  savePretrained(dir: string, options?: { maxShardSize?: number | string }): void {
+    savePretrained(this, dir, options);
+  }
+
+  readonly vision_model: CLIPVisionTransformer;
+  constructor(readonly config: CLIPVisionConfig) {
+    super();
+    this.vision_model = this.registerModule('vision_model', new CLIPVisionTransformer(config));
+  }
+
+  /**
+   * pixelValues [N, 3, S, S] -> hiddenStates [layers + 1] of [N, 1 + P, D] ([0] after pre_layrnorm,
+   * [i] the output of layer i-1), lastHiddenState (no post-norm), poolerOutput = post_layernorm(CLS).
+   * `stopAtLayer` runs only the layers that hidden state needs (LLaVA reads layer -2, so the last
+   * layer would be wasted work).
+   */
+  forward(input: { pixelValues: Tensor; stopAtLayer?: number }): CLIPVisionOutput {
+    const vm = this.vision_model;
+    const hiddenStates = [vm.pre_layrnorm.forward(vm.embeddings.forward(input.pixelValues))];
+    const layers = vm.encoder.layers.items.slice(0, input.stopAtLayer ?? vm.encoder.layers.length);
+    for (const layer of layers) hiddenStates.push(layer.forward(hiddenStates[hiddenStates.length - 1]!));
+    const last = hiddenStates[hiddenStates.length - 1]!;
+    return { lastHiddenState: last, poolerOutput: vm.post_layernorm.forward(last.select(1, 0)), hiddenStates };
+  }
+}

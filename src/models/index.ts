@@ -1,0 +1,8 @@
+export * from './config.js';
+export { LlamaForCausalLM, LlamaModel, causalMask, causalLMLoss, type CausalLMOutput, type DecoderInput } from './llama.js';
+export { CLIPVisionModel, type CLIPVisionOutput } from './clip.js';
+export { MultiModalProjector } from './projector.js';
+export { LlavaForConditionalGeneration, type LlavaInput } from './llava.js';
+export { spliceImageFeatures } from './merge.js';
+export { KVCache } from './kv-cache.js';
+export { readConfig, type LoadOptions } from './pretrained.js';

@@ -1,0 +1,39 @@
+// A preallocated key/value cache: each layer's keys and values live in one tensor
+// [B, H_kv, capacity, head_dim]; a step writes its slice in place and attends over a view of
+// the filled prefix, so decoding never re-copies the past (transformers' DynamicCache
+// concatenates, O(T²) copying over a generation).
+import { keep, noGrad, zeros, type DType, type Tensor } from '../torch/index.js';
+
+export class KVCache {
+  /** Positions filled so far (the same for every layer once a forward pass completes). */
+  length = 0;
+  readonly #keys: Tensor[] = [];
+  readonly #values: Tensor[] = [];
+
+  constructor(readonly numLayers: number, readonly capacity: number, readonly shape: { batch: number; kvHeads: number; headDim: number }, dtype: DType, device = 'cpu') {
+    for (let i = 0; i < numLayers; i++) {
+      this.#keys.push(keep(zeros([shape.batch, shape.kvHeads, capacity, shape.headDim], { dtype, device })));
+      this.#values.push(keep(zeros([shape.batch, shape.kvHeads, capacity, shape.headDim], { dtype, device })));
+    }
+  }
+
+  /** Writes k, v [B, H_kv, T, d] for `layer` after the cached prefix; returns keys and values so far. */
+  update(layer: number, k: Tensor, v: Tensor): { keys: Tensor; values: Tensor } {
+    const t = k.size(2);
+    if (this.length + t > this.capacity) throw new Error(`KVCache: ${this.length} cached + ${t} new positions exceed its capacity of ${this.capacity}`);
+    noGrad(() => {
+      this.#keys[layer]!.narrow(2, this.length, t).copy_(k);
+      this.#values[layer]!.narrow(2, this.length, t).copy_(v);
+    });
+    return { keys: this.#keys[layer]!.narrow(2, 0, this.length + t), values: this.#values[layer]!.narrow(2, 0, this.length + t) };
+  }
+
+  /** Called once per forward pass, after every layer has written its `t` new positions. */
+  advance(t: number): void {
+    this.length += t;
+  }
+
+  dispose(): void {
+    for (const t of [...this.#keys, ...this.#values]) t.dispose();
+  }
+}

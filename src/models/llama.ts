@@ -1,0 +1,170 @@
+// LLaMA-family decoder, module for module and name for name as transformers' modeling_llama
+// (4.40, eager attention), so checkpoint keys map one to one and parity can be read line by line.
+import { Embedding, Linear, Module, ModuleList, RMSNorm } from '../nn/index.js';
+import { arange, crossEntropy, full, linear, silu, zeros, type Tensor } from '../torch/index.js';
+import type { LlamaConfig } from './config.js';
+import type { KVCache } from './kv-cache.js';
+import { applyRotary, RotaryEmbedding } from './rope.js';
+import { loadLlama, savePretrained, type LoadOptions } from './pretrained.js';
+
+export class LlamaAttention extends Module {
+  readonly q_proj: Linear; readonly k_proj: Linear; readonly v_proj: Linear; readonly o_proj: Linear;
+  readonly heads: number; readonly kvHeads: number; readonly headDim: number;
+
+  constructor(config: LlamaConfig, readonly layerIdx: number) {
+    super();
+    this.heads = config.num_attention_heads;
+    this.kvHeads = config.num_key_value_heads;
+    this.headDim = config.hidden_size / this.heads;
+    const bias = config.attention_bias;
+    this.q_proj = this.registerModule('q_proj', new Linear(config.hidden_size, this.heads * this.headDim, bias));
+    this.k_proj = this.registerModule('k_proj', new Linear(config.hidden_size, this.kvHeads * this.headDim, bias));
+    this.v_proj = this.registerModule('v_proj', new Linear(config.hidden_size, this.kvHeads * this.headDim, bias));
+    this.o_proj = this.registerModule('o_proj', new Linear(this.heads * this.headDim, config.hidden_size, bias));
+  }
+
+  /** x [B, T, D], cos/sin [B, T, d], mask [B, 1, T, S] additive -> [B, T, D] */
+  forward(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache?: KVCache): Tensor {
+    const [B, T] = x.shape as [number, number];
+    const split = (t: Tensor, h: number) => t.view(B, T, h, this.headDim).transpose(1, 2); // [B, h, T, d]
+    const q = applyRotary(split(this.q_proj.forward(x), this.heads), cos, sin);
+    let k = applyRotary(split(this.k_proj.forward(x), this.kvHeads), cos, sin);
+    let v = split(this.v_proj.forward(x), this.kvHeads);
+    if (cache) ({ keys: k, values: v } = cache.update(this.layerIdx, k, v)); // [B, h_kv, S, d]
+    k = repeatKv(k, this.heads / this.kvHeads);
+    v = repeatKv(v, this.heads / this.kvHeads);
+    const scores = q.matmul(k.transpose(2, 3)).div(Math.sqrt(this.headDim)).add(mask); // [B, H, T, S]
+    const probs = scores.to('float32').softmax(-1).to(q.dtype);
+    const out = probs.matmul(v).transpose(1, 2).reshape(B, T, this.heads * this.headDim);
+    return this.o_proj.forward(out);
+  }
+}
+
+/** [B, h_kv, S, d] -> [B, h_kv·n, S, d]: query head h reads kv head h / n (grouped-query attention). */
+function repeatKv(x: Tensor, n: number): Tensor {
+  if (n === 1) return x;
+  const [B, h, S, d] = x.shape as [number, number, number, number];
+  return x.unsqueeze(2).expand(B, h, n, S, d).reshape(B, h * n, S, d);
+}
+
+export class LlamaMLP extends Module {
+  readonly gate_proj: Linear; readonly up_proj: Linear; readonly down_proj: Linear;
+  constructor(config: LlamaConfig) {
+    super();
+    this.gate_proj = this.registerModule('gate_proj', new Linear(config.hidden_size, config.intermediate_size, false));
+    this.up_proj = this.registerModule('up_proj', new Linear(config.hidden_size, config.intermediate_size, false));
+    this.down_proj = this.registerModule('down_proj', new Linear(config.intermediate_size, config.hidden_size, false));
+  }
+  /** down(silu(gate(x)) · up(x)) */
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(silu(this.gate_proj.forward(x)).mul(this.up_proj.forward(x)));
+  }
+}
+
+export class LlamaDecoderLayer extends Module {
+  readonly self_attn: LlamaAttention; readonly mlp: LlamaMLP;
+  readonly input_layernorm: RMSNorm; readonly post_attention_layernorm: RMSNorm;
+  constructor(config: LlamaConfig, layerIdx: number) {
+    super();
+    this.self_attn = this.registerModule('self_attn', new LlamaAttention(config, layerIdx));
+    this.mlp = this.registerModule('mlp', new LlamaMLP(config));
+    this.input_layernorm = this.registerModule('input_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
+    this.post_attention_layernorm = this.registerModule('post_attention_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
+  }
+  forward(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache?: KVCache): Tensor {
+    const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), cos, sin, mask, cache));
+    return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  }
+}
+
+export type DecoderInput = {
+  inputIds?: Tensor; // [B, T] int64
+  inputsEmbeds?: Tensor; // [B, T, D], instead of inputIds (LLaVA splices image features in)
+  attentionMask?: Tensor; // [B, S] 1 = attend, 0 = padding; S = cached + T
+  positionIds?: Tensor; // [B, T]; default cached..cached+T-1
+  cache?: KVCache;
+  outputHiddenStates?: boolean;
+};
+
+export class LlamaModel extends Module {
+  readonly embed_tokens: Embedding; readonly layers: ModuleList<LlamaDecoderLayer>; readonly norm: RMSNorm;
+  readonly rotary: RotaryEmbedding;
+  constructor(readonly config: LlamaConfig) {
+    super();
+    this.embed_tokens = this.registerModule('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, config.pad_token_id ?? undefined));
+    this.layers = this.registerModule('layers', new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(config, i))));
+    this.norm = this.registerModule('norm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
+    this.rotary = new RotaryEmbedding(config);
+  }
+
+  /** -> last hidden state [B, T, D] after the final norm; hiddenStates = [embeddings, layer outputs..., normed last] as transformers. */
+  forward(input: DecoderInput): { lastHiddenState: Tensor; hiddenStates?: Tensor[] } {
+    const x0 = input.inputsEmbeds ?? this.embed_tokens.forward(input.inputIds!);
+    const [B, T] = x0.shape as [number, number];
+    const past = input.cache?.length ?? 0;
+    const positionIds = input.positionIds ?? arange(past, past + T).view(1, T).expand(B, T);
+    const { cos, sin } = this.rotary.forward(positionIds, x0.dtype);
+    const mask = causalMask(B, T, past, input.attentionMask, x0.dtype);
+    const hiddenStates: Tensor[] = [x0];
+    let x = x0;
+    for (const layer of this.layers) {
+      x = layer.forward(x, cos, sin, mask, input.cache);
+      hiddenStates.push(x);
+    }
+    input.cache?.advance(T);
+    x = this.norm.forward(x);
+    hiddenStates[hiddenStates.length - 1] = x;
+    return { lastHiddenState: x, hiddenStates: input.outputHiddenStates ? hiddenStates : undefined };
+  }
+}
+
+/**
+ * Additive mask [B, 1, T, S] in `dtype`: 0 where query i (at absolute position past+i) may see
+ * key j, the dtype's lowest value elsewhere — key after the query, or padding. Like transformers,
+ * a fully masked row stays finite, so pad positions never turn into NaN that reaches real tokens.
+ */
+export function causalMask(B: number, T: number, past: number, attentionMask: Tensor | undefined, dtype: Tensor['dtype']): Tensor {
+  const S = past + T;
+  const lowest = dtype === 'float32' ? -3.4028234663852886e38 : dtype === 'float64' ? -Number.MAX_VALUE : dtype === 'bfloat16' ? -3.3895313892515355e38 : -65504;
+  let blocked = full([T, S], 1, { dtype: 'bool' }).triu(past + 1).view(1, 1, T, S); // key j > past + i
+  if (attentionMask) blocked = blocked.logicalOr(attentionMask.eq(0).view(B, 1, 1, S));
+  return zeros([B, 1, T, S], { dtype }).maskedFill(blocked.expand(B, 1, T, S), lowest);
+}
+
+export type CausalLMOutput = { logits: Tensor; loss?: Tensor; hiddenStates?: Tensor[] };
+
+export class LlamaForCausalLM extends Module {
+  /** Loads config.json and the safetensors weights of a Hugging Face checkpoint folder. */
+  static fromPretrained(dir: string, options?: LoadOptions): LlamaForCausalLM {
+    return loadLlama(dir, options);
+  }
+
+  /** Writes config.json and model.safetensors (sharded past maxShardSize) as transformers' save_pretrained. */
+  savePretrained(dir: string, options?: { maxShardSize?: number | string }): void {
+    savePretrained(this, dir, options);
+  }
+
+  readonly model: LlamaModel;
+  /** Absent when tie_word_embeddings: the output projection is then embed_tokens.weight itself. */
+  readonly lm_head?: Linear;
+  constructor(readonly config: LlamaConfig) {
+    super();
+    this.model = this.registerModule('model', new LlamaModel(config));
+    if (!config.tie_word_embeddings) this.lm_head = this.registerModule('lm_head', new Linear(config.hidden_size, config.vocab_size, false));
+  }
+
+  /** logits [B, T, V] in float32; with labels [B, T], the next-token loss averaged over every non -100 target of the batch. */
+  forward(input: DecoderInput & { labels?: Tensor }): CausalLMOutput {
+    const { lastHiddenState, hiddenStates } = this.model.forward(input);
+    const logits = linear(lastHiddenState, (this.lm_head ?? this.model.embed_tokens).weight).to('float32');
+    return { logits, loss: input.labels ? causalLMLoss(logits, input.labels) : undefined, hiddenStates };
+  }
+}
+
+/** Cross-entropy of logits[:, :-1] against labels[:, 1:], one mean over the batch's non -100 targets. */
+export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
+  const [B, T, V] = logits.shape as [number, number, number];
+  const shiftedLogits = logits.narrow(1, 0, T - 1).reshape(B * (T - 1), V);
+  const shiftedLabels = labels.narrow(1, 1, T - 1).reshape(B * (T - 1));
+  return crossEntropy(shiftedLogits, shiftedLabels, { ignoreIndex: -100 });
+}

@@ -1,0 +1,45 @@
+// Rotary position embeddings as transformers' LlamaRotaryEmbedding (4.40): pairs are dims i and
+// i + head_dim/2 (rotate_half), inv_freq = 1/θ^(2i/d), cos/sin computed in float32.
+// rope_scaling 'linear' divides positions by the factor; 'dynamic' (NTK) raises θ once the
+// sequence outgrows max_position_embeddings.
+import { arange, cat, noGrad, powBase, type Tensor } from '../torch/index.js';
+import type { LlamaConfig } from './config.js';
+
+export class RotaryEmbedding {
+  readonly headDim: number;
+
+  constructor(readonly config: LlamaConfig) {
+    this.headDim = config.hidden_size / config.num_attention_heads;
+  }
+
+  #invFreq(seqLen: number): Tensor {
+    let base = this.config.rope_theta;
+    const s = this.config.rope_scaling;
+    if (s?.type === 'dynamic' && seqLen > this.config.max_position_embeddings) {
+      const d = this.headDim;
+      base = base * ((s.factor * seqLen) / this.config.max_position_embeddings - (s.factor - 1)) ** (d / (d - 2));
+    }
+    // 1 / base^(arange(0, d, 2)/d), in float32 as transformers computes it
+    return powBase(base, arange(0, this.headDim, 2).to('float32').div(this.headDim)).reciprocal();
+  }
+
+  /** positionIds [B, T] (int64) -> cos, sin [B, T, head_dim] in `dtype`. */
+  forward(positionIds: Tensor, dtype: Tensor['dtype']): { cos: Tensor; sin: Tensor } {
+    return noGrad(() => {
+      const maxPos = positionIds.max().item() + 1;
+      const invFreq = this.#invFreq(maxPos); // [d/2]
+      let pos = positionIds.to('float32');
+      if (this.config.rope_scaling?.type === 'linear') pos = pos.div(this.config.rope_scaling.factor);
+      const freqs = pos.unsqueeze(-1).mul(invFreq); // [B, T, d/2]
+      const emb = cat([freqs, freqs], -1); // [B, T, d]
+      return { cos: emb.cos().to(dtype), sin: emb.sin().to(dtype) };
+    });
+  }
+}
+
+/** x [B, H, T, d]: x·cos + rotate_half(x)·sin with cos/sin [B, T, d]. */
+export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  const half = x.size(-1) / 2;
+  const rotated = cat([x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)], -1);
+  return x.mul(cos.unsqueeze(1)).add(rotated.mul(sin.unsqueeze(1)));
+}
