@@ -6,3 +6,4 @@ export { LlavaForConditionalGeneration, type LlavaInput } from './llava.js';
 export { spliceImageFeatures } from './merge.js';
 export { KVCache } from './kv-cache.js';
 export { readConfig, type LoadOptions } from './pretrained.js';
+export { generate, type GenerationOptions } from './generate.js';

@@ -5,6 +5,7 @@ import { arange, crossEntropy, full, linear, silu, zeros, type Tensor } from '..
 import type { LlamaConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
 import { applyRotary, RotaryEmbedding } from './rope.js';
+import { generate, type GenerationOptions } from './generate.js';
 import { loadLlama, savePretrained, type LoadOptions } from './pretrained.js';
 
 export class LlamaAttention extends Module {
@@ -153,9 +154,20 @@ export class LlamaForCausalLM extends Module {
     if (!config.tie_word_embeddings) this.lm_head = this.registerModule('lm_head', new Linear(config.hidden_size, config.vocab_size, false));
   }
 
-  /** logits [B, T, V] in float32; with labels [B, T], the next-token loss averaged over every non -100 target of the batch. */
-  forward(input: DecoderInput & { labels?: Tensor }): CausalLMOutput {
-    const { lastHiddenState, hiddenStates } = this.model.forward(input);
+  /** Greedy or sampled continuation of inputIds [B, L] (left-padded for batches): resolves to [B, L + new]. */
+  generate(input: { inputIds: Tensor; attentionMask?: Tensor } & GenerationOptions): Promise<Tensor> {
+    return generate(this, { inputIds: input.inputIds, attentionMask: input.attentionMask }, input.inputIds, input);
+  }
+
+  /**
+   * logits [B, T, V] in float32; with labels [B, T], the next-token loss averaged over every
+   * non -100 target of the batch. logitsToKeep computes logits for the last positions only
+   * (generation needs one; the full [B, T, 32000] projection of a long prompt is wasted work).
+   */
+  forward(input: DecoderInput & { labels?: Tensor; logitsToKeep?: number }): CausalLMOutput {
+    const { lastHiddenState: h, hiddenStates } = this.model.forward(input);
+    const T = h.size(1);
+    const lastHiddenState = input.logitsToKeep && input.logitsToKeep < T ? h.narrow(1, T - input.logitsToKeep, input.logitsToKeep) : h;
     const logits = linear(lastHiddenState, (this.lm_head ?? this.model.embed_tokens).weight).to('float32');
     return { logits, loss: input.labels ? causalLMLoss(logits, input.labels) : undefined, hiddenStates };
   }

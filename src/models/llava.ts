@@ -2,7 +2,8 @@
 // LlavaForConditionalGeneration (vision_tower, multi_modal_projector, language_model) so a
 // llava-hf checkpoint loads key for key; the original LLaVA layout is renamed on load.
 import { Module } from '../nn/index.js';
-import { zeros, type Tensor } from '../torch/index.js';
+import { noGrad, zeros, type Tensor } from '../torch/index.js';
+import { generate, type GenerationOptions } from './generate.js';
 import { CLIPVisionModel } from './clip.js';
 import type { LlavaConfig } from './config.js';
 import { causalLMLoss, LlamaForCausalLM, type CausalLMOutput, type DecoderInput } from './llama.js';
@@ -86,6 +87,15 @@ export class LlavaForConditionalGeneration extends Module {
       attentionMask: input.attentionMask, labels: input.labels, ignoreIndex: this.config.ignore_index,
     });
     return { inputsEmbeds: spliced.inputsEmbeds, attentionMask: spliced.attentionMask, positionIds: spliced.positionIds, labels: spliced.labels };
+  }
+
+  /**
+   * Continues each prompt: the images are spliced in once for the prefill, then decoding runs on
+   * token ids with the KV cache. Resolves to [prompt ids (unexpanded), new tokens] as transformers.
+   */
+  generate(input: LlavaInput & GenerationOptions): Promise<Tensor> {
+    const prefill = noGrad(() => this.prepareInputs(input));
+    return generate(this.language_model, prefill, input.inputIds, input);
   }
 
   /** logits [B, L', V] over the expanded sequence; loss as transformers: mean over non -100 targets at attended positions. */
