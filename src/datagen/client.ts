@@ -6,6 +6,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { backoffDelayMs, DEFAULT_BACKOFF, retryAfterMs, sleep, type BackoffOptions } from './backoff.js';
 import type { ChatMessage } from './prompts.js';
+import { nodeFetch } from './transport.js';
 
 export interface ClientOptions {
   baseURL?: string;
@@ -70,7 +71,7 @@ export class ChatClient {
   private readonly random: () => number;
 
   constructor(private readonly options: ClientOptions) {
-    this.sdk = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, timeout: options.timeoutMs });
+    this.sdk = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, timeout: options.timeoutMs, fetch: nodeFetch });
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.random = options.random ?? Math.random;
   }

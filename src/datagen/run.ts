@@ -107,7 +107,7 @@ export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
   async function complete(task: Task): Promise<{ completion: Completion } | Result> {
     const body = client.requestBody(buildMessages(task.prompts, task.context));
     const key = requestKey(body);
-    const cached = await cache?.get(key);
+    const cached = cache?.get(key);
     if (cached) {
       summary.requests.cached++;
       addUsage(summary.usage_saved_by_cache, cached.usage);
@@ -118,7 +118,7 @@ export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
       summary.requests.sent++;
       addUsage(summary.usage, completion.usage);
       summary.cost_usd = estimateCost(price, summary.usage) ?? null;
-      await cache?.put(key, completion);
+      cache?.put(key, completion);
       return { completion };
     } catch (err) {
       if (o.signal?.aborted) return { kind: 'abandoned' };

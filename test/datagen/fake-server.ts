@@ -20,6 +20,7 @@ export type Script = (request: ChatRequest, index: number) => Action | Promise<A
 
 export interface FakeServer {
   baseURL: string;
+  /** Every request received, in order (none kept when started with record: false). */
   requests: ChatRequest[];
   /** Time (ms, Date.now) each request arrived. */
   arrivals: number[];
@@ -68,19 +69,24 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startFakeServer(script: Script): Promise<FakeServer> {
+/** `record: false` keeps no request bodies (for long benchmark runs, whose memory is measured). */
+export async function startFakeServer(script: Script, { record = true } = {}): Promise<FakeServer> {
   const requests: ChatRequest[] = [];
   const arrivals: number[] = [];
   const stalled = new Set<ServerResponse>();
   const timers = new Set<NodeJS.Timeout>(); // delayed replies, cancelled by close()
+  let received = 0;
   const server = createServer(async (req, res) => {
     if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
       return;
     }
     const request = JSON.parse(await readBody(req)) as ChatRequest;
-    const index = requests.push(request) - 1;
-    arrivals.push(Date.now());
+    const index = received++;
+    if (record) {
+      requests.push(request);
+      arrivals.push(Date.now());
+    }
     const action = await script(request, index);
     switch (action.kind) {
       case 'reply':
