@@ -99,9 +99,14 @@ export class ChatClient {
   }
 
   private async attempt(body: RequestBody, outer?: AbortSignal): Promise<Attempt> {
+    if (outer?.aborted) throw outer.reason;
+    // One controller per attempt, aborted by the timeout or by `outer`; a listener rather than
+    // AbortSignal.any, whose composite signals a long-lived `outer` would keep alive in Node 20.
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error('timeout')), this.options.timeoutMs);
-    const signal = outer ? AbortSignal.any([outer, controller.signal]) : controller.signal;
+    const onOuterAbort = () => controller.abort(outer!.reason);
+    outer?.addEventListener('abort', onOuterAbort, { once: true });
+    const signal = controller.signal;
     try {
       const reply: unknown = await this.sdk.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal });
       const completion = readCompletion(reply);
@@ -128,6 +133,7 @@ export class ChatClient {
       throw err;
     } finally {
       clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
     }
   }
 }

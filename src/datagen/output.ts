@@ -7,7 +7,7 @@
 // one write call; a kill can at most leave a torn last line, which the next open cuts off.
 
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROMPT_TYPES, type PromptType } from './prompts.js';
 import type { InstructionRecord } from './record.js';
@@ -25,17 +25,27 @@ export function answersHash(type: PromptType, record: InstructionRecord): string
   return createHash('sha256').update([type, ...answers].join('\0')).digest('hex').slice(0, 32);
 }
 
-/** Cuts a torn last line (no trailing newline) and returns the complete lines. */
-function repairAndRead(path: string): string[] {
-  if (!existsSync(path)) return [];
+/**
+ * Calls `onLine` for each complete line of `path` (read in chunks: output files can outgrow a
+ * string), then cuts a torn last line (no trailing newline) left by a kill mid-write.
+ */
+function repairAndScan(path: string, onLine: (line: string, index: number) => void): void {
+  if (!existsSync(path)) return;
   const fd = openSync(path, 'r+');
   try {
-    const size = fstatSync(fd).size;
-    const buffer = Buffer.alloc(size);
-    readSync(fd, buffer, 0, size, 0);
-    const end = buffer.lastIndexOf(0x0a) + 1;
-    if (end < size) ftruncateSync(fd, end);
-    return buffer.subarray(0, end).toString('utf8').split('\n').slice(0, -1);
+    const chunk = Buffer.alloc(8 << 20);
+    let pending = Buffer.alloc(0); // bytes after the last newline seen so far
+    let offset = 0;
+    let index = 0;
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, offset)) > 0; offset += n) {
+      let data = Buffer.concat([pending, chunk.subarray(0, n)]);
+      for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a)) {
+        onLine(data.subarray(0, nl).toString('utf8'), index++);
+        data = data.subarray(nl + 1);
+      }
+      pending = Buffer.from(data);
+    }
+    if (pending.length > 0) ftruncateSync(fd, offset - pending.length);
   } finally {
     closeSync(fd);
   }
@@ -70,7 +80,7 @@ export class OutputStore {
     store.checkSettings(settings);
     for (const type of PROMPT_TYPES) {
       const path = join(dir, `${type}.jsonl`);
-      repairAndRead(path).forEach((line, i) => {
+      repairAndScan(path, (line, i) => {
         const record = parseLine(path, line, i) as unknown as InstructionRecord;
         store.done.add(taskKey(type, record.id));
         store.seen.set(answersHash(type, record), record.id);
@@ -78,12 +88,12 @@ export class OutputStore {
       });
     }
     const rejects = join(dir, 'rejects.jsonl');
-    repairAndRead(rejects).forEach((line, i) => {
+    repairAndScan(rejects, (line, i) => {
       const reject = parseLine(rejects, line, i) as unknown as RejectLine;
       store.done.add(taskKey(reject.type, reject.id));
       store.resumedRejects++;
     });
-    repairAndRead(join(dir, 'failures.jsonl'));
+    repairAndScan(join(dir, 'failures.jsonl'), () => {});
     return store;
   }
 
