@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     const summary = await runDatagen({
       contexts: input, prompts, instructions: DETAIL_INSTRUCTIONS, outDir: dir,
       client: { baseURL, apiKey: 'bench', model: 'bench', timeoutMs: 30_000, maxRetries: 0 },
-      concurrency, seed: 0, placement: 'prefix', cacheDir: join(dir, 'cache'), prices: DEFAULT_PRICES,
+      concurrency, seed: 0, placement: 'first', cacheDir: join(dir, 'cache'), prices: DEFAULT_PRICES,
       maxConsecutiveFailures: 10, progress: null,
     });
     const elapsed = Number(process.hrtime.bigint() - start) / 1e9;

@@ -4,8 +4,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  DEFAULT_PRICES, DEFAULT_PROMPTS_DIR, DETAIL_INSTRUCTIONS, formatSummary, isImagePlacement, isPromptType,
-  loadInstructions, loadPrices, loadPromptSet, PROMPT_TYPES, readCapsBoxesJsonl, readCoco, runDatagen, type PromptType,
+  DEFAULT_PRICES, DEFAULT_PROMPTS_DIR, DETAIL_INSTRUCTIONS, DATAGEN_PLACEMENTS, formatSummary, isPromptType,
+  loadInstructions, loadPrices, loadPromptSet, PROMPT_TYPES, readCapsBoxesJsonl, readCoco, runDatagen, type DatagenPlacement, type PromptType,
 } from '../datagen/index.js';
 
 const HELP = `usage: llava datagen (--input FILE.jsonl | --coco-captions FILE --coco-instances FILE) --out DIR --model NAME [options]
@@ -24,7 +24,8 @@ prompts:
   --prompts DIR             folder with one sub-folder per type in the reference layout
                             (system_message.txt, NNN_caps.txt, NNN_conv.txt); default: the project's own
   --instructions FILE       detailed-description instructions, one per line (default: the paper's 16)
-  --image-placement P       <image> before (prefix) or after (suffix) the first question, or random (default: prefix)
+  --image-placement P       first: "<image>\\n<question>"; random: that or "<question>\\n<image>", seeded
+                            per record (the training data option; default: first)
   --seed N                  seed of the drawn instructions and random placement (default: 0)
 endpoint:
   --base-url URL            OpenAI-compatible API base, e.g. http://localhost:8000/v1 (env OPENAI_BASE_URL)
@@ -89,8 +90,8 @@ export async function run(argv: string[]): Promise<number> {
   const types = (v.types ?? PROMPT_TYPES.join(',')).split(',').map((t) => t.trim());
   const unknown = types.filter((t) => !isPromptType(t));
   if (unknown.length > 0 || types.length === 0) return usage(`--types: unknown type(s) ${unknown.join(', ')}; choose from ${PROMPT_TYPES.join(', ')}`);
-  const placement = v['image-placement'] ?? 'prefix';
-  if (!isImagePlacement(placement)) return usage(`--image-placement must be prefix, suffix or random, got '${placement}'`);
+  const placement = v['image-placement'] ?? 'first';
+  if (!(DATAGEN_PLACEMENTS as readonly string[]).includes(placement)) return usage(`--image-placement must be first or random, got '${placement}'`);
 
   const baseURL = v['base-url'] ?? process.env.OPENAI_BASE_URL;
   const apiKey = v['api-key'] ?? process.env.OPENAI_API_KEY ?? (baseURL ? 'none' : undefined);
@@ -130,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
       client,
       concurrency,
       seed,
-      placement,
+      placement: placement as DatagenPlacement,
       cacheDir: v['no-cache'] ? null : v.cache ?? join(v.out, 'cache'),
       prices,
       maxConsecutiveFailures,

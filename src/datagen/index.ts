@@ -5,9 +5,8 @@ export { cocoBoxToNormalized, pythonFloatRepr, renderContext, roundPython3, type
 export { checkImageContext, InputError, readCapsBoxesJsonl, readCoco } from './sources.js';
 export { buildMessages, DEFAULT_PROMPTS_DIR, isPromptType, loadPromptSet, PROMPT_TYPES, usesBoxes, type ChatMessage, type PromptSet, type PromptType } from './prompts.js';
 export { DETAIL_INSTRUCTIONS, loadInstructions } from './instructions.js';
-export { IMAGE_PLACEMENTS, IMAGE_TOKEN, isImagePlacement, placeImageToken, type ImagePlacement } from './image-token.js';
 export { parseReply, type Parsed, type Turn } from './parse.js';
-export { resolvePlacement, toInstructionRecord, type InstructionRecord } from './record.js';
+export { DATAGEN_PLACEMENTS, toInstructionRecord, type DatagenPlacement, type InstructionRecord } from './record.js';
 export { ChatClient, RequestFailed, type ClientOptions, type Completion, type RequestBody, type Usage } from './client.js';
 export { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export { requestKey, ResponseCache } from './cache.js';

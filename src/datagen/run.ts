@@ -8,13 +8,12 @@ import { createHash } from 'node:crypto';
 import { ResponseCache, requestKey } from './cache.js';
 import { ChatClient, RequestFailed, type ClientOptions, type Completion, type Usage } from './client.js';
 import type { ImageContext } from './context.js';
-import type { ImagePlacement } from './image-token.js';
 import { OutputStore, taskKey } from './output.js';
 import { parseReply } from './parse.js';
 import { estimateCost, priceFor, type PriceTable } from './pricing.js';
 import { Progress } from './progress.js';
 import { buildMessages, type PromptSet, type PromptType } from './prompts.js';
-import { resolvePlacement, toInstructionRecord, type InstructionRecord } from './record.js';
+import { toInstructionRecord, type DatagenPlacement, type InstructionRecord } from './record.js';
 import { seededIndex } from './seeded.js';
 import { emptySummary, type DatagenSummary } from './summary.js';
 
@@ -28,7 +27,8 @@ export interface DatagenOptions {
   client: ClientOptions;
   concurrency: number;
   seed: number;
-  placement: ImagePlacement;
+  /** Where `<image>` goes in the first human turn (the training data code's option). */
+  placement: DatagenPlacement;
   /** Response cache folder; null disables the cache. */
   cacheDir: string | null;
   prices: PriceTable;
@@ -140,7 +140,7 @@ export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
     const instruction = o.instructions[seededIndex(o.instructions.length, o.seed, task.type, id, 'instruction')]!;
     const parsed = parseReply(task.type, content, instruction);
     if (!parsed.ok) return reject(parsed.reason, parsed.detail);
-    return { kind: 'record', task, record: toInstructionRecord(task.context, parsed.turns, resolvePlacement(o.placement, o.seed, task.type, id)) };
+    return { kind: 'record', task, record: toInstructionRecord(task.context, parsed.turns, o.placement, o.seed, task.type) };
   }
 
   function commit(result: Result): void {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DETAIL_INSTRUCTIONS, parseReply, placeImageToken, resolvePlacement, toInstructionRecord } from '../../src/datagen/index.js';
+import { DETAIL_INSTRUCTIONS, parseReply, toInstructionRecord } from '../../src/datagen/index.js';
 import { REFERENCE_PROMPTS } from './paths.js';
 
 const read = (file: string) => readFile(join(REFERENCE_PROMPTS, file), 'utf8');
@@ -65,15 +65,15 @@ test('parsing tolerates CRLF, headers on the question line, and a trailing separ
 
 test('records put <image> once in the first human turn; random placement is seeded per record', () => {
   const context = { id: '000000000139', image: '000000000139.jpg', captions: ['c'], instances: [] };
-  const record = toInstructionRecord(context, [{ question: 'Q1?', answer: 'A1' }, { question: 'Q2?', answer: 'A2' }], 'prefix');
-  assert.deepEqual(record, {
+  const turns = [{ question: 'Q1?', answer: 'A1' }, { question: 'Q2?', answer: 'A2' }];
+  assert.deepEqual(toInstructionRecord(context, turns, 'first', 0, 'conversation'), {
     id: '000000000139', image: '000000000139.jpg',
     conversations: [{ from: 'human', value: '<image>\nQ1?' }, { from: 'gpt', value: 'A1' }, { from: 'human', value: 'Q2?' }, { from: 'gpt', value: 'A2' }],
   });
-  assert.equal(placeImageToken('Q?', 'suffix'), 'Q?\n<image>');
-  const sides = Array.from({ length: 64 }, (_, i) => resolvePlacement('random', 7, 'conversation', String(i)));
-  assert.deepEqual(sides, Array.from({ length: 64 }, (_, i) => resolvePlacement('random', 7, 'conversation', String(i))));
-  assert.ok(sides.includes('prefix') && sides.includes('suffix'));
-  assert.notDeepEqual(sides, Array.from({ length: 64 }, (_, i) => resolvePlacement('random', 8, 'conversation', String(i))));
+  const firstTurn = (seed: number, i: number) => toInstructionRecord({ ...context, id: String(i) }, turns, 'random', seed, 'conversation').conversations[0]!.value;
+  const seven = Array.from({ length: 64 }, (_, i) => firstTurn(7, i));
+  assert.deepEqual(new Set(seven), new Set(['<image>\nQ1?', 'Q1?\n<image>']));
+  assert.deepEqual(seven, Array.from({ length: 64 }, (_, i) => firstTurn(7, i)), 'same seed, same sides');
+  assert.notDeepEqual(seven, Array.from({ length: 64 }, (_, i) => firstTurn(8, i)), 'another seed, other sides');
   assert.equal(DETAIL_INSTRUCTIONS.length, 16);
 });

@@ -38,7 +38,7 @@ function options(server: FakeServer, outDir: string, overrides: Partial<DatagenO
   return {
     contexts, prompts, instructions: DETAIL_INSTRUCTIONS, outDir,
     client: { baseURL: server.baseURL, apiKey: 'test', model: 'gpt-4o-mini', timeoutMs: 2000, maxRetries: 1, backoff: { baseMs: 1, capMs: 5, maxRetryAfterMs: 100 } },
-    concurrency: 8, seed: 0, placement: 'prefix', cacheDir: join(outDir, 'cache'), prices: DEFAULT_PRICES,
+    concurrency: 8, seed: 0, placement: 'first', cacheDir: join(outDir, 'cache'), prices: DEFAULT_PRICES,
     maxConsecutiveFailures: 50, progress: null, ...overrides,
   };
 }
