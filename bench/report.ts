@@ -5,14 +5,14 @@ export type Row = { bench: string; metric: string; unit: string; ours: number; a
 export function report(rows: Row[]): void {
   for (const r of rows) console.log(JSON.stringify({ ...r, ratio: r.anchor ? r.ours / r.anchor : undefined }));
   const fmt = (v: number | undefined) => (v === undefined ? '' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-  const lines = rows.map((r) => [r.metric, `${fmt(r.ours)} ${r.unit}`, r.anchor ? `${fmt(r.anchor)} ${r.unit}` : '', r.anchor ? `${(r.ours / r.anchor).toFixed(2)}×` : '', r.note ?? '']);
-  const header = ['metric', 'llava-ts', r0(rows)?.anchorName ?? 'anchor', 'ratio', 'note'];
+  const anchorHeader = rows.find((r) => r.anchorName)?.anchorName ?? 'anchor';
+  const anchorCell = (r: Row) => (r.anchor ? `${fmt(r.anchor)} ${r.unit}${r.anchorName && r.anchorName !== anchorHeader ? ` (${r.anchorName})` : ''}` : '');
+  const lines = rows.map((r) => [r.metric, `${fmt(r.ours)} ${r.unit}`, anchorCell(r), r.anchor ? `${(r.ours / r.anchor).toFixed(2)}×` : '', r.note ?? '']);
+  const header = ['metric', 'llava-ts', anchorHeader, 'ratio', 'note'];
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const row = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
   console.log(`\n${row(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${lines.map(row).join('\n')}\n`);
 }
-
-const r0 = (rows: Row[]) => rows.find((r) => r.anchorName);
 
 /** Median of `reps` timed runs after `warmup` untimed ones, in ms. */
 export function medianMs(fn: () => void, reps: number, warmup = 2): number {
@@ -21,6 +21,19 @@ export function medianMs(fn: () => void, reps: number, warmup = 2): number {
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+/** medianMs for async work. */
+export async function medianMsAsync(fn: () => Promise<unknown>, reps: number, warmup = 2): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);

@@ -7,7 +7,7 @@ const op = {
   cat: aten('cat'), stack: aten('stack'), where: aten('where', 'self'), whereScalar: aten('where', 'ScalarOther'),
   linear: aten('linear'), layerNorm: aten('layer_norm'), embedding: aten('embedding'), conv2d: aten('conv2d'),
   gelu: aten('gelu'), silu: aten('silu'), dropout: aten('dropout'), crossEntropy: aten('cross_entropy_loss'),
-  mseLoss: aten('mse_loss'), powScalarBase: aten('pow', 'Scalar'),
+  mseLoss: aten('mse_loss'), mv: aten('mv'), powScalarBase: aten('pow', 'Scalar'),
 };
 const wrap = (r: OpResult) => new Tensor(r as Handle);
 const handles = (ts: Tensor[]) => ts.map((t) => t.handle);
@@ -21,8 +21,17 @@ export const where = (condition: Tensor, a: Tensor, b: Tensor | number) =>
 /** base ** exponent elementwise, for a number base (torch.pow(10000.0, t)). */
 export const powBase = (base: number, exponent: Tensor) => wrap(op.powScalarBase(base, exponent.handle));
 
-/** x [..., in] · weightᵀ [out, in] + bias [out]. */
-export const linear = (x: Tensor, weight: Tensor, bias?: Tensor) => wrap(op.linear(x.handle, weight.handle, bias?.handle));
+/**
+ * x [..., in] · weightᵀ [out, in] + bias [out]. A single row (decoding one token) goes through
+ * BLAS gemv: OpenBLAS's gemm with one row streams the weights 2-3x slower, and decoding is
+ * bound by streaming weights.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  const inFeatures = x.size(-1);
+  if (x.numel !== inFeatures || x.ndim === 0) return wrap(op.linear(x.handle, weight.handle, bias?.handle));
+  const y = wrap(op.mv(weight.handle, x.reshape(inFeatures).handle)); // [out]
+  return (bias ? y.add(bias) : y).view(...x.shape.slice(0, -1), weight.size(0));
+}
 export const layerNorm = (x: Tensor, normalizedShape: number[], weight?: Tensor, bias?: Tensor, eps = 1e-5) =>
   wrap(op.layerNorm(x.handle, normalizedShape, weight?.handle, bias?.handle, eps));
 /** weight [num, dim] rows picked by ids [...] -> [..., dim]. */

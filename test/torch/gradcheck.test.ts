@@ -32,6 +32,7 @@ const cases: [string, (xs: T.Tensor[]) => T.Tensor, Input[]][] = [
   ['matmul batched broadcast', ([a, b]) => a!.matmul(b!), [rnd([2, 3, 4], 20), rnd([4, 2], 21)]],
   ['bmm', ([a, b]) => a!.bmm(b!), [rnd([2, 3, 4], 22), rnd([2, 4, 2], 23)]],
   ['linear', ([x, w, b]) => T.linear(x!, w!, b), [rnd([2, 3], 24), rnd([4, 3], 25), rnd([4], 26)]],
+  ['linear, one row (the gemv path)', ([x, w, b]) => T.linear(x!, w!, b), [rnd([1, 1, 3], 72), rnd([4, 3], 73), rnd([4], 74)]],
   ['sum all, sum dim', ([a]) => a!.sum().add(a!.sum(1).sum(0)), [rnd([2, 3], 27)]],
   ['mean all, mean dims keepdim', ([a]) => a!.mean([0, 2], true).add(a!.mean()), [rnd([2, 3, 2], 28)]],
   ['max dim values', ([a]) => a!.max(1).values, [rnd([3, 4], 29)]],

@@ -60,6 +60,7 @@ test('matmul, bmm, linear', () => {
   close(a().matmul(a().transpose(0, 1)), [14, 32, 32, 77], [2, 2]);
   close(a().unsqueeze(0).bmm(f32([1, 0, 1], [1, 3, 1])), [4, 10], [1, 2, 1]);
   close(T.linear(a(), f32([1, 1, 1], [1, 3]), f32([0.5])), [6.5, 15.5], [2, 1]);
+  close(T.linear(f32([1, 2, 3], [1, 1, 3]), f32([1, 0, 0, 0, 1, 1], [2, 3]), f32([1, 2])), [2, 7], [1, 1, 2]); // one row: gemv
 });
 
 test('reductions: sum, mean, max, min, argmax, topk, sort, cumsum, norm', () => {
