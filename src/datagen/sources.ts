@@ -1,13 +1,15 @@
 // Readers for the two inputs of the data engine, both yielding ImageContext:
 //  - the reference's caps/boxes JSONL ({id, image, captions[], instances[{category, bbox}]}, boxes
-//    already normalised), e.g. llava/eval/table/caps_boxes_coco2014_val_80.jsonl;
+//    already normalised), e.g. llava/eval/table/caps_boxes_coco2014_val_80.jsonl, or a JSON array;
 //  - a COCO captions_*.json with its instances_*.json (pixel xywh boxes, normalised here).
 // Every malformed input names the file, the line or image, and the field.
 
-import { readFile } from 'node:fs/promises';
+import { readRecords } from '../data/json-records.js';
+import { forEachArrayElement } from './coco-stream.js';
 import { cocoBoxToNormalized, type ImageContext } from './context.js';
+import { InputError } from './input-error.js';
 
-export class InputError extends Error {}
+export { InputError };
 
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
@@ -40,84 +42,77 @@ export function checkImageContext(value: unknown, where: string): ImageContext {
   };
 }
 
-/** Reads the caps/boxes JSONL. Blank lines are skipped; anything else must be a valid record. */
+/**
+ * Reads the caps/boxes records, as JSON lines or as one JSON array (streamed with the training
+ * data's record scanner, so the file may be larger than a string can hold).
+ */
 export async function readCapsBoxesJsonl(path: string): Promise<ImageContext[]> {
-  const text = await readFile(path, 'utf8');
   const contexts: ImageContext[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      throw new InputError(`${path}:${i + 1}: not valid JSON (${(err as Error).message})`);
+  try {
+    for await (const record of readRecords(path)) {
+      const where = `${path}:${record.line}`;
+      let value: unknown;
+      try {
+        value = JSON.parse(record.bytes.toString('utf8'));
+      } catch (err) {
+        throw new InputError(`${where}: not valid JSON (${(err as Error).message})`);
+      }
+      contexts.push(checkImageContext(value, where));
     }
-    contexts.push(checkImageContext(value, `${path}:${i + 1}`));
-  });
+  } catch (err) {
+    throw err instanceof InputError ? err : new InputError(`${path}: cannot read captions and boxes (${(err as Error).message})`);
+  }
   return contexts;
 }
 
-interface CocoImage { id: number; file_name: string; width: number; height: number }
-
-async function readJsonObject(path: string): Promise<Record<string, unknown>> {
-  let value: unknown;
-  try {
-    value = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new InputError(`${path}: cannot read COCO annotations (${(err as Error).message})`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${path}: expected a JSON object`);
-  return value as Record<string, unknown>;
-}
-
-function arrayField(o: Record<string, unknown>, field: string, path: string): Record<string, unknown>[] {
-  const v = o[field];
-  if (!Array.isArray(v)) throw new InputError(`${path}: "${field}" must be an array`);
-  return v as Record<string, unknown>[];
+function field<T>(ok: boolean, value: unknown, message: () => string): T {
+  if (!ok) throw new InputError(message());
+  return value as T;
 }
 
 /**
  * Joins COCO captions and instances by image id. Images come in the captions file's order;
  * captions and boxes keep the annotation order. Ids are zero-padded to 12 digits as in
- * LLaVA-Instruct. An image with captions but no instances gets a captions-only context.
+ * LLaVA-Instruct. An image with captions but no instances gets a captions-only context; images
+ * without captions are left out (there is nothing to show the model). Both files are streamed.
  */
 export async function readCoco(captionsPath: string, instancesPath: string): Promise<ImageContext[]> {
-  const captionsJson = await readJsonObject(captionsPath);
-  const instancesJson = await readJsonObject(instancesPath);
-
-  const categories = new Map<number, string>();
-  for (const [i, c] of arrayField(instancesJson, 'categories', instancesPath).entries()) {
-    if (typeof c.id !== 'number' || typeof c.name !== 'string') throw new InputError(`${instancesPath}: categories[${i}] needs a numeric "id" and a string "name"`);
-    categories.set(c.id, c.name);
-  }
-  const images = new Map<number, CocoImage>();
-  for (const [i, im] of arrayField(instancesJson, 'images', instancesPath).entries()) {
-    const { id, file_name, width, height } = im;
-    if (typeof id !== 'number' || typeof file_name !== 'string' || typeof width !== 'number' || typeof height !== 'number' || !(width > 0) || !(height > 0)) {
-      throw new InputError(`${instancesPath}: images[${i}] needs numeric "id", string "file_name" and positive "width"/"height"`);
-    }
-    images.set(id, { id, file_name, width, height });
-  }
-
   const contexts = new Map<number, ImageContext>();
-  for (const [i, im] of arrayField(captionsJson, 'images', captionsPath).entries()) {
-    if (typeof im.id !== 'number' || typeof im.file_name !== 'string') throw new InputError(`${captionsPath}: images[${i}] needs a numeric "id" and a string "file_name"`);
-    contexts.set(im.id, { id: String(im.id).padStart(12, '0'), image: im.file_name, captions: [], instances: [] });
-  }
-  for (const [i, a] of arrayField(captionsJson, 'annotations', captionsPath).entries()) {
-    const context = typeof a.image_id === 'number' ? contexts.get(a.image_id) : undefined;
-    if (!context) throw new InputError(`${captionsPath}: annotations[${i}].image_id ${String(a.image_id)} is not in "images"`);
-    if (typeof a.caption !== 'string') throw new InputError(`${captionsPath}: annotations[${i}].caption must be a string`);
-    context.captions.push(a.caption);
-  }
-  for (const [i, a] of arrayField(instancesJson, 'annotations', instancesPath).entries()) {
-    const image = typeof a.image_id === 'number' ? images.get(a.image_id) : undefined;
-    if (!image) throw new InputError(`${instancesPath}: annotations[${i}].image_id ${String(a.image_id)} is not in "images"`);
-    const category = typeof a.category_id === 'number' ? categories.get(a.category_id) : undefined;
-    if (category === undefined) throw new InputError(`${instancesPath}: annotations[${i}].category_id ${String(a.category_id)} is not in "categories"`);
-    if (!isFiniteNumbers(a.bbox, 4)) throw new InputError(`${instancesPath}: annotations[${i}].bbox must be 4 finite numbers [x, y, w, h]`);
-    // Images with boxes but no captions have no context to show the model: skipped.
-    contexts.get(image.id)?.instances.push({ category, bbox: cocoBoxToNormalized(a.bbox, image.width, image.height) });
+  await forEachArrayElement(captionsPath, (key, e, i) => {
+    const where = () => `${captionsPath}: ${key}[${i}]`;
+    if (key === 'images') {
+      field(typeof e.id === 'number' && typeof e.file_name === 'string', null, () => `${where()} needs a numeric "id" and a string "file_name"`);
+      contexts.set(e.id as number, { id: String(e.id).padStart(12, '0'), image: e.file_name as string, captions: [], instances: [] });
+    } else if (key === 'annotations') {
+      const context = field<ImageContext>(typeof e.image_id === 'number' && contexts.has(e.image_id), contexts.get(e.image_id as number), () => `${where()}.image_id ${String(e.image_id)} is not in "images" (which must come first)`);
+      context.captions.push(field<string>(typeof e.caption === 'string', e.caption, () => `${where()}.caption must be a string`));
+    }
+  });
+
+  // instances_*.json lists categories after annotations: keep boxes raw until the end.
+  const sizes = new Map<number, [number, number]>();
+  const categories = new Map<number, string>();
+  const boxes: { imageId: number; categoryId: number; bbox: number[]; index: number }[] = [];
+  await forEachArrayElement(instancesPath, (key, e, i) => {
+    const where = () => `${instancesPath}: ${key}[${i}]`;
+    if (key === 'images') {
+      const ok = typeof e.id === 'number' && typeof e.width === 'number' && typeof e.height === 'number' && e.width > 0 && e.height > 0;
+      field(ok, null, () => `${where()} needs a numeric "id" and positive "width"/"height"`);
+      sizes.set(e.id as number, [e.width as number, e.height as number]);
+    } else if (key === 'categories') {
+      field(typeof e.id === 'number' && typeof e.name === 'string', null, () => `${where()} needs a numeric "id" and a string "name"`);
+      categories.set(e.id as number, e.name as string);
+    } else if (key === 'annotations') {
+      field(typeof e.image_id === 'number' && typeof e.category_id === 'number', null, () => `${where()} needs numeric "image_id" and "category_id"`);
+      field(isFiniteNumbers(e.bbox, 4), null, () => `${where()}.bbox must be 4 finite numbers [x, y, w, h]`);
+      boxes.push({ imageId: e.image_id as number, categoryId: e.category_id as number, bbox: e.bbox as number[], index: i });
+    }
+  });
+  for (const { imageId, categoryId, bbox, index } of boxes) {
+    const where = `${instancesPath}: annotations[${index}]`;
+    const size = field<[number, number]>(sizes.has(imageId), sizes.get(imageId), () => `${where}.image_id ${imageId} is not in "images"`);
+    const category = field<string>(categories.has(categoryId), categories.get(categoryId), () => `${where}.category_id ${categoryId} is not in "categories"`);
+    contexts.get(imageId)?.instances.push({ category, bbox: cocoBoxToNormalized(bbox, size[0], size[1]) });
   }
   return [...contexts.values()].filter((c) => c.captions.length > 0);
 }

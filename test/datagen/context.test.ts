@@ -118,3 +118,37 @@ test('readCoco joins captions and instances, pads ids, keeps annotation order', 
   await writeFile(join(dir, 'bad.json'), JSON.stringify({ images, categories: [], annotations: [{ image_id: 139, category_id: 1, bbox: [0, 0, 1, 1] }] }));
   await assert.rejects(readCoco(join(dir, 'captions.json'), join(dir, 'bad.json')), /bad\.json: annotations\[0\]\.category_id 1 is not in "categories"/);
 });
+
+test('COCO files are streamed: multi-megabyte files, categories after annotations, escapes and non-ASCII across chunks', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'datagen-coco-big-'));
+  const n = 3000; // with polygons this is ~4 MB, several read chunks
+  const images = Array.from({ length: n }, (_, i) => ({ id: i + 1, file_name: `${i + 1}.jpg`, width: 640, height: 480, license: 1 }));
+  await writeFile(join(dir, 'captions.json'), JSON.stringify({
+    info: { description: 'test "quoted" \\ [brackets] {braces}' }, images,
+    annotations: images.map((im) => ({ image_id: im.id, id: im.id, caption: `Ein Bär, "Nr. ${im.id}" [a] {b} \\ é 🐻` })),
+  }));
+  await writeFile(join(dir, 'instances.json'), JSON.stringify({
+    info: {}, licenses: [{ id: 1, name: 'x' }], images,
+    annotations: images.map((im) => ({ segmentation: [Array.from({ length: 150 }, (_, k) => 100 + k * 0.25)], area: 1, iscrowd: 0, image_id: im.id, bbox: [40, 120, 200.5, 60], category_id: 64, id: im.id })),
+    categories: [{ supercategory: 'furniture', id: 64, name: 'potted plant' }],
+  }));
+  const contexts = await readCoco(join(dir, 'captions.json'), join(dir, 'instances.json'));
+  assert.equal(contexts.length, n);
+  for (const [i, c] of contexts.entries()) {
+    assert.deepEqual(c.captions, [`Ein Bär, "Nr. ${i + 1}" [a] {b} \\ é 🐻`]);
+    assert.deepEqual(c.instances, [{ category: 'potted plant', bbox: [0.062, 0.25, 0.376, 0.375] }]);
+  }
+  const text = await readFile(join(dir, 'instances.json'), 'utf8');
+  await writeFile(join(dir, 'truncated.json'), text.slice(0, text.length - 100));
+  await assert.rejects(readCoco(join(dir, 'captions.json'), join(dir, 'truncated.json')), /truncated\.json: the JSON ends early/);
+  await assert.rejects(readCoco(join(dir, 'missing.json'), join(dir, 'instances.json')), /missing\.json: cannot read COCO annotations \(ENOENT/);
+  await writeFile(join(dir, 'array.json'), '[]');
+  await assert.rejects(readCoco(join(dir, 'array.json'), join(dir, 'instances.json')), /array\.json: not a COCO annotation file/);
+});
+
+test('caps/boxes input may also be one JSON array', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'datagen-array-'));
+  const lines = (await readFile(CAPS_BOXES_80, 'utf8')).split('\n').filter((l) => l);
+  await writeFile(join(dir, 'caps.json'), `[\n${lines.slice(0, 3).join(',\n')}\n]`);
+  assert.deepEqual(await readCapsBoxesJsonl(join(dir, 'caps.json')), (await readCapsBoxesJsonl(CAPS_BOXES_80)).slice(0, 3));
+});
