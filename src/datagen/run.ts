@@ -1,7 +1,7 @@
 // A data-generation run: every (image, prompt type) not yet done becomes one chat request,
 // `concurrency` at a time. Results are committed in task order (a bounded reorder window), so
 // the output files are the same bytes whatever the concurrency and however often the run was
-// interrupted. A request's reply is cached before its result is committed: a kill between the
+// interrupted (unless one request lagged a whole window behind; see `finish`). A request's reply is cached before its result is committed: a kill between the
 // two costs nothing on the next run.
 
 import { createHash } from 'node:crypto';
@@ -35,6 +35,8 @@ export interface DatagenOptions {
   /** Stop the run after this many failed requests in a row (the endpoint is down or rejects us). */
   maxConsecutiveFailures: number;
   progress: NodeJS.WriteStream | null;
+  /** Results held back to keep output in task order (default max(1024, 32 x concurrency)). */
+  reorderWindow?: number;
   /** Aborting it (Ctrl-C) stops dispatching and abandons requests in flight; done work stays. */
   signal?: AbortSignal;
   warn?: (message: string) => void;
@@ -170,32 +172,39 @@ export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
     store.writeReject({ type, id: context.id, reason: result.reason, detail: result.detail, reply: result.reply });
   }
 
-  // Ordered commit: results wait in `ready` until every earlier task is committed. Dispatch
-  // stalls when the oldest uncommitted task lags `window` behind, which bounds memory.
-  const window = Math.max(256, 16 * o.concurrency);
+  // Ordered commit: a result waits in `ready` until every earlier task is committed. When
+  // `window` results wait behind one slow task (a reply retried for minutes), that task is
+  // overtaken: the others are committed and it is committed whenever it ends. Memory stays
+  // bounded and throughput never waits on one request; order is exact unless overtaking happened.
+  const window = o.reorderWindow ?? Math.max(1024, 32 * o.concurrency);
   const ready = new Map<number, Result>();
+  const overtaken = new Set<number>(); // below nextCommit, still in flight
   let nextCommit = 0;
   let nextTask = 0;
-  let wake: (() => void)[] = [];
   const stopped = () => stopReason !== null || o.signal?.aborted === true;
 
-  function drain(): void {
-    for (let r = ready.get(nextCommit); r !== undefined && r.kind !== 'abandoned'; r = ready.get(nextCommit)) {
-      ready.delete(nextCommit++);
-      commit(r);
+  function finish(index: number, result: Result): void {
+    if (overtaken.delete(index)) commit(result);
+    else ready.set(index, result);
+    for (;;) {
+      const head = ready.get(nextCommit);
+      if (head?.kind === 'abandoned') break; // stopping: later results stay uncommitted (and cached)
+      if (head !== undefined) {
+        ready.delete(nextCommit++);
+        commit(head);
+      } else if (ready.size >= window && !stopped()) {
+        overtaken.add(nextCommit++);
+      } else {
+        break;
+      }
     }
     progress.update(state());
-    const waiting = wake;
-    wake = [];
-    for (const w of waiting) w();
   }
 
   async function worker(): Promise<void> {
     while (!stopped() && nextTask < tasks.length) {
       const task = tasks[nextTask++]!;
-      while (!stopped() && task.index - nextCommit >= window) await new Promise<void>((resolve) => wake.push(resolve));
-      ready.set(task.index, stopped() ? { kind: 'abandoned' } : await process(task));
-      drain();
+      finish(task.index, await process(task));
     }
   }
 

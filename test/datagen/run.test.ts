@@ -231,3 +231,15 @@ test('Ctrl-C (abort) keeps what is done; the next run finishes the rest without 
   await runDatagen(options(server, reference, { contexts: some, cacheDir: null }));
   assert.deepEqual(await outputBytes(out), await outputBytes(reference));
 });
+
+test('one slow request is overtaken once a window of results waits behind it', async () => {
+  const server = await serve((request, index) => ({ kind: 'reply', content: validReply(request), delayMs: index === 0 ? 400 : 5 }));
+  const out = await tmp();
+  const some = contexts.slice(0, 12);
+  const summary = await runDatagen(options(server, out, { contexts: some, prompts: prompts.slice(0, 1), concurrency: 3, reorderWindow: 4 }));
+  assert.equal(summary.records.conversation, 12);
+  const ids = (await readJsonl(join(out, 'conversation.jsonl'))).map((r) => r.id);
+  assert.deepEqual([...ids].sort(), some.map((c) => c.id).sort(), 'every record once');
+  assert.notEqual(ids[0], some[0]!.id, 'the slow first task did not hold the others back');
+  assert.deepEqual(ids.filter((id) => id !== some[0]!.id), some.slice(1).map((c) => c.id), 'the rest stay in order');
+});
