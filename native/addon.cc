@@ -2,10 +2,10 @@
 // runtime facts. Operators themselves go through ops.cc.
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/api/include/torch/version.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <mutex>
@@ -235,9 +235,9 @@ Napi::Value runtime_info(const Napi::CallbackInfo& info) {
   out.Set("torchVersion", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH));
   out.Set("parallelInfo", at::get_parallel_info());
   out.Set("buildConfig", at::show_config());
-  bool cuda = at::detail::getCUDAHooks().hasCUDA();
+  bool cuda = torch::cuda::is_available();
   out.Set("cudaAvailable", cuda);
-  out.Set("cudaDeviceCount", cuda ? at::detail::getCUDAHooks().getNumGPUs() : 0);
+  out.Set("cudaDeviceCount", cuda ? static_cast<int>(torch::cuda::device_count()) : 0);
   return out;
 }
 

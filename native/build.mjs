@@ -77,7 +77,10 @@ async function main() {
   }
   const output = join(buildDir, 'llava_torch.node');
   if (stale.length || !existsSync(output)) {
-    await run('g++', ['-shared', '-o', output, ...objects.map((o) => o.obj), `-L${torch.lib}`, `-Wl,-rpath,${torch.lib}`, '-ltorch', '-ltorch_cpu', '-lc10']);
+    // A CUDA libtorch registers its GPU kernels from libtorch_cuda, which we call nothing from
+    // directly: --no-as-needed keeps it linked.
+    const cudaLibs = ['torch_cuda', 'c10_cuda'].filter((l) => existsSync(join(torch.lib, `lib${l}.so`))).map((l) => `-l${l}`);
+    await run('g++', ['-shared', '-o', output, ...objects.map((o) => o.obj), `-L${torch.lib}`, `-Wl,-rpath,${torch.lib}`, '-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu', '-lc10', ...cudaLibs, '-Wl,--as-needed']);
     writeFileSync(join(buildDir, 'libtorch.json'), JSON.stringify(torch, null, 2) + '\n');
     console.log(`native: built ${output.slice(root.length + 1)} against ${torch.source} libtorch (${torch.lib})`);
   }

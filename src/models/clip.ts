@@ -27,7 +27,7 @@ export class CLIPVisionEmbeddings extends Module {
     const weightDtype = this.patch_embedding.weight.dtype;
     const patches = this.patch_embedding.forward(pixels.to(weightDtype)).flatten(2).transpose(1, 2); // [N, P, D]
     const cls = this.class_embedding.view(1, 1, -1).expand(N, 1, this.config.hidden_size);
-    return cat([cls, patches], 1).add(this.position_embedding.forward(arange(0, this.numPositions).view(1, -1)));
+    return cat([cls, patches], 1).add(this.position_embedding.forward(arange(0, this.numPositions, 1, { device: pixels.device }).view(1, -1)));
   }
 }
 

@@ -48,7 +48,9 @@ export async function generate(lm: LlamaForCausalLM, prefill: DecoderInput, prom
   const history = Array.from({ length: B }, (_, b) => rows.slice(b * promptLen, (b + 1) * promptLen).filter((id) => id >= 0));
   const generated: number[][] = Array.from({ length: B }, () => []);
   const finished = new Array<boolean>(B).fill(false);
-  let mask = keep(prefill.attentionMask ?? full([B, prefillLen], 1, { dtype: 'int64' }));
+  const device = weight.device;
+  const onDevice = (t: Tensor) => t.to(device);
+  let mask = keep(prefill.attentionMask ?? full([B, prefillLen], 1, { dtype: 'int64', device }));
   const attended = Array.from(mask.sum(1).toTypedArray() as BigInt64Array, Number);
   let positionIds = keep(prefill.positionIds ?? scope(() => mask.cumsum(1).sub(1).maskedFill(mask.eq(0), 1)));
   let step: DecoderInput = { inputIds: prefill.inputIds && keep(prefill.inputIds.clone()), inputsEmbeds: prefill.inputsEmbeds };
@@ -71,13 +73,13 @@ export async function generate(lm: LlamaForCausalLM, prefill: DecoderInput, prom
       padTo(generated, finished, o.padTokenId);
       if (finished.every(Boolean)) break;
       // Next step: one token per row, one more attended position, positions continuing per row.
-      const nextMask = keep(cat([mask, full([B, 1], 1, { dtype: 'int64' })], 1));
+      const nextMask = keep(cat([mask, full([B, 1], 1, { dtype: 'int64', device })], 1));
       mask.dispose();
       mask = nextMask;
       positionIds.dispose();
-      positionIds = keep(tensor(BigInt64Array.from(attended.map((n, b) => BigInt(n + generated[b]!.length - 1))), [B, 1]));
+      positionIds = keep(scope(() => onDevice(tensor(BigInt64Array.from(attended.map((n, b) => BigInt(n + generated[b]!.length - 1))), [B, 1]))));
       step.inputIds?.dispose();
-      step = { inputIds: keep(tensor(BigInt64Array.from(tokens.map(BigInt)), [B, 1])) };
+      step = { inputIds: keep(scope(() => onDevice(tensor(BigInt64Array.from(tokens.map(BigInt)), [B, 1])))) };
       await new Promise((r) => setImmediate(r));
     }
   } finally {
@@ -87,7 +89,8 @@ export async function generate(lm: LlamaForCausalLM, prefill: DecoderInput, prom
     positionIds.dispose();
   }
   const width = Math.max(...generated.map((g) => g.length));
-  return cat([promptIds, tensor(BigInt64Array.from(generated.flatMap((g) => [...g, ...new Array(width - g.length).fill(o.padTokenId)]).map(BigInt)), [B, width])], 1);
+  const continuation = tensor(BigInt64Array.from(generated.flatMap((g) => [...g, ...new Array(width - g.length).fill(o.padTokenId)]).map(BigInt)), [B, width]);
+  return cat([promptIds, continuation.to(promptIds.device)], 1);
 }
 
 /** Finished rows keep receiving the pad id, so every row has the same length. */
@@ -124,7 +127,7 @@ function processLogits(logits: Tensor, history: number[][], o: Resolved): Tensor
   let scores = logits;
   if (o.repetitionPenalty !== 1) {
     const width = Math.max(...history.map((h) => h.length));
-    const seen = tensor(BigInt64Array.from(history.flatMap((h) => [...h, ...new Array(width - h.length).fill(h[0] ?? 0)]).map(BigInt)), [history.length, width]);
+    const seen = tensor(BigInt64Array.from(history.flatMap((h) => [...h, ...new Array(width - h.length).fill(h[0] ?? 0)]).map(BigInt)), [history.length, width]).to(scores.device);
     const s = scores.gather(1, seen);
     scores = scores.scatter(1, seen, where(s.lt(0), s.mul(o.repetitionPenalty), s.div(o.repetitionPenalty)));
   }
@@ -139,7 +142,7 @@ function processLogits(logits: Tensor, history: number[][], o: Resolved): Tensor
     const remove = values.softmax(-1).cumsum(-1).le(1 - o.topP);
     const V = scores.size(-1);
     const keepLast = remove.narrow(-1, 0, V - 1);
-    const sortedRemove = cat([keepLast, full([scores.size(0), 1], false)], -1);
+    const sortedRemove = cat([keepLast, full([scores.size(0), 1], false, { device: scores.device })], -1);
     scores = scores.maskedFill(sortedRemove.scatter(1, indices, sortedRemove), -Infinity);
   }
   return scores;

@@ -103,9 +103,9 @@ export class LlamaModel extends Module {
     const x0 = input.inputsEmbeds ?? this.embed_tokens.forward(input.inputIds!);
     const [B, T] = x0.shape as [number, number];
     const past = input.cache?.length ?? 0;
-    const positionIds = input.positionIds ?? arange(past, past + T).view(1, T).expand(B, T);
+    const positionIds = input.positionIds ?? arange(past, past + T, 1, { device: x0.device }).view(1, T).expand(B, T);
     const { cos, sin } = this.rotary.forward(positionIds, x0.dtype);
-    const mask = causalMask(B, T, past, input.attentionMask, x0.dtype);
+    const mask = causalMask(B, T, past, input.attentionMask, x0.dtype, x0.device);
     const hiddenStates: Tensor[] = [x0];
     let x = x0;
     for (const layer of this.layers) {
@@ -124,12 +124,12 @@ export class LlamaModel extends Module {
  * key j, the dtype's lowest value elsewhere — key after the query, or padding. Like transformers,
  * a fully masked row stays finite, so pad positions never turn into NaN that reaches real tokens.
  */
-export function causalMask(B: number, T: number, past: number, attentionMask: Tensor | undefined, dtype: Tensor['dtype']): Tensor {
+export function causalMask(B: number, T: number, past: number, attentionMask: Tensor | undefined, dtype: Tensor['dtype'], device = 'cpu'): Tensor {
   const S = past + T;
   const lowest = dtype === 'float32' ? -3.4028234663852886e38 : dtype === 'float64' ? -Number.MAX_VALUE : dtype === 'bfloat16' ? -3.3895313892515355e38 : -65504;
-  let blocked = full([T, S], 1, { dtype: 'bool' }).triu(past + 1).view(1, 1, T, S); // key j > past + i
+  let blocked = full([T, S], 1, { dtype: 'bool', device }).triu(past + 1).view(1, 1, T, S); // key j > past + i
   if (attentionMask) blocked = blocked.logicalOr(attentionMask.eq(0).view(B, 1, 1, S));
-  return zeros([B, 1, T, S], { dtype }).maskedFill(blocked.expand(B, 1, T, S), lowest);
+  return zeros([B, 1, T, S], { dtype, device }).maskedFill(blocked.expand(B, 1, T, S), lowest);
 }
 
 export type CausalLMOutput = { logits: Tensor; loss?: Tensor; hiddenStates?: Tensor[] };

@@ -104,7 +104,7 @@ export class LlavaForConditionalGeneration extends Module {
     const { labels, ...decoderInput } = prepared;
     const out = this.language_model.forward({ ...decoderInput, outputHiddenStates: input.outputHiddenStates });
     const [B, T] = out.logits.shape as [number, number];
-    const attentionMask = prepared.attentionMask ?? zeros([B, T], { dtype: 'int64' }).add(1);
+    const attentionMask = prepared.attentionMask ?? zeros([B, T], { dtype: 'int64', device: out.logits.device }).add(1);
     const loss = labels ? causalLMLoss(out.logits, labels.maskedFill(attentionMask.eq(0), this.config.ignore_index)) : undefined;
     return { ...out, loss, attentionMask };
   }

@@ -71,10 +71,10 @@ export function spliceImageFeatures(input: SpliceInput): SpliceOutput {
     let p = -1;
     return padRow(r.mask, 0).map((m) => (m ? ++p : 1));
   });
-  const table = cat([input.textEmbeds.reshape(B * L, D), input.imageFeatures.reshape(N * P, D).to(input.textEmbeds.dtype), zeros([1, D], { dtype: input.textEmbeds.dtype })]);
-  const i64 = (v: number[]) => tensor(BigInt64Array.from(v, BigInt), [B, width]);
+  const table = cat([input.textEmbeds.reshape(B * L, D), input.imageFeatures.reshape(N * P, D).to(input.textEmbeds.dtype), zeros([1, D], { dtype: input.textEmbeds.dtype, device: input.textEmbeds.device })]);
+  const i64 = (v: number[]) => tensor(BigInt64Array.from(v, BigInt), [B, width]).to(input.textEmbeds.device);
   return {
-    inputsEmbeds: table.indexSelect(0, tensor(BigInt64Array.from(src, BigInt))).view(B, width, D),
+    inputsEmbeds: table.indexSelect(0, tensor(BigInt64Array.from(src, BigInt)).to(input.textEmbeds.device)).view(B, width, D),
     attentionMask: i64(finalMask),
     positionIds: i64(positions),
     labels: labels ? i64(built.flatMap((r) => padRow(r.labels, input.ignoreIndex))) : undefined,

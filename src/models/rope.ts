@@ -12,7 +12,7 @@ export class RotaryEmbedding {
     this.headDim = config.hidden_size / config.num_attention_heads;
   }
 
-  #invFreq(seqLen: number): Tensor {
+  #invFreq(seqLen: number, device: string): Tensor {
     let base = this.config.rope_theta;
     const s = this.config.rope_scaling;
     if (s?.type === 'dynamic' && seqLen > this.config.max_position_embeddings) {
@@ -20,14 +20,14 @@ export class RotaryEmbedding {
       base = base * ((s.factor * seqLen) / this.config.max_position_embeddings - (s.factor - 1)) ** (d / (d - 2));
     }
     // 1 / base^(arange(0, d, 2)/d), in float32 as transformers computes it
-    return powBase(base, arange(0, this.headDim, 2).to('float32').div(this.headDim)).reciprocal();
+    return powBase(base, arange(0, this.headDim, 2, { device }).to('float32').div(this.headDim)).reciprocal();
   }
 
   /** positionIds [B, T] (int64) -> cos, sin [B, T, head_dim] in `dtype`. */
   forward(positionIds: Tensor, dtype: Tensor['dtype']): { cos: Tensor; sin: Tensor } {
     return noGrad(() => {
       const maxPos = positionIds.max().item() + 1;
-      const invFreq = this.#invFreq(maxPos); // [d/2]
+      const invFreq = this.#invFreq(maxPos, positionIds.device); // [d/2]
       let pos = positionIds.to('float32');
       if (this.config.rope_scaling?.type === 'linear') pos = pos.div(this.config.rope_scaling.factor);
       const freqs = pos.unsqueeze(-1).mul(invFreq); // [B, T, d/2]
