@@ -297,24 +297,29 @@ function isRowMajor(shape: readonly number[], stride: readonly number[]): boolea
 /** Copies a strided view out of `span` (which starts at the view's offset) into row-major order. */
 function gather(span: Uint8Array, shape: readonly number[], stride: readonly number[], size: number): Uint8Array {
   const out = new Uint8Array(numel(shape) * size);
+  // Copy whole elements as 1-, 2- or 4-byte words (two words for 8-byte ones): integer words keep NaN payloads.
+  // Both buffers are fresh, so aligned.
+  const Words: { new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): Uint8Array | Uint16Array | Uint32Array; BYTES_PER_ELEMENT: number } =
+    size === 1 ? Uint8Array : size === 2 ? Uint16Array : Uint32Array;
+  const perElement = size / Words.BYTES_PER_ELEMENT;
+  const src = new Words(span.buffer, span.byteOffset, span.byteLength / Words.BYTES_PER_ELEMENT);
+  const dst = new Words(out.buffer);
   const rank = shape.length;
   const inner = shape[rank - 1];
-  const innerStride = stride[rank - 1] * size;
+  const innerStep = stride[rank - 1] * perElement;
   const index = new Array<number>(rank).fill(0);
-  let at = 0; // byte offset in span of the current row's first element
-  for (let o = 0; o < out.length; o += inner * size) {
-    if (innerStride === size) {
-      out.set(span.subarray(at, at + inner * size), o);
-    } else {
-      for (let j = 0; j < inner; j++) out.set(span.subarray(at + j * innerStride, at + j * innerStride + size), o + j * size);
+  let row = 0; // word offset in src of the current row's first element
+  for (let o = 0; o < dst.length;) {
+    for (let j = 0, at = row; j < inner; j++, at += innerStep) {
+      for (let w = 0; w < perElement; w++) dst[o++] = src[at + w];
     }
     // Next row: advance the odometer over the outer dimensions.
     for (let d = rank - 2; d >= 0; d--) {
       if (++index[d] < shape[d]) {
-        at += stride[d] * size;
+        row += stride[d] * perElement;
         break;
       }
-      at -= (shape[d] - 1) * stride[d] * size;
+      row -= (shape[d] - 1) * stride[d] * perElement;
       index[d] = 0;
     }
   }
