@@ -117,8 +117,7 @@ export class TorchBinFile implements TorchBinSource {
   readRaw(name: string): RawTensor {
     const { dtype, shape, storage, storageOffset, stride } = this.info(name);
     const size = DTYPE_SIZE[dtype];
-    const count = numel(shape);
-    if (count === 0) return { dtype, shape, data: new Uint8Array(0) };
+    if (numel(shape) === 0) return { dtype, shape, data: new Uint8Array(0) };
     const extent = lastElement(shape, stride) + 1; // elements from storageOffset through the last one the view touches
     let span: Uint8Array;
     try {
