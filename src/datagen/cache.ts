@@ -2,13 +2,19 @@
 // messages, sampling settings). A hit costs nothing, so re-running a finished or crashed job
 // only pays for requests never answered. One file per response, sharded by the key's first two
 // hex digits; each is written to a temporary name and renamed, so a kill never leaves half a file.
-// The file calls are synchronous: for files this small they cost less CPU than the thread-pool
-// round trips of fs/promises (measured in bench/datagen.ts), and block the loop for microseconds.
+// File calls are asynchronous (a slow shared disk must not stall the event loop) and use the
+// callback API, which costs less CPU per call than fs/promises' FileHandles.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Completion, RequestBody } from './client.js';
+
+const readFileAsync = promisify(readFile);
+const writeFileAsync = promisify(writeFile);
+const renameAsync = promisify(rename);
+const mkdirAsync = promisify(mkdir);
 
 export function requestKey(body: RequestBody): string {
   // Fixed field order: the same request always hashes the same, whatever built the object.
@@ -18,7 +24,7 @@ export function requestKey(body: RequestBody): string {
 
 export class ResponseCache {
   private tmpCounter = 0;
-  private readonly shards = new Set<string>(); // shard folders known to exist
+  private readonly shards = new Map<string, Promise<unknown>>(); // shard folder -> its mkdir
 
   constructor(readonly dir: string) {}
 
@@ -27,10 +33,10 @@ export class ResponseCache {
   }
 
   /** The cached completion, or undefined (missing or unreadable entries are misses). */
-  get(key: string): Completion | undefined {
+  async get(key: string): Promise<Completion | undefined> {
     let text: string;
     try {
-      text = readFileSync(this.path(key), 'utf8');
+      text = await readFileAsync(this.path(key), 'utf8');
     } catch {
       return undefined;
     }
@@ -42,15 +48,14 @@ export class ResponseCache {
     }
   }
 
-  put(key: string, completion: Completion): void {
-    const path = this.path(key);
+  async put(key: string, completion: Completion): Promise<void> {
     const shard = key.slice(0, 2);
-    if (!this.shards.has(shard)) {
-      mkdirSync(join(this.dir, shard), { recursive: true });
-      this.shards.add(shard);
-    }
+    let made = this.shards.get(shard);
+    if (!made) this.shards.set(shard, (made = mkdirAsync(join(this.dir, shard), { recursive: true })));
+    await made;
+    const path = this.path(key);
     const tmp = `${path}.${process.pid}.${this.tmpCounter++}.tmp`;
-    writeFileSync(tmp, JSON.stringify(completion));
-    renameSync(tmp, path);
+    await writeFileAsync(tmp, JSON.stringify(completion));
+    await renameAsync(tmp, path);
   }
 }

@@ -1,8 +1,9 @@
 // A data-generation run: every (image, prompt type) not yet done becomes one chat request,
 // `concurrency` at a time. Results are committed in task order (a bounded reorder window), so
 // the output files are the same bytes whatever the concurrency and however often the run was
-// interrupted (unless one request lagged a whole window behind; see `finish`). A request's reply is cached before its result is committed: a kill between the
-// two costs nothing on the next run.
+// interrupted (unless one request lagged a whole window behind; see `finish`). Each paid reply
+// is written to the response cache as it arrives, while its result waits for its turn to be
+// committed: a kill loses at most the replies whose cache write was still in flight.
 
 import { createHash } from 'node:crypto';
 import { ResponseCache, requestKey } from './cache.js';
@@ -105,11 +106,13 @@ export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
   const state = () => ({ finished: summary.finished, total: tasks.length, costUsd: summary.cost_usd ?? undefined, failed: summary.failed });
   let stopReason: string | null = null;
   let consecutiveFailures = 0;
+  const cacheWrites = new Set<Promise<void>>(); // not awaited per request: the commit need not wait for the disk
+  let cacheWriteErrors = 0;
 
   async function complete(task: Task): Promise<{ completion: Completion } | Result> {
     const body = client.requestBody(buildMessages(task.prompts, task.context));
     const key = requestKey(body);
-    const cached = cache?.get(key);
+    const cached = await cache?.get(key);
     if (cached) {
       summary.requests.cached++;
       addUsage(summary.usage_saved_by_cache, cached.usage);
@@ -120,7 +123,12 @@ export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
       summary.requests.sent++;
       addUsage(summary.usage, completion.usage);
       summary.cost_usd = estimateCost(price, summary.usage) ?? null;
-      cache?.put(key, completion);
+      if (cache) {
+        const write: Promise<void> = cache.put(key, completion).catch((err: Error) => {
+          if (cacheWriteErrors++ === 0) o.warn?.(`cache: cannot write to ${cache.dir} (${err.message}); the run goes on, but replies not yet in the output would be paid again by a rerun`);
+        }).finally(() => cacheWrites.delete(write));
+        cacheWrites.add(write);
+      }
       return { completion };
     } catch (err) {
       if (o.signal?.aborted) return { kind: 'abandoned' };
@@ -211,6 +219,7 @@ export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
   try {
     await Promise.all(Array.from({ length: o.concurrency }, worker));
   } finally {
+    await Promise.all(cacheWrites);
     store.close();
   }
   if (o.signal?.aborted) stopReason ??= 'interrupted';
