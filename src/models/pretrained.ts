@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeAll, writeFileAtomic } from '../io/atomic.js';
 import { openSafetensors, saveShardedSafetensors } from '../io/tensors.js';
+import { openTorchBin } from '../io/torch-bin-tensors.js';
 import type { Module } from '../nn/index.js';
 import { withDevice, type DType, type Tensor } from '../torch/index.js';
 import { CLIPVisionModel } from './clip.js';
@@ -40,10 +41,19 @@ export function readConfig(dir: string): Record<string, unknown> {
   }
 }
 
+/** A folder's weights: safetensors when present (as transformers prefers), else torch.save .bin files. */
 function openWeights(dir: string): WeightSource {
-  const hasSafetensors = readdirSync(dir).some((f) => f.endsWith('.safetensors') || f === 'model.safetensors.index.json');
-  if (!hasSafetensors) throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json`);
-  return openSafetensors(dir);
+  const files = readdirSync(dir);
+  if (files.some((f) => f === 'model.safetensors' || f === 'model.safetensors.index.json')) return openSafetensors(dir);
+  if (files.some((f) => f === 'pytorch_model.bin' || f === 'pytorch_model.bin.index.json')) return openTorchBin(dir);
+  throw new Error(`${dir}: no weights (model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json)`);
+}
+
+/** One weights file: .safetensors, or a torch.save .bin (mm_projector.bin, non_lora_trainables.bin). */
+function openWeightsFile(path: string): WeightSource {
+  if (path.endsWith('.safetensors')) return openSafetensors(path);
+  if (path.endsWith('.bin')) return openTorchBin(path);
+  throw new Error(`${path}: expected a .safetensors or .bin weights file`);
 }
 
 /**
@@ -176,13 +186,12 @@ function hfCacheSnapshots(name: string): string[] {
 }
 
 /**
- * Loads a stage-1 projector file (mm_projector.bin or .safetensors, keys ending in
+ * Loads a stage-1 projector file (mm_projector.bin or .safetensors, keys containing
  * mm_projector.*) into the model's projector, as the reference's --pretrain_mm_mlp_adapter.
  */
 export function loadProjector(model: LlavaForConditionalGeneration, path: string): void {
   const state = new Map<string, Tensor>();
-  if (!path.endsWith('.safetensors')) throw new Error(`${path}: a projector file must be .safetensors`);
-  const source = openSafetensors(path);
+  const source = openWeightsFile(path);
   const entries = source.names().map((name) => [name, source.readTensor(name)] as const);
   source.close();
   for (const [key, t] of entries) {

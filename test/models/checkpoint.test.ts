@@ -3,11 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../../src/torch/index.js';
 import { openSafetensors, saveSafetensors } from '../../src/io/tensors.js';
-import { CLIPVisionModel, LlamaForCausalLM, LlavaForConditionalGeneration } from '../../src/models/index.js';
+import { CLIPVisionModel, LlamaForCausalLM, llavaConfig, LlavaForConditionalGeneration } from '../../src/models/index.js';
 import type { Module } from '../../src/nn/index.js';
 import { golden, maxAbsDiff } from '../helpers/golden.js';
 
@@ -155,4 +156,18 @@ test('bad configs and bad inputs are clear errors', () => {
   assert.throws(() => model.forward({ inputIds: fixture('input_ids'), pixelValues: T.zeros([2, 3, 64, 64]) }), /pixel values must be \[N, 3, 32, 32\], got \[2,3,64,64\]/);
   assert.throws(() => model.forward({ inputIds: fixture('input_ids'), pixelValues: T.zeros([3, 3, 32, 32]) }), /hold 2 image tokens \(id 500\) but 3 images were given/);
   assert.throws(() => model.forward({ inputIds: fixture('input_ids') }), /2 image tokens but no pixel values/);
+});
+
+test('a stage-1 mm_projector.bin written by torch.save loads into the projector, values as PyTorch wrote them', () => {
+  const dir = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', 'test', 'fixtures', 'torch-bin'); // dist/test/models -> test/fixtures
+  const model = new LlavaForConditionalGeneration(llavaConfig({
+    model_type: 'llava', vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 8, patch_size: 4 },
+    text_config: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 64 },
+  }));
+  model.loadProjector(join(dir, 'mm_projector.bin'));
+  // mm_projector.bin.expected: the four tensors' float32 bytes as PyTorch holds them, in file order.
+  const expected = readFileSync(join(dir, 'mm_projector.bin.expected'));
+  const p = model.multi_modal_projector;
+  const got = Buffer.concat([p.linear_1!.weight, p.linear_1!.bias!, p.linear_2!.weight, p.linear_2!.bias!].map(bits));
+  assert.ok(got.equals(expected));
 });
