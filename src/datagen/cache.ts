@@ -1,19 +1,19 @@
 // Response cache keyed by request content: SHA-256 of the canonical request body (model,
 // messages, sampling settings). A hit costs nothing, so re-running a finished or crashed job
-// only pays for requests never answered. One file per response, sharded by the key's first two
-// hex digits; each is written to a temporary name and renamed, so a kill never leaves half a file.
+// only pays for requests never answered. One JSON file per response, sharded by the key's first
+// two hex digits, written in place: a file cut short by a kill is not valid JSON and reads as a
+// miss, so the temporary-name-and-rename dance (one more file operation per reply) is not needed.
 // File calls are asynchronous (a slow shared disk must not stall the event loop) and use the
 // callback API, which costs less CPU per call than fs/promises' FileHandles.
 
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Completion, RequestBody } from './client.js';
 
 const readFileAsync = promisify(readFile);
 const writeFileAsync = promisify(writeFile);
-const renameAsync = promisify(rename);
 const mkdirAsync = promisify(mkdir);
 
 export function requestKey(body: RequestBody): string {
@@ -23,7 +23,6 @@ export function requestKey(body: RequestBody): string {
 }
 
 export class ResponseCache {
-  private tmpCounter = 0;
   private readonly shards = new Map<string, Promise<unknown>>(); // shard folder -> its mkdir
 
   constructor(readonly dir: string) {}
@@ -53,9 +52,6 @@ export class ResponseCache {
     let made = this.shards.get(shard);
     if (!made) this.shards.set(shard, (made = mkdirAsync(join(this.dir, shard), { recursive: true })));
     await made;
-    const path = this.path(key);
-    const tmp = `${path}.${process.pid}.${this.tmpCounter++}.tmp`;
-    await writeFileAsync(tmp, JSON.stringify(completion));
-    await renameAsync(tmp, path);
+    await writeFileAsync(this.path(key), JSON.stringify(completion));
   }
 }
