@@ -94,6 +94,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!(DATAGEN_PLACEMENTS as readonly string[]).includes(placement)) return usage(`--image-placement must be first or random, got '${placement}'`);
 
   const baseURL = v['base-url'] ?? process.env.OPENAI_BASE_URL;
+  if (baseURL !== undefined && !/^https?:\/\/[^/]/.test(baseURL)) return usage(`--base-url must be an http:// or https:// URL, got '${baseURL}'`);
   const apiKey = v['api-key'] ?? process.env.OPENAI_API_KEY ?? (baseURL ? 'none' : undefined);
   if (apiKey === undefined) return usage('no API key: pass --api-key or set OPENAI_API_KEY (or point --base-url at a server without auth)');
 

@@ -48,7 +48,12 @@ export interface RequestBody {
 
 type Attempt = { ok: true; completion: Completion } | { ok: false; reason: string; message: string; retry: boolean; fatal: boolean; waitHintMs?: number };
 
-const FATAL_STATUS = new Set([401, 403, 404]);
+/** Statuses that no retry or other request can fix, with what to check. */
+const FATAL_STATUS = new Map([
+  [401, 'check --api-key / OPENAI_API_KEY'],
+  [403, 'the key may lack access to this model'],
+  [404, 'check --model, and --base-url (OpenAI-compatible servers usually end it in /v1)'],
+]);
 const RETRY_STATUS = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500;
 
 function readCompletion(body: unknown): Completion | undefined {
@@ -124,8 +129,9 @@ export class ChatClient {
         return { ok: false, reason: 'connection error', message: `connection failed${cause}`, retry: true, fatal: false };
       }
       if (err instanceof APIError && typeof err.status === 'number') {
-        const fatal = FATAL_STATUS.has(err.status);
-        return { ok: false, reason: `http ${err.status}`, message: `HTTP ${err.status}: ${err.message}`, retry: RETRY_STATUS(err.status), fatal, waitHintMs: retryAfterMs(err.headers) };
+        const hint = FATAL_STATUS.get(err.status);
+        const message = `HTTP ${err.status}: ${err.message}${hint ? ` (${hint})` : ''}`;
+        return { ok: false, reason: `http ${err.status}`, message, retry: RETRY_STATUS(err.status), fatal: hint !== undefined, waitHintMs: retryAfterMs(err.headers) };
       }
       if (err instanceof SyntaxError) {
         return { ok: false, reason: 'malformed response', message: `response body is not valid JSON (${err.message})`, retry: true, fatal: false };

@@ -108,6 +108,7 @@ test('usage errors exit 2 and say what is wrong', async () => {
     [['--model', 'm', '--out', out], /an input is required/],
     [['--input', CAPS_BOXES_80, '--out', out, '--model', 'm', '--types', 'conversation,captions'], /--types: unknown type\(s\) captions/],
     [['--input', CAPS_BOXES_80, '--out', out, '--model', 'm', '--image-placement', 'middle'], /--image-placement must be first or random, got 'middle'/],
+    [['--input', CAPS_BOXES_80, '--out', out, '--model', 'm', '--base-url', 'localhost:8000/v1'], /--base-url must be an http:\/\/ or https:\/\/ URL/],
   ];
   for (const [args, message] of cases) {
     const exit = await datagen(args);

@@ -198,7 +198,7 @@ test('the run stops after N failures in a row, and at once on a bad key', async 
   const unauthorized = await serve(() => ({ kind: 'status', status: 401, body: '{"error": {"message": "Incorrect API key provided"}}' }));
   const out2 = await tmp();
   const denied = await runDatagen(options(unauthorized, out2, { concurrency: 4 }));
-  assert.match(denied.stopped ?? '', /^stopped: HTTP 401: .*Incorrect API key provided/);
+  assert.match(denied.stopped ?? '', /^stopped: HTTP 401: .*Incorrect API key provided \(check --api-key \/ OPENAI_API_KEY\)/);
   assert.ok(unauthorized.requests.length <= 4, `${unauthorized.requests.length} requests after a 401`);
   assert.deepEqual(await readdir(out2).then((names) => names.filter((n) => n.endsWith('.jsonl')).sort()), ['failures.jsonl']);
 });
