@@ -99,21 +99,26 @@ export async function run(argv: string[]): Promise<number> {
   if (apiKey === undefined) return usage('no API key: pass --api-key or set OPENAI_API_KEY (or point --base-url at a server without auth)');
 
   // Every flag is checked before the (possibly large) input is read.
-  const client = {
-    baseURL, apiKey, model: v.model,
-    temperature: optionalNumber('temperature', v.temperature, 0),
-    maxTokens: optionalNumber('max-tokens', v['max-tokens'], 1),
-    timeoutMs: (optionalNumber('timeout', v.timeout, 0.001) ?? 120) * 1000,
-    maxRetries: positiveInt('max-retries', v['max-retries'], 8, 0),
-  };
-  const concurrency = positiveInt('concurrency', v.concurrency, 8);
-  const seed = positiveInt('seed', v.seed, 0, 0);
-  const maxConsecutiveFailures = positiveInt('max-consecutive-failures', v['max-consecutive-failures'], 50);
+  let client, concurrency, seed, maxConsecutiveFailures, limit;
+  try {
+    client = {
+      baseURL, apiKey, model: v.model,
+      temperature: optionalNumber('temperature', v.temperature, 0),
+      maxTokens: optionalNumber('max-tokens', v['max-tokens'], 1),
+      timeoutMs: (optionalNumber('timeout', v.timeout, 0.001) ?? 120) * 1000,
+      maxRetries: positiveInt('max-retries', v['max-retries'], 8, 0),
+    };
+    concurrency = positiveInt('concurrency', v.concurrency, 8);
+    seed = positiveInt('seed', v.seed, 0, 0);
+    maxConsecutiveFailures = positiveInt('max-consecutive-failures', v['max-consecutive-failures'], 50);
+    limit = positiveInt('limit', v.limit, Infinity, 0);
+  } catch (err) {
+    return usage((err as Error).message);
+  }
   const prices = v.prices ? await loadPrices(v.prices) : DEFAULT_PRICES;
   const instructions = v.instructions ? await loadInstructions(v.instructions) : DETAIL_INSTRUCTIONS;
   const prompts = await Promise.all([...new Set(types)].map((t) => loadPromptSet(v.prompts ?? DEFAULT_PROMPTS_DIR, t as PromptType)));
   const contexts = v.input ? await readCapsBoxesJsonl(v.input) : await readCoco(v['coco-captions']!, v['coco-instances']!);
-  const limit = positiveInt('limit', v.limit, contexts.length, 0);
 
   const controller = new AbortController();
   const onSigint = () => {

@@ -116,7 +116,7 @@ test('usage errors exit 2 and say what is wrong', async () => {
     assert.match(exit.stderr, message);
   }
   const badNumber = await datagen([...runArgs(out), '--concurrency', '0']);
-  assert.equal(badNumber.code, 1);
+  assert.equal(badNumber.code, 2);
   assert.match(badNumber.stderr, /--concurrency must be an integer >= 1, got '0'/);
   const help = await datagen(['--help']);
   assert.equal(help.code, 0);
