@@ -121,6 +121,7 @@ export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
     try {
       const completion = await client.complete(body, (reason) => count(summary.retries, reason), o.signal);
       summary.requests.sent++;
+      if (completion.usage === null) summary.requests.without_usage++;
       addUsage(summary.usage, completion.usage);
       summary.cost_usd = estimateCost(price, summary.usage) ?? null;
       if (cache) {

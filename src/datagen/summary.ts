@@ -19,7 +19,8 @@ export interface DatagenSummary {
   failures: Record<string, number>;
   retries: Record<string, number>;
   duplicate_inputs: number;
-  requests: { sent: number; cached: number };
+  /** without_usage: replies that reported no token usage (some local servers): cost is understated. */
+  requests: { sent: number; cached: number; without_usage: number };
   usage: Usage;
   usage_saved_by_cache: Usage;
   /** null when the price table has no row for the model. */
@@ -35,7 +36,7 @@ export function emptySummary(model: string, priced: boolean): DatagenSummary {
   return {
     model, tasks: 0, finished: 0, unfinished: 0, resumed: { records: 0, rejects: 0 },
     records: {}, rejects: {}, failed: 0, failures: {}, retries: {}, duplicate_inputs: 0,
-    requests: { sent: 0, cached: 0 },
+    requests: { sent: 0, cached: 0, without_usage: 0 },
     usage: { promptTokens: 0, completionTokens: 0 }, usage_saved_by_cache: { promptTokens: 0, completionTokens: 0 },
     cost_usd: priced ? 0 : null, cost_saved_by_cache_usd: priced ? 0 : null, priced, elapsed_s: 0, stopped: null,
   };
@@ -60,7 +61,8 @@ export function formatSummary(s: DatagenSummary): string {
     `  failed:   ${counts(s.failures)}${s.unfinished > 0 ? ` (${s.unfinished} tasks left: run the same command again)` : ''}`,
     `  retried:  ${counts(s.retries)}`,
     `  requests: ${s.requests.sent} sent, ${s.requests.cached} from cache`,
-    `  tokens:   ${s.usage.promptTokens} prompt + ${s.usage.completionTokens} completion; cost ${usd(s.cost_usd)}`,
+    `  tokens:   ${s.usage.promptTokens} prompt + ${s.usage.completionTokens} completion; cost ${usd(s.cost_usd)}` +
+      (s.requests.without_usage > 0 ? ` (${s.requests.without_usage} replies reported no usage: understated)` : ''),
     `  cache saved ${s.usage_saved_by_cache.promptTokens + s.usage_saved_by_cache.completionTokens} tokens, ${usd(s.cost_saved_by_cache_usd)}`,
     ...(s.duplicate_inputs > 0 ? [`  duplicate input ids skipped: ${s.duplicate_inputs}`] : []),
   ].join('\n');

@@ -47,4 +47,6 @@ test('the summary lists records per type, failures by reason and what to do next
   assert.match(text, /failed: {3}http 503 1 \(2 tasks left: run the same command again\)/);
   assert.match(text, /retried: {2}http 429 4/);
   assert.match(formatSummary(emptySummary('local', false)), /cost unknown \(no price for this model; see --prices\)/);
+  s.requests.without_usage = 3;
+  assert.match(formatSummary(s), /\(3 replies reported no usage: understated\)/);
 });

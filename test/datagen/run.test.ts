@@ -75,7 +75,7 @@ test('a run over the 80 reference records writes records, rejects with reasons, 
   assert.equal(summary.stopped, null);
   assert.deepEqual(summary.records, { conversation: 79, detail_description: 78, complex_reasoning: 79 });
   assert.deepEqual(summary.rejects, { 'block without Question:/Answer: header': 1, refusal: 1, 'truncated reply': 1, 'duplicate reply': 1 });
-  assert.deepEqual(summary.requests, { sent: 240, cached: 0 });
+  assert.deepEqual(summary.requests, { sent: 240, cached: 0, without_usage: 0 });
 
   // Token usage is what the server reported: ceil(prompt chars / 4) per request.
   const promptTokens = server.requests.reduce((n, r) => n + Math.ceil(r.messages.reduce((c, m) => c + m.content.length, 0) / 4), 0);
@@ -122,7 +122,7 @@ test('a run over the 80 reference records writes records, rejects with reasons, 
   const out2 = await tmp();
   const cached = await runDatagen(options(server, out2, { cacheDir: join(out, 'cache') }));
   assert.equal(server.requests.length, 240);
-  assert.deepEqual(cached.requests, { sent: 0, cached: 240 });
+  assert.deepEqual(cached.requests, { sent: 0, cached: 240, without_usage: 0 });
   assert.equal(cached.cost_usd, 0);
   assert.equal(cached.cost_saved_by_cache_usd, summary.cost_usd);
   assert.deepEqual(await outputBytes(out2), before);
@@ -174,7 +174,7 @@ test('a torn last line is cut off and its task redone from the cache', async () 
   await writeFile(join(out, 'conversation.jsonl'), `${lines.slice(0, -2).join('\n')}\n${lines.at(-2)!.slice(0, 25)}`);
   const resumed = await runDatagen(options(server, out, { contexts: some }));
   assert.equal(resumed.tasks, 1);
-  assert.deepEqual(resumed.requests, { sent: 0, cached: 1 });
+  assert.deepEqual(resumed.requests, { sent: 0, cached: 1, without_usage: 0 });
   assert.deepEqual(await outputBytes(out), complete);
 });
 
@@ -233,7 +233,7 @@ test('Ctrl-C (abort) keeps what is done; the next run finishes the rest without 
 });
 
 test('one slow request is overtaken once a window of results waits behind it', async () => {
-  const server = await serve((request, index) => ({ kind: 'reply', content: validReply(request), delayMs: index === 0 ? 400 : 5 }));
+  const server = await serve((request) => ({ kind: 'reply', content: validReply(request), delayMs: imageOf(request) === 0 ? 1000 : 5 }));
   const out = await tmp();
   const some = contexts.slice(0, 12);
   const summary = await runDatagen(options(server, out, { contexts: some, prompts: prompts.slice(0, 1), concurrency: 3, reorderWindow: 4 }));
