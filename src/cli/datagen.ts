@@ -12,7 +12,8 @@ const HELP = `usage: llava datagen (--input FILE.jsonl | --coco-captions FILE --
 
 Writes LLaVA instruction records (DIR/<type>.jsonl), rejected replies with their reason
 (DIR/rejects.jsonl), failed requests (DIR/failures.jsonl) and DIR/summary.json. Interrupted
-runs (crash, kill, Ctrl-C) continue where they stopped when the same command is run again.
+runs (crash, kill, Ctrl-C) continue where they stopped when the same command is run again;
+one run writes to a DIR at a time.
 
 input:
   --input FILE              caps/boxes JSONL: {id, image, captions[], instances[{category, bbox}]}

@@ -3,11 +3,12 @@
 //   rejects.jsonl   replies dropped for good, with the reason (unparseable, refused, duplicate...)
 //   failures.jsonl  requests that failed this time (network, server); retried by the next run
 //   run.json        the settings that shape the records; a resume with other settings is refused
+//   .lock           the pid of the run writing here: two live runs on one folder would write twice
 // A task (type, id) is done once its record or reject line is in place. Each line is written with
 // one write call; a kill can at most leave a torn last line, which the next open cuts off.
 
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROMPT_TYPES, type PromptType } from './prompts.js';
 import type { InstructionRecord } from './record.js';
@@ -51,6 +52,33 @@ function repairAndScan(path: string, onLine: (line: string, index: number) => vo
   }
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes `<dir>/.lock`; a lock left by a process that is gone (kill -9) is taken over. */
+function lock(dir: string): string {
+  const path = join(dir, '.lock');
+  for (;;) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return path;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(readFileSync(path, 'utf8'));
+    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+      throw new Error(`${dir} is being written by another run (pid ${holder}); wait for it, or stop it, before running here`);
+    }
+    rmSync(path, { force: true });
+  }
+}
+
 function parseLine(path: string, line: string, i: number): Record<string, unknown> {
   try {
     return JSON.parse(line) as Record<string, unknown>;
@@ -68,7 +96,7 @@ export class OutputStore {
   resumedRecords = 0;
   resumedRejects = 0;
 
-  private constructor(readonly dir: string) {}
+  private constructor(readonly dir: string, private readonly lockPath: string) {}
 
   /**
    * Opens (creating) `dir`. `settings` are compared with those of the run that started the folder:
@@ -76,25 +104,36 @@ export class OutputStore {
    */
   static open(dir: string, settings: Record<string, unknown>): OutputStore {
     mkdirSync(dir, { recursive: true });
-    const store = new OutputStore(dir);
-    store.checkSettings(settings);
+    const store = new OutputStore(dir, lock(dir));
+    try {
+      store.scan(settings);
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  /** Checks the settings and reads what earlier runs finished, cutting torn last lines. */
+  private scan(settings: Record<string, unknown>): void {
+    const { dir } = this;
+    this.checkSettings(settings);
     for (const type of PROMPT_TYPES) {
       const path = join(dir, `${type}.jsonl`);
       repairAndScan(path, (line, i) => {
         const record = parseLine(path, line, i) as unknown as InstructionRecord;
-        store.done.add(taskKey(type, record.id));
-        store.seen.set(answersHash(type, record), record.id);
-        store.resumedRecords++;
+        this.done.add(taskKey(type, record.id));
+        this.seen.set(answersHash(type, record), record.id);
+        this.resumedRecords++;
       });
     }
     const rejects = join(dir, 'rejects.jsonl');
     repairAndScan(rejects, (line, i) => {
       const reject = parseLine(rejects, line, i) as unknown as RejectLine;
-      store.done.add(taskKey(reject.type, reject.id));
-      store.resumedRejects++;
+      this.done.add(taskKey(reject.type, reject.id));
+      this.resumedRejects++;
     });
     repairAndScan(join(dir, 'failures.jsonl'), () => {});
-    return store;
   }
 
   /**
@@ -150,8 +189,10 @@ export class OutputStore {
     for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
   }
 
+  /** Closes the files and releases the folder. */
   close(): void {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
+    rmSync(this.lockPath, { force: true });
   }
 }

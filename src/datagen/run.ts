@@ -78,6 +78,14 @@ export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
   if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${o.concurrency}`);
   if (o.instructions.length === 0) throw new Error('the detailed-description instruction list is empty');
   const store = OutputStore.open(o.outDir, runSettings(o));
+  try {
+    return await generate(o, store);
+  } finally {
+    store.close();
+  }
+}
+
+async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenSummary> {
   const cache = o.cacheDir === null ? null : new ResponseCache(o.cacheDir);
   const client = new ChatClient(o.client);
   const price = priceFor(o.prices, o.client.model);
@@ -221,7 +229,6 @@ export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
     await Promise.all(Array.from({ length: o.concurrency }, worker));
   } finally {
     await Promise.all(cacheWrites);
-    store.close();
   }
   if (o.signal?.aborted) stopReason ??= 'interrupted';
   summary.stopped = stopReason;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,4 +41,16 @@ test('settings: a changed one is refused, new ones are merged into run.json', as
   OutputStore.open(dir, { model: 'a', 'prompts_sha256.detail_description': 'h2' }).close();
   assert.deepEqual(JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')), { model: 'a', 'prompts_sha256.conversation': 'h1', 'prompts_sha256.detail_description': 'h2' });
   assert.throws(() => OutputStore.open(dir, { model: 'b' }), /was started with other settings \(model: "a" -> "b"\)/);
+});
+
+test('one folder, one writer: a live run holds it, a lock left by a killed run is taken over', async () => {
+  const dir = await tmp();
+  const store = OutputStore.open(dir, {});
+  assert.equal(await readFile(join(dir, '.lock'), 'utf8'), String(process.pid));
+  assert.throws(() => OutputStore.open(dir, {}), new RegExp(`is being written by another run \\(pid ${process.pid}\\)`));
+  store.close();
+  // A pid that cannot be alive: the lock of a process gone without cleaning up (kill -9).
+  await writeFile(join(dir, '.lock'), '2147483646');
+  OutputStore.open(dir, {}).close();
+  assert.throws(() => readFileSync(join(dir, '.lock')), /ENOENT/);
 });
