@@ -70,7 +70,7 @@ function opOverheadUs(n = 200000): number {
 const peak = fmaPeakGflops();
 const ours = { gemm1024: measureGemmGflops(1024, 10), gemm2048: measureGemmGflops(2048, 10), blockMs: blockMs(), overheadUs: opOverheadUs() };
 const torch = JSON.parse(execFileSync('/usr/bin/python3', [join(benchDir, 'engine_pytorch.py'), String(threads)], {
-  encoding: 'utf8', env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', OMP_NUM_THREADS: String(threads) },
+  encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) }, // the same OpenMP settings as this process
 })) as { torch_version: string; gemm_1024_gflops: number; gemm_2048_gflops: number; block_ms: number; op_overhead_us: number };
 
 const anchorName = `PyTorch ${torch.torch_version}`;

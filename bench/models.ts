@@ -71,7 +71,7 @@ const peak = loadPeakBytes(ckpt);
 
 const threads = runtimeReport().threads;
 const torch = JSON.parse(execFileSync('/usr/bin/python3', [join(benchDir, 'models_pytorch.py'), String(threads), JSON.stringify(shapes)], {
-  encoding: 'utf8', env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', OMP_NUM_THREADS: String(threads) },
+  encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) }, // the same OpenMP settings as this process
 })) as { torch_version: string; train_step_ms: number; prefill_ms: number; decode_tokens_per_s: number };
 
 const anchorName = `PyTorch ${torch.torch_version}`;

@@ -2,7 +2,7 @@
 // CLIPVisionModel (4.40): patch convolution, class and position embeddings, pre_layrnorm (sic,
 // the checkpoint's spelling), pre-LN encoder layers, post_layernorm for the pooled CLS only.
 import { Conv2d, LayerNorm, Linear, Module, ModuleList, Embedding } from '../nn/index.js';
-import { arange, cat, gelu, quickGelu, randn, type Tensor } from '../torch/index.js';
+import { arange, cat, gelu, quickGelu, randn, scope, type Tensor } from '../torch/index.js';
 import type { CLIPVisionConfig } from './config.js';
 import { loadClipVision, savePretrained, type LoadOptions } from './pretrained.js';
 
@@ -46,13 +46,15 @@ export class CLIPAttention extends Module {
   }
   /** Bidirectional attention, q scaled by head_dim^-0.5 before the product: x [N, T, D] -> [N, T, D] */
   forward(x: Tensor): Tensor {
-    const [N, T, D] = x.shape as [number, number, number];
-    const split = (t: Tensor) => t.view(N, T, this.heads, this.headDim).transpose(1, 2); // [N, H, T, d]
-    const q = split(this.q_proj.forward(x).mul(this.headDim ** -0.5));
-    const k = split(this.k_proj.forward(x));
-    const v = split(this.v_proj.forward(x));
-    const probs = q.matmul(k.transpose(2, 3)).softmax(-1); // [N, H, T, T]
-    return this.out_proj.forward(probs.matmul(v).transpose(1, 2).reshape(N, T, D));
+    return scope(() => {
+      const [N, T, D] = x.shape as [number, number, number];
+      const split = (t: Tensor) => t.view(N, T, this.heads, this.headDim).transpose(1, 2); // [N, H, T, d]
+      const q = split(this.q_proj.forward(x).mul(this.headDim ** -0.5));
+      const k = split(this.k_proj.forward(x));
+      const v = split(this.v_proj.forward(x));
+        const probs = scope(() => q.matmul(k.transpose(2, 3)).softmax(-1)); // [N, H, T, T]
+      return this.out_proj.forward(probs.matmul(v).transpose(1, 2).reshape(N, T, D));
+    });
   }
 }
 
@@ -64,9 +66,11 @@ export class CLIPMLP extends Module {
     this.fc2 = this.registerModule('fc2', new Linear(config.intermediate_size, config.hidden_size));
   }
   forward(x: Tensor): Tensor {
-    const h = this.fc1.forward(x);
-    const act = this.config.hidden_act;
-    return this.fc2.forward(act === 'quick_gelu' ? quickGelu(h) : gelu(h, act === 'gelu' ? 'none' : 'tanh'));
+    return scope(() => {
+      const h = this.fc1.forward(x);
+      const act = this.config.hidden_act;
+      return this.fc2.forward(act === 'quick_gelu' ? quickGelu(h) : gelu(h, act === 'gelu' ? 'none' : 'tanh'));
+    });
   }
 }
 
@@ -80,8 +84,10 @@ export class CLIPEncoderLayer extends Module {
     this.layer_norm2 = this.registerModule('layer_norm2', new LayerNorm(config.hidden_size, config.layer_norm_eps));
   }
   forward(x: Tensor): Tensor {
-    const h = x.add(this.self_attn.forward(this.layer_norm1.forward(x)));
-    return h.add(this.mlp.forward(this.layer_norm2.forward(h)));
+    return scope(() => {
+      const h = x.add(this.self_attn.forward(this.layer_norm1.forward(x)));
+      return h.add(this.mlp.forward(this.layer_norm2.forward(h)));
+    });
   }
 }
 

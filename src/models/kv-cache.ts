@@ -1,7 +1,8 @@
-// A preallocated key/value cache: each layer's keys and values live in one tensor
-// [B, H_kv, capacity, head_dim]; a step writes its slice in place and attends over a view of
+// A preallocated key/value cache: a step writes its slice in place and attends over a view of
 // the filled prefix, so decoding never re-copies the past (transformers' DynamicCache
-// concatenates, O(T²) copying over a generation).
+// concatenates, O(T²) copying over a generation). Keys are stored transposed,
+// [B, H_kv, head_dim, capacity], so that q·Kᵀ reads the prefix view directly as a strided
+// BLAS operand; values are [B, H_kv, capacity, head_dim].
 import { keep, noGrad, zeros, type DType, type Tensor } from '../torch/index.js';
 
 export class KVCache {
@@ -12,20 +13,20 @@ export class KVCache {
 
   constructor(readonly numLayers: number, readonly capacity: number, readonly shape: { batch: number; kvHeads: number; headDim: number }, dtype: DType, device = 'cpu') {
     for (let i = 0; i < numLayers; i++) {
-      this.#keys.push(keep(zeros([shape.batch, shape.kvHeads, capacity, shape.headDim], { dtype, device })));
+      this.#keys.push(keep(zeros([shape.batch, shape.kvHeads, shape.headDim, capacity], { dtype, device })));
       this.#values.push(keep(zeros([shape.batch, shape.kvHeads, capacity, shape.headDim], { dtype, device })));
     }
   }
 
-  /** Writes k, v [B, H_kv, T, d] for `layer` after the cached prefix; returns keys and values so far. */
-  update(layer: number, k: Tensor, v: Tensor): { keys: Tensor; values: Tensor } {
+  /** Writes k, v [B, H_kv, T, d] for `layer` after the cached prefix; returns Kᵀ [B, H_kv, d, S] and V [B, H_kv, S, d] so far. */
+  update(layer: number, k: Tensor, v: Tensor): { keysT: Tensor; values: Tensor } {
     const t = k.size(2);
     if (this.length + t > this.capacity) throw new Error(`KVCache: ${this.length} cached + ${t} new positions exceed its capacity of ${this.capacity}`);
     noGrad(() => {
-      this.#keys[layer]!.narrow(2, this.length, t).copy_(k);
+      this.#keys[layer]!.narrow(3, this.length, t).copy_(k.transpose(2, 3));
       this.#values[layer]!.narrow(2, this.length, t).copy_(v);
     });
-    return { keys: this.#keys[layer]!.narrow(2, 0, this.length + t), values: this.#values[layer]!.narrow(2, 0, this.length + t) };
+    return { keysT: this.#keys[layer]!.narrow(3, 0, this.length + t), values: this.#values[layer]!.narrow(2, 0, this.length + t) };
   }
 
   /** Called once per forward pass, after every layer has written its `t` new positions. */

@@ -1,7 +1,7 @@
 // LLaMA-family decoder, module for module and name for name as transformers' modeling_llama
 // (4.40, eager attention), so checkpoint keys map one to one and parity can be read line by line.
 import { Embedding, Linear, Module, ModuleList, RMSNorm } from '../nn/index.js';
-import { arange, crossEntropy, full, linear, silu, zeros, type Tensor } from '../torch/index.js';
+import { arange, crossEntropy, full, linear, scope, silu, zeros, type Tensor } from '../torch/index.js';
 import type { LlamaConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
 import { applyRotary, RotaryEmbedding } from './rope.js';
@@ -26,26 +26,30 @@ export class LlamaAttention extends Module {
 
   /** x [B, T, D], cos/sin [B, T, d], mask [B, 1, T, S] additive -> [B, T, D] */
   forward(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache?: KVCache): Tensor {
-    const [B, T] = x.shape as [number, number];
-    const split = (t: Tensor, h: number) => t.view(B, T, h, this.headDim).transpose(1, 2); // [B, h, T, d]
-    const q = applyRotary(split(this.q_proj.forward(x), this.heads), cos, sin);
-    let k = applyRotary(split(this.k_proj.forward(x), this.kvHeads), cos, sin);
-    let v = split(this.v_proj.forward(x), this.kvHeads);
-    if (cache) ({ keys: k, values: v } = cache.update(this.layerIdx, k, v)); // [B, h_kv, S, d]
-    k = repeatKv(k, this.heads / this.kvHeads);
-    v = repeatKv(v, this.heads / this.kvHeads);
-    const scores = q.matmul(k.transpose(2, 3)).div(Math.sqrt(this.headDim)).add(mask); // [B, H, T, S]
-    const probs = scores.to('float32').softmax(-1).to(q.dtype);
-    const out = probs.matmul(v).transpose(1, 2).reshape(B, T, this.heads * this.headDim);
-    return this.o_proj.forward(out);
+    return scope(() => {
+      const [B, T] = x.shape as [number, number];
+      const split = (t: Tensor, h: number) => t.view(B, T, h, this.headDim).transpose(1, 2); // [B, h, T, d]
+      const q = applyRotary(split(this.q_proj.forward(x), this.heads), cos, sin);
+      const k = applyRotary(split(this.k_proj.forward(x), this.kvHeads), cos, sin);
+      let v = split(this.v_proj.forward(x), this.kvHeads);
+      let kT = k.transpose(2, 3); // [B, h_kv, d, S]
+      if (cache) ({ keysT: kT, values: v } = cache.update(this.layerIdx, k, v));
+      kT = repeatKv(kT, this.heads / this.kvHeads);
+      v = repeatKv(v, this.heads / this.kvHeads);
+      // Scale and mask in place (autograd allows it: matmul saves its inputs, not its output), in
+      // an inner scope, so only the probabilities [B, H, T, S] outlive this line.
+      const probs = scope(() => q.matmul(kT).div_(Math.sqrt(this.headDim)).add_(mask).to('float32').softmax(-1).to(q.dtype));
+      const out = probs.matmul(v).transpose(1, 2).reshape(B, T, this.heads * this.headDim);
+      return this.o_proj.forward(out);
+    });
   }
 }
 
-/** [B, h_kv, S, d] -> [B, h_kv·n, S, d]: query head h reads kv head h / n (grouped-query attention). */
+/** [B, h_kv, a, b] -> [B, h_kv·n, a, b]: query head h reads kv head h / n (grouped-query attention). */
 function repeatKv(x: Tensor, n: number): Tensor {
   if (n === 1) return x;
-  const [B, h, S, d] = x.shape as [number, number, number, number];
-  return x.unsqueeze(2).expand(B, h, n, S, d).reshape(B, h * n, S, d);
+  const [B, h, a, b] = x.shape as [number, number, number, number];
+  return x.unsqueeze(2).expand(B, h, n, a, b).reshape(B, h * n, a, b);
 }
 
 export class LlamaMLP extends Module {
@@ -58,7 +62,9 @@ export class LlamaMLP extends Module {
   }
   /** down(silu(gate(x)) · up(x)) */
   forward(x: Tensor): Tensor {
-    return this.down_proj.forward(silu(this.gate_proj.forward(x)).mul(this.up_proj.forward(x)));
+    return scope(() => {
+      return this.down_proj.forward(silu(this.gate_proj.forward(x)).mul(this.up_proj.forward(x)));
+    });
   }
 }
 
@@ -73,8 +79,10 @@ export class LlamaDecoderLayer extends Module {
     this.post_attention_layernorm = this.registerModule('post_attention_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
   }
   forward(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache?: KVCache): Tensor {
-    const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), cos, sin, mask, cache));
-    return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
+    return scope(() => {
+      const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), cos, sin, mask, cache));
+      return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
+    });
   }
 }
 
@@ -127,9 +135,11 @@ export class LlamaModel extends Module {
 export function causalMask(B: number, T: number, past: number, attentionMask: Tensor | undefined, dtype: Tensor['dtype'], device = 'cpu'): Tensor {
   const S = past + T;
   const lowest = dtype === 'float32' ? -3.4028234663852886e38 : dtype === 'float64' ? -Number.MAX_VALUE : dtype === 'bfloat16' ? -3.3895313892515355e38 : -65504;
-  let blocked = full([T, S], 1, { dtype: 'bool', device }).triu(past + 1).view(1, 1, T, S); // key j > past + i
-  if (attentionMask) blocked = blocked.logicalOr(attentionMask.eq(0).view(B, 1, 1, S));
-  return zeros([B, 1, T, S], { dtype, device }).maskedFill(blocked.expand(B, 1, T, S), lowest);
+  return scope(() => {
+    let blocked = full([T, S], 1, { dtype: 'bool', device }).triu(past + 1).view(1, 1, T, S); // key j > past + i
+    if (attentionMask) blocked = blocked.logicalOr(attentionMask.eq(0).view(B, 1, 1, S));
+    return zeros([B, 1, T, S], { dtype, device }).maskedFill(blocked.expand(B, 1, T, S), lowest);
+  });
 }
 
 export type CausalLMOutput = { logits: Tensor; loss?: Tensor; hiddenStates?: Tensor[] };

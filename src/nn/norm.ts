@@ -1,4 +1,4 @@
-import { layerNorm, ones, zeros, type Tensor } from '../torch/index.js';
+import { layerNorm, ones, scope, zeros, type Tensor } from '../torch/index.js';
 import { Module } from './module.js';
 
 /** Normalises the last dim to zero mean and unit variance, then scales and shifts (CLIP). */
@@ -32,8 +32,10 @@ export class RMSNorm extends Module {
 
   /** x [..., dim] -> [..., dim] */
   forward(x: Tensor): Tensor {
-    const x32 = x.to('float32');
-    const normed = x32.mul(x32.pow(2).mean(-1, true).add(this.eps).rsqrt());
-    return this.weight.mul(normed.to(x.dtype));
+    return scope(() => {
+      const x32 = x.to('float32');
+      const normed = x32.mul(x32.pow(2).mean(-1, true).add(this.eps).rsqrt());
+      return this.weight.mul(normed.to(x.dtype));
+    });
   }
 }

@@ -15,6 +15,7 @@ export type RuntimeReport = {
   blas: BlasKind;
   threads: number;
   ompWaitPolicy: string | undefined;
+  gompSpincount: string | undefined;
   cudaAvailable: boolean;
   cudaDeviceCount: number;
   parallelInfo: string;
@@ -47,6 +48,7 @@ export function runtimeReport(): RuntimeReport {
     blas: classifyBlas(blasLibraries),
     threads: native.numThreads(),
     ompWaitPolicy: process.env.OMP_WAIT_POLICY,
+    gompSpincount: process.env.GOMP_SPINCOUNT,
     cudaAvailable: info.cudaAvailable,
     cudaDeviceCount: info.cudaDeviceCount,
     parallelInfo: info.parallelInfo,
