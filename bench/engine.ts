@@ -34,15 +34,18 @@ class Block extends Module {
     this.fc1 = this.registerModule('fc1', new Linear(d, mlp));
     this.fc2 = this.registerModule('fc2', new Linear(mlp, d));
   }
-  /** x [B, T, D] -> [B, T, D] */
+  /** x [B, T, D] -> [B, T, D]; written as src/models writes layers: sub-blocks in scopes, scale and mask in place. */
   forward(x: T.Tensor, causal: T.Tensor): T.Tensor {
     const [B, Tn, D] = x.shape as [number, number, number];
     const hd = D / this.heads;
-    const qkv = this.qkv.forward(this.ln_1.forward(x)).view(B, Tn, 3, this.heads, hd).permute(2, 0, 3, 1, 4); // [3, B, H, T, hd]
-    const [q, k, v] = [qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2)];
-    const att = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(hd)).maskedFill(causal, -Infinity).softmax(-1); // [B, H, T, T]
-    const h = x.add(this.proj.forward(att.matmul(v).transpose(1, 2).reshape(B, Tn, D)));
-    return h.add(this.fc2.forward(T.gelu(this.fc1.forward(this.ln_2.forward(h)))));
+    const attention = T.scope(() => {
+      const qkv = this.qkv.forward(this.ln_1.forward(x)).view(B, Tn, 3, this.heads, hd).permute(2, 0, 3, 1, 4); // [3, B, H, T, hd]
+      const [q, k, v] = [qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2)];
+      const att = T.scope(() => q.matmul(k.transpose(-2, -1)).mul_(1 / Math.sqrt(hd)).maskedFill_(causal, -Infinity).softmax(-1)); // [B, H, T, T]
+      return this.proj.forward(att.matmul(v).transpose(1, 2).reshape(B, Tn, D));
+    });
+    const h = x.add(attention);
+    return h.add(T.scope(() => this.fc2.forward(T.gelu(this.fc1.forward(this.ln_2.forward(h))))));
   }
 }
 

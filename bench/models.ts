@@ -20,7 +20,7 @@ const IMAGE_TOKEN = 31999;
 const shapes = {
   vision: { hidden_size: 384, intermediate_size: 1536, num_hidden_layers: 12, num_attention_heads: 6, image_size: 336, patch_size: 14 },
   text: { hidden_size: 512, intermediate_size: 1376, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 32000, rms_norm_eps: 1e-5, rope_theta: 10000, max_position_embeddings: 4096 },
-  batch: 2, text_tokens: 64, reps: 3, decode_tokens: 64,
+  batch: 2, text_tokens: 64, reps: 5, decode_tokens: 64,
 };
 
 function buildModel(): LlavaForConditionalGeneration {
@@ -78,7 +78,7 @@ const anchorName = `PyTorch ${torch.torch_version}`;
 const rows: Row[] = [
   { bench: 'models', metric: 'stage-2 step (B2 × 640 tokens, fwd+bwd+AdamW)', unit: 'ms', ours: trainStepMs, anchor: torch.train_step_ms, anchorName, higherIsBetter: false, note: 'target ≤ 1.0× (aim 0.9×)' },
   { bench: 'models', metric: 'prefill 576 image + 64 text tokens', unit: 'ms', ours: prefillMs, anchor: torch.prefill_ms, anchorName, higherIsBetter: false, note: 'target ≤ 1.0× (aim 0.9×)' },
-  { bench: 'models', metric: 'greedy decode with KV cache', unit: 'tokens/s', ours: decodeTokensPerS, anchor: torch.decode_tokens_per_s, anchorName, higherIsBetter: true, note: 'target ≥ 3× (HF generate: 21.7 tokens/s here)' },
+  { bench: 'models', metric: 'greedy decode with KV cache', unit: 'tokens/s', ours: decodeTokensPerS, anchor: torch.decode_tokens_per_s, anchorName, higherIsBetter: true, note: `target ≥ 3× HF generate (21.7 tokens/s measured here): ${(decodeTokensPerS / 21.7).toFixed(2)}×` },
   { bench: 'models', metric: 'peak RSS loading a bf16 checkpoint', unit: 'MB', ours: peak / 1e6, anchor: ckptBytes / 1e6, anchorName: 'checkpoint size', higherIsBetter: false, note: 'target ≤ 1.2× the checkpoint size' },
 ];
 report(rows);

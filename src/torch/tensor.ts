@@ -34,7 +34,7 @@ const op = {
   toDtype: aten('to', 'dtype'), toDevice: aten('to', 'device'),
   add_: aten('add_', 'Tensor'), addScalar_: aten('add_', 'Scalar'), mul_: aten('mul_', 'Tensor'), mulScalar_: aten('mul_', 'Scalar'),
   div_: aten('div_', 'Tensor'), divScalar_: aten('div_', 'Scalar'), addcmul_: aten('addcmul_'), addcdiv_: aten('addcdiv_'),
-  lerp_: aten('lerp_', 'Scalar'), copy_: aten('copy_'), zero_: aten('zero_'), fill_: aten('fill_', 'Scalar'), clamp_: aten('clamp_'),
+  lerp_: aten('lerp_', 'Scalar'), maskedFill_: aten('masked_fill_', 'Scalar'), copy_: aten('copy_'), zero_: aten('zero_'), fill_: aten('fill_', 'Scalar'), clamp_: aten('clamp_'),
   uniform_: aten('uniform_'), normal_: aten('normal_'),
 };
 
@@ -226,6 +226,7 @@ export class Tensor {
   addcmul_(t1: Tensor, t2: Tensor, value = 1): this { return this.#inPlace(op.addcmul_(this.handle, t1.handle, t2.handle, value)); }
   addcdiv_(t1: Tensor, t2: Tensor, value = 1): this { return this.#inPlace(op.addcdiv_(this.handle, t1.handle, t2.handle, value)); }
   lerp_(end: Tensor, weight: number): this { return this.#inPlace(op.lerp_(this.handle, end.handle, weight)); }
+  maskedFill_(mask: Tensor, value: Scalar): this { return this.#inPlace(op.maskedFill_(this.handle, mask.handle, value)); }
   copy_(src: Tensor): this { return this.#inPlace(op.copy_(this.handle, src.handle)); }
   zero_(): this { return this.#inPlace(op.zero_(this.handle)); }
   fill_(value: Scalar): this { return this.#inPlace(op.fill_(this.handle, value)); }

@@ -60,6 +60,7 @@ const cases: [string, (xs: T.Tensor[]) => T.Tensor, Input[]][] = [
   ['scatter src', ([a, s]) => a!.scatter(1, ids([2, 0], [2, 1]), s!), [rnd([2, 3], 57), rnd([2, 1], 58)]],
   ['scatter_add', ([a, s]) => a!.scatterAdd(1, ids([1, 1, 0, 2], [2, 2]), s!), [rnd([2, 3], 59), rnd([2, 2], 60)]],
   ['masked_fill', ([a]) => a!.maskedFill(a!.gt(0), -1), [rnd([6], 61, awayFromZero)]],
+  ['in place on a matmul output: mul_, masked_fill_, div_, add_', ([a, b]) => a!.matmul(b!).mul_(0.5).maskedFill_(T.ones([2, 2], { dtype: 'bool' }).triu(1), -3).div_(2).add_(1), [rnd([2, 3], 75), rnd([3, 2], 76)]],
   ['where', ([a, b]) => T.where(a!.gt(b!), a!, b!), [rnd([6], 62), rnd([6], 63)]],
   ['view, reshape, permute, transpose, contiguous', ([a]) => a!.view(2, 6).reshape(3, 4).transpose(0, 1).contiguous().permute(1, 0).reshape(12), [rnd([3, 4], 64)]],
   ['unsqueeze, squeeze, flatten, expand, repeat', ([a]) => a!.unsqueeze(0).squeeze(0).flatten().unsqueeze(1).expand(4, 3).repeat(1, 2), [rnd([2, 2], 65)]],

@@ -191,6 +191,7 @@ test('in-place ops return this and change the tensor', () => {
   close(t.fill_(3), [3, 3], [2]);
   close(t.copy_(f32([5, 6])), [5, 6], [2]);
   close(t.div_(2).clamp_(0, 2.75), [2.5, 2.75], [2]);
+  close(t.maskedFill_(f32([1, 0]).gt(0), -1), [-1, 2.75], [2]);
 });
 
 test('dtype casts', () => {
