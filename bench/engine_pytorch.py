@@ -2,28 +2,17 @@
 threads, same shapes. Prints one JSON object. Run by bench/engine.ts in the same run."""
 import json, math, sys, time
 import torch
+from timing import median_ms
 
 threads = int(sys.argv[1])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
 
-def best_ms(fn, reps, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
-    return times[len(times) // 2]
-
-
 def gemm_gflops(n):
     a, b = torch.randn(n, n), torch.randn(n, n)
     with torch.no_grad():
-        ms = best_ms(lambda: a @ b, 10)
+        ms = median_ms(lambda: a @ b, 10)
     return 2 * n**3 / (ms / 1e3) / 1e9
 
 
@@ -58,7 +47,7 @@ def block_ms(B=4, T=256, D=512, H=8, M=2048):
         block(x, causal).pow(2).mean().backward()
         block.zero_grad(set_to_none=True)
 
-    return best_ms(step, 10)
+    return median_ms(step, 10)
 
 
 def op_overhead_us(n=200000):

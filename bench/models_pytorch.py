@@ -4,6 +4,7 @@ src/models: a stage-2 training step, a prefill of 576 image + 64 text tokens, gr
 KV cache (torch.cat, as transformers' DynamicCache). Prints one JSON object."""
 import json, math, sys, time
 import torch
+from timing import median_ms
 import torch.nn.functional as F
 from torch import nn
 
@@ -120,17 +121,6 @@ class Llava(nn.Module):
             x = layer(x, cos, sin, mask, None if caches is None else caches[i])
         x = s.norm(x)
         return s.lm_head(x[:, -1:] if last_only else x).float()
-
-
-def median_ms(fn, reps, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return sorted(times)[len(times) // 2]
 
 
 model = Llava()

@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 // Benchmark output: one JSON line per figure (machine-readable), then a readable table. Every
 // figure stands beside its anchor (the same work in PyTorch, measured in the same run) as a ratio.
 export type Row = { bench: string; metric: string; unit: string; ours: number; anchor?: number; anchorName?: string; higherIsBetter: boolean; note?: string };
@@ -38,4 +39,21 @@ export async function medianMsAsync(fn: () => Promise<unknown>, reps: number, wa
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)]!;
+}
+
+/**
+ * Times synchronous I/O work over `bytes` and its peak resident-memory growth: the kernel's
+ * high-water mark (VmHWM) is reset first (clear_refs 5), so the peak inside `work` is caught,
+ * which a timer sampling RSS could not do while synchronous work blocks the event loop.
+ */
+export function measureIo(name: string, work: () => void, bytes: number): Record<string, number | string> {
+  global.gc?.();
+  writeFileSync('/proc/self/clear_refs', '5');
+  const rss0 = process.memoryUsage().rss;
+  const t0 = process.hrtime.bigint();
+  work();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const peak = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+  const rate = bytes === 0 ? '-' : +(bytes / 2 ** 20 / seconds).toFixed(0);
+  return { name, seconds: +seconds.toFixed(4), MiB_per_s: rate, peak_rss_growth_MiB: +((peak - rss0) / 2 ** 20).toFixed(0) };
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
 import { ShardedSafetensors, writeShardedSafetensors } from '../src/io/sharded.js';
 import { openSafetensors } from '../src/io/tensors.js';
+import { measureIo } from './report.js';
 
 const totalMiB = Number(process.argv[2] ?? 1024);
 const tensorMiB = Number(process.argv[3] ?? 32);
@@ -24,19 +25,7 @@ for (let i = 0; i < count; i++) {
 }
 const bytes = count * tensorMiB * 2 ** 20;
 
-let peakRss = 0;
-const sample = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 5);
-function measure(name: string, work: () => void, volume = bytes): Record<string, number | string> {
-  global.gc?.();
-  const rss0 = process.memoryUsage().rss;
-  peakRss = rss0;
-  const t0 = process.hrtime.bigint();
-  work();
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  const rate = volume === 0 ? '-' : +(volume / 2 ** 20 / seconds).toFixed(0);
-  return { name, seconds: +seconds.toFixed(4), MiB_per_s: rate, peak_rss_growth_MiB: +((peakRss - rss0) / 2 ** 20).toFixed(0) };
-}
+const measure = (name: string, work: () => void, volume = bytes) => measureIo(name, work, volume);
 
 const single = join(dir, 'model.safetensors');
 const sharded = join(dir, 'sharded');
@@ -60,7 +49,6 @@ const rows = [
     r.close();
   }),
 ];
-clearInterval(sample);
 rmSync(dir, { recursive: true, force: true });
 
 const config = { total_MiB: count * tensorMiB, tensors: count, tensor_MiB: tensorMiB };

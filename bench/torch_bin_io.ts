@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TorchBinFile } from '../src/io/torch-bin.js';
 import { openTorchBin } from '../src/io/torch-bin-tensors.js';
+import { measureIo } from './report.js';
 
 const totalMiB = Number(process.argv[2] ?? 1024);
 const tensorMiB = Number(process.argv[3] ?? 32);
@@ -36,19 +37,7 @@ if (made.status !== 0) throw new Error(`writing the checkpoint with /usr/bin/pyt
 const torchLoadSeconds = Number(made.stdout.trim());
 const bytes = count * tensorMiB * 2 ** 20;
 
-let peakRss = 0;
-const sample = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 5);
-function measure(name: string, work: () => void, volume = bytes): Record<string, number | string> {
-  global.gc?.();
-  const rss0 = process.memoryUsage().rss;
-  peakRss = rss0;
-  const t0 = process.hrtime.bigint();
-  work();
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  const rate = volume === 0 ? '-' : +(volume / 2 ** 20 / seconds).toFixed(0);
-  return { name, seconds: +seconds.toFixed(4), MiB_per_s: rate, peak_rss_growth_MiB: +((peakRss - rss0) / 2 ** 20).toFixed(0) };
-}
+const measure = (name: string, work: () => void, volume = bytes) => measureIo(name, work, volume);
 
 const layers = Array.from({ length: count }, (_, i) => `model.layers.${i}.weight`);
 const rows = [
@@ -70,7 +59,6 @@ const rows = [
   }, tensorMiB * 2 ** 20),
   { name: 'PyTorch torch.load, whole file (reference)', seconds: +torchLoadSeconds.toFixed(4), MiB_per_s: +((bytes / 2 ** 20) / torchLoadSeconds).toFixed(0), peak_rss_growth_MiB: '-' },
 ];
-clearInterval(sample);
 rmSync(dir, { recursive: true, force: true });
 
 const config = { total_MiB: count * tensorMiB, tensors: count, tensor_MiB: tensorMiB };

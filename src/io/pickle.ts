@@ -32,8 +32,6 @@ export class PickleError extends Error {
   }
 }
 
-const MARK = Symbol('mark');
-
 /** Runs the pickle in `bytes` and returns the object it builds (what pickle.loads would). */
 export function unpickle(bytes: Uint8Array, hooks: UnpicklerHooks): unknown {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -3,96 +3,20 @@
 // {"metadata": {"total_size": <bytes of all tensors>}, "weight_map": {"<tensor>": "<shard file>", ...}}.
 // A checkpoint small enough for one shard is a single `model.safetensors` and no index.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { writeAll, writeFileAtomic } from './atomic.js';
 import { checkTensorToWrite, DTYPE_SIZE, numel, SafetensorsError, SafetensorsFile, writeSafetensors } from './safetensors.js';
-import type { RawTensor, RawTensorSource, TensorInfo, TensorToWrite } from './safetensors.js';
+import type { RawTensorSource, TensorToWrite } from './safetensors.js';
+import { ShardedCheckpoint } from './shard-index.js';
 
 export const SAFE_WEIGHTS_NAME = 'model.safetensors';
 export const SAFE_WEIGHTS_INDEX_NAME = 'model.safetensors.index.json';
 
-/** A sharded checkpoint opened through its index; each shard's header is read on first use of one of its tensors. */
-export class ShardedSafetensors implements RawTensorSource {
-  private readonly shards = new Map<string, SafetensorsFile>();
-
-  private constructor(
-    readonly indexPath: string,
-    /** The index's "metadata" object, e.g. {total_size: 1234}. */
-    readonly metadata: Readonly<Record<string, unknown>>,
-    /** tensor name -> shard file name, relative to the index's directory. */
-    private readonly weightMap: Map<string, string>,
-  ) {}
-
-  /** Reads and checks the index, and that every shard it names exists; opens no shard yet. */
+/** A sharded safetensors checkpoint opened through its index; each shard's header is read on first use of one of its tensors. */
+export class ShardedSafetensors extends ShardedCheckpoint<SafetensorsFile> implements RawTensorSource {
   static open(indexPath: string): ShardedSafetensors {
-    const fail = (message: string): never => { throw new SafetensorsError(indexPath, message); };
-    let index: unknown;
-    try {
-      index = JSON.parse(readFileSync(indexPath, 'utf8'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== undefined) throw err;
-      return fail(`not valid JSON (${(err as Error).message})`);
-    }
-    if (!isPlainObject(index)) return fail('index must be a JSON object with "weight_map"');
-    const { metadata = {}, weight_map: weightMap } = index;
-    if (!isPlainObject(metadata)) fail('"metadata" must be an object');
-    if (!isPlainObject(weightMap)) return fail('"weight_map" must be an object of tensor name -> shard file');
-
-    const map = new Map<string, string>();
-    for (const [name, file] of Object.entries(weightMap)) {
-      if (typeof file !== 'string' || file === '' || isAbsolute(file) || normalize(file).split(sep)[0] === '..') {
-        throw new SafetensorsError(indexPath, `weight_map entry must name a shard file inside the index's directory, got ${JSON.stringify(file)}`, name);
-      }
-      map.set(name, file);
-    }
-    const dir = dirname(indexPath);
-    for (const file of new Set(map.values())) {
-      if (!existsSync(join(dir, file))) {
-        const users = [...map].filter(([, f]) => f === file).map(([n]) => n);
-        fail(`weight_map names shard ${JSON.stringify(file)} (for ${JSON.stringify(users[0])}${users.length > 1 ? ` and ${users.length - 1} more` : ''}), but ${join(dir, file)} does not exist`);
-      }
-    }
-    return new ShardedSafetensors(indexPath, metadata as Record<string, unknown>, map);
-  }
-
-  /** Tensor names in the index's order (sorted, as transformers writes it). */
-  names(): string[] {
-    return [...this.weightMap.keys()];
-  }
-
-  has(name: string): boolean {
-    return this.weightMap.has(name);
-  }
-
-  /** The shard files, in the order they are first named. */
-  shardFiles(): string[] {
-    return [...new Set(this.weightMap.values())];
-  }
-
-  info(name: string): TensorInfo {
-    return this.shardOf(name).info(name);
-  }
-
-  readRaw(name: string): RawTensor {
-    return this.shardOf(name).readRaw(name);
-  }
-
-  close(): void {
-    for (const shard of this.shards.values()) shard.close();
-    this.shards.clear();
-  }
-
-  private shardOf(name: string): SafetensorsFile {
-    const file = this.weightMap.get(name);
-    if (file === undefined) throw new SafetensorsError(this.indexPath, `no such tensor in weight_map (it has ${this.weightMap.size})`, name);
-    let shard = this.shards.get(file);
-    if (shard === undefined) {
-      shard = SafetensorsFile.open(join(dirname(this.indexPath), file));
-      this.shards.set(file, shard);
-    }
-    if (!shard.has(name)) throw new SafetensorsError(this.indexPath, `weight_map puts it in ${JSON.stringify(file)}, but that shard has no such tensor`, name);
-    return shard;
+    return new ShardedSafetensors(indexPath, (path) => SafetensorsFile.open(path), (file, message, tensor) => new SafetensorsError(file, message, tensor));
   }
 }
 
@@ -182,8 +106,4 @@ function formatIndex(totalSize: number, weightMap: [string, string][]): string {
   };
   const entries = [...weightMap].sort(byCodePoint).map(([name, file]) => `    ${py(name)}: ${py(file)}`);
   return `{\n  "metadata": {\n    "total_size": ${totalSize}\n  },\n  "weight_map": {\n${entries.join(',\n')}\n  }\n}\n`;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor, type DType, type Tensor, type TypedArray } from '../torch/index.js';
 import { DTYPE_SIZE, SafetensorsFile, writeSafetensors } from './safetensors.js';
-import type { RawTensor, RawTensorSource, SafetensorsDType, TensorInfo, TensorToWrite } from './safetensors.js';
+import type { RawTensor, RawTensorSource, SafetensorsDType, TensorToWrite } from './safetensors.js';
 import { SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, ShardedSafetensors, writeShardedSafetensors } from './sharded.js';
 import type { ShardedWriteOptions } from './sharded.js';
 
@@ -19,9 +19,14 @@ const SAFETENSORS_DTYPE = Object.fromEntries(Object.entries(TORCH_DTYPE).map(([s
 // The file stores little-endian elements; typed arrays use the host's order.
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** A lazily opened checkpoint (one file, or shards through their index) that hands out Tensors. */
-export class SafetensorsReader {
-  constructor(readonly source: RawTensorSource) {}
+type TensorSource = { names(): string[]; has(name: string): boolean; info(name: string): unknown; readRaw(name: string): RawTensor; close(): void };
+
+/**
+ * A lazily opened checkpoint (one file, or shards through their index; safetensors or torch.save
+ * .bin) that hands out Tensors, one read at a time.
+ */
+export class CheckpointReader<S extends TensorSource = RawTensorSource> {
+  constructor(readonly source: S) {}
 
   names(): string[] {
     return this.source.names();
@@ -31,12 +36,12 @@ export class SafetensorsReader {
     return this.source.has(name);
   }
 
-  /** dtype (safetensors name), shape and offsets, without reading the data. */
-  info(name: string): TensorInfo {
-    return this.source.info(name);
+  /** dtype (safetensors name), shape and where the elements lie, without reading them. */
+  info(name: string): ReturnType<S['info']> {
+    return this.source.info(name) as ReturnType<S['info']>;
   }
 
-  /** Reads one tensor from disk; the Tensor owns the bytes read (no further copy). */
+  /** Reads one tensor from disk, contiguous; the Tensor owns the bytes read (no further copy). */
   readTensor(name: string): Tensor {
     return rawToTensor(this.source.readRaw(name));
   }
@@ -50,15 +55,15 @@ export class SafetensorsReader {
  * Opens `path` lazily: a .safetensors file, a model.safetensors.index.json, or a directory holding either
  * (model.safetensors first when both are there, as transformers' from_pretrained looks).
  */
-export function openSafetensors(path: string): SafetensorsReader {
+export function openSafetensors(path: string): CheckpointReader {
   if (statSync(path).isDirectory()) {
     const single = join(path, SAFE_WEIGHTS_NAME);
     const index = join(path, SAFE_WEIGHTS_INDEX_NAME);
-    if (existsSync(single)) return new SafetensorsReader(SafetensorsFile.open(single));
-    if (existsSync(index)) return new SafetensorsReader(ShardedSafetensors.open(index));
+    if (existsSync(single)) return new CheckpointReader(SafetensorsFile.open(single));
+    if (existsSync(index)) return new CheckpointReader(ShardedSafetensors.open(index));
     throw new Error(`${path}: no ${SAFE_WEIGHTS_NAME} or ${SAFE_WEIGHTS_INDEX_NAME} in this directory`);
   }
-  return new SafetensorsReader(path.endsWith('.json') ? ShardedSafetensors.open(path) : SafetensorsFile.open(path));
+  return new CheckpointReader(path.endsWith('.json') ? ShardedSafetensors.open(path) : SafetensorsFile.open(path));
 }
 
 /** Writes `tensors` to one file atomically (as safetensors.torch.save_file). */

@@ -75,7 +75,7 @@ for (const [name, f, inputs] of cases) {
   test(`gradient: ${name}`, () => gradcheck(f, inputs));
 }
 
-test('gradcheck itself fails when autograd and finite differences disagree', async (t) => {
+test('gradcheck itself fails when autograd and finite differences disagree', async () => {
   const { throws } = await import('node:assert/strict');
   // detach() hides x from autograd, so the analytic gradient is 0 while the numeric one is 2x.
   throws(() => gradcheck(([a]) => a!.mul(a!.detach()), [rnd([3], 99)]), /element 0/);
