@@ -4,7 +4,7 @@
 // model in plain PyTorch in the same run (bench/models_pytorch.py); and the peak memory of
 // loading a bf16 checkpoint against its size.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,7 @@ const ckpt = mkdtempSync(join(tmpdir(), 'llava-bench-'));
 model.to('bfloat16').savePretrained(ckpt, { maxShardSize: '64MB' });
 const ckptBytes = JSON.parse(readFileSync(join(ckpt, 'model.safetensors.index.json'), 'utf8')).metadata.total_size as number;
 const peak = loadPeakBytes(ckpt);
+rmSync(ckpt, { recursive: true, force: true });
 
 const threads = runtimeReport().threads;
 const torch = JSON.parse(execFileSync('/usr/bin/python3', [join(benchDir, 'models_pytorch.py'), String(threads), JSON.stringify(shapes)], {

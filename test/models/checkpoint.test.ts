@@ -1,8 +1,8 @@
 // Checkpoints: save then load is bit-exact (single file, shards, bf16), the original LLaVA layout
 // and a stage-1 projector file load onto the same modules, and mismatches are named.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,9 @@ import { CLIPVisionModel, LlamaForCausalLM, llavaConfig, LlavaForConditionalGene
 import type { Module } from '../../src/nn/index.js';
 import { golden, maxAbsDiff } from '../helpers/golden.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'llava-ckpt-'));
+const made: string[] = [];
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'llava-ckpt-')); made.push(d); return d; };
+after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const bits = (t: T.Tensor) => Buffer.from((t.toTypedArray() as Uint8Array).buffer);
 
 function assertSameWeights(a: Module, b: Module): void {
