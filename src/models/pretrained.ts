@@ -11,7 +11,7 @@ import { writeAll, writeFileAtomic } from '../io/atomic.js';
 import { openSafetensors, saveShardedSafetensors } from '../io/tensors.js';
 import { openTorchBin } from '../io/torch-bin-tensors.js';
 import type { Module } from '../nn/index.js';
-import { withDevice, type DType, type Tensor } from '../torch/index.js';
+import { isFloating, withDevice, type DType, type Tensor } from '../torch/index.js';
 import { CLIPVisionModel } from './clip.js';
 import { clipVisionConfig, llamaConfig, llavaConfig, llavaConfigJson, type LlavaConfig } from './config.js';
 import { LlamaForCausalLM } from './llama.js';
@@ -94,7 +94,17 @@ function load<M extends Module>(make: () => M, sources: { source: WeightSource; 
     if (cast !== loaded) cast.dispose();
     loaded.dispose();
   }
-  if (!strict && options.dtype && options.dtype !== 'auto') model.to(options.dtype);
+  // Non-strict: parameters the checkpoint lacks keep their random initialisation, in the dtype
+  // the loaded ones have.
+  const dtype = options.dtype === 'auto' ? [...found.keys()].map((k) => own.get(k)!.dtype).find(isFloating) : options.dtype;
+  if (!strict && dtype) {
+    for (const [name, t] of own) {
+      if (found.has(name) || !isFloating(t.dtype) || t.dtype === dtype) continue;
+      const cast = t.to(dtype);
+      t.assign(cast);
+      cast.dispose();
+    }
+  }
   for (const { source } of sources) source.close();
   return model;
 }
