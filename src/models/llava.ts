@@ -73,8 +73,8 @@ export class LlavaForConditionalGeneration extends Module {
    * and labels over the expanded sequence. Without images it is the text path unchanged.
    */
   prepareInputs(input: LlavaInput): DecoderInput & { labels?: Tensor } {
-    const placeholders = input.inputIds.eq(this.config.image_token_index).sum().item();
     if (!input.pixelValues) {
+      const placeholders = input.inputIds.eq(this.config.image_token_index).sum().item();
       if (placeholders > 0) throw new Error(`LLaVA: the prompts hold ${placeholders} image tokens but no pixel values were given`);
       return { inputIds: input.inputIds, attentionMask: input.attentionMask, labels: input.labels };
     }

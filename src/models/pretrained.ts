@@ -3,8 +3,7 @@
 // model.mm_projector.*, the CLIP tower in its own folder named by mm_vision_tower), plus a
 // stage-1 projector file. Models are built on the 'meta' device and each tensor is read once,
 // straight into its parameter, so a checkpoint never sits in memory twice.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeAll, writeFileAtomic } from '../io/atomic.js';

@@ -26,8 +26,9 @@ export class RotaryEmbedding {
   /** positionIds [B, T] (int64) -> cos, sin [B, T, head_dim] in `dtype`. */
   forward(positionIds: Tensor, dtype: Tensor['dtype']): { cos: Tensor; sin: Tensor } {
     return noGrad(() => {
-      const maxPos = positionIds.max().item() + 1;
-      const invFreq = this.#invFreq(maxPos, positionIds.device); // [d/2]
+      // Only dynamic scaling depends on the sequence length; reading it back costs a sync per step.
+      const seqLen = this.config.rope_scaling?.type === 'dynamic' ? positionIds.max().item() + 1 : 0;
+      const invFreq = this.#invFreq(seqLen, positionIds.device); // [d/2]
       let pos = positionIds.to('float32');
       if (this.config.rope_scaling?.type === 'linear') pos = pos.div(this.config.rope_scaling.factor);
       const freqs = pos.unsqueeze(-1).mul(invFreq); // [B, T, d/2]

@@ -44,8 +44,6 @@ export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none') => wrap(o
 /** CLIP's x·σ(1.702x). */
 export const quickGelu = (x: Tensor) => x.mul(x.mul(1.702).sigmoid());
 export const silu = (x: Tensor) => wrap(op.silu(x.handle));
-export const softmax = (x: Tensor, dim: number) => x.softmax(dim);
-export const logSoftmax = (x: Tensor, dim: number) => x.logSoftmax(dim);
 /** Dropout with probability p when training; identity otherwise. */
 export const dropout = (x: Tensor, p: number, training: boolean) => wrap(op.dropout(x.handle, p, training));
 
