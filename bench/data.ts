@@ -34,23 +34,33 @@ async function writeImages(count: number): Promise<string[]> {
   for (let i = 0; i < count; i++) {
     const [w, h] = i % 3 === 2 ? [480, 640] : [640, 480];
     const px = Buffer.alloc(w * h * 3);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-      const o = (y * w + x) * 3;
-      px[o] = (x * 255) / w; px[o + 1] = (y * 255) / h; px[o + 2] = 128 + 100 * Math.sin((x + i * 7) / 9) * Math.cos(y / 13);
-    }
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const o = (y * w + x) * 3;
+        px[o] = (x * 255) / w;
+        px[o + 1] = (y * 255) / h;
+        px[o + 2] = 128 + 100 * Math.sin((x + i * 7) / 9) * Math.cos(y / 13);
+      }
     names.push(`${String(i).padStart(12, '0')}.jpg`);
-    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toFile(join(dir, 'images', names[i]!));
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(join(dir, 'images', names[i]!));
   }
   return names;
 }
 
 /** LLaVA-Instruct-like samples: three rounds, answers of a few dozen words (~400 tokens with the template). */
 function writeData(names: string[]): string {
-  const answer = (k: number) => `The image shows ${k} people standing near a red bus on a city street, with buildings, trees and a cloudy sky in the background. One of them is holding an umbrella while the others wait at the stop, and a bicycle leans against a lamp post on the right side of the picture.`;
+  const answer = (k: number) =>
+    `The image shows ${k} people standing near a red bus on a city street, with buildings, trees and a cloudy sky in the background. One of them is holding an umbrella while the others wait at the stop, and a bicycle leans against a lamp post on the right side of the picture.`;
   const data = names.map((image, i) => ({
-    id: image.slice(0, 12), image,
+    id: image.slice(0, 12),
+    image,
     conversations: [
-      { from: 'human', value: i % 2 ? '<image>\nWhat is happening in this image?' : 'What is happening in this image?\n<image>' },
+      {
+        from: 'human',
+        value: i % 2 ? '<image>\nWhat is happening in this image?' : 'What is happening in this image?\n<image>',
+      },
       { from: 'gpt', value: answer(i) },
       { from: 'human', value: 'How many people are there, and what are they doing?' },
       { from: 'gpt', value: answer(i + 1) },
@@ -67,7 +77,10 @@ function writeData(names: string[]): string {
 async function indexRate(records: number): Promise<number> {
   const one = JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8'))[0];
   const path = join(dir, 'big.json');
-  writeFileSync(path, '[' + Array.from({ length: records }, (_, i) => JSON.stringify({ ...one, id: String(i) })).join(',\n') + ']');
+  writeFileSync(
+    path,
+    '[' + Array.from({ length: records }, (_, i) => JSON.stringify({ ...one, id: String(i) })).join(',\n') + ']',
+  );
   const t0 = performance.now();
   await indexInstructionFile(path);
   const seconds = (performance.now() - t0) / 1000;
@@ -76,7 +89,9 @@ async function indexRate(records: number): Promise<number> {
 
 async function samplesPerSecond(source: ItemSource): Promise<number> {
   const loader = new DataLoader(source, { batchSize: BATCH, seed: 0, groupByModalityLength: true, prefetch: 4 });
-  for await (const _ of loader.epoch(99, loader.stepsPerEpoch - 1)) { /* warm-up: JIT, worker start, tokenizer caches */ }
+  for await (const _ of loader.epoch(99, loader.stepsPerEpoch - 1)) {
+    /* warm-up: JIT, worker start, tokenizer caches */
+  }
   const t0 = performance.now();
   let n = 0;
   for await (const b of loader.epoch(0)) n += b.indices.length;
@@ -84,7 +99,10 @@ async function samplesPerSecond(source: ItemSource): Promise<number> {
 }
 
 /** Per-stage cost of one sample in one thread, in ms. */
-async function stages(options: SupervisedDataOptions, data: { image: string; conversations: { from: string; value: string }[] }[]): Promise<Record<string, number>> {
+async function stages(
+  options: SupervisedDataOptions,
+  data: { image: string; conversations: { from: string; value: string }[] }[],
+): Promise<Record<string, number>> {
   const tokenizer = TextTokenizer.fromDir(options.tokenizerDir);
   const processor = ClipImageProcessor.fromFile(options.preprocessorConfig!);
   const template = conversationTemplate(options.version);
@@ -98,7 +116,9 @@ async function stages(options: SupervisedDataOptions, data: { image: string; con
     const pixelValues = processor.preprocess(img, 'pad');
     t.preprocess += performance.now() - t0;
     t0 = performance.now();
-    const out = preprocess(tokenizer, template, placeImage(s.conversations, { placement: 'first' }), { hasImage: true });
+    const out = preprocess(tokenizer, template, placeImage(s.conversations, { placement: 'first' }), {
+      hasImage: true,
+    });
     t.tokenize_mask += performance.now() - t0;
     items.push({ inputIds: out.inputIds, labels: out.labels, pixelValues });
   }
@@ -112,10 +132,23 @@ async function main(): Promise<void> {
   const names = await writeImages(SAMPLES);
   const dataPath = writeData(names);
   const preprocessorConfig = join(dir, 'preprocessor_config.json');
-  writeFileSync(preprocessorConfig, JSON.stringify({ crop_size: 336, size: { shortest_edge: 336 }, resample: 3, image_mean: [0.48145466, 0.4578275, 0.40821073], image_std: [0.26862954, 0.26130258, 0.27577711] }));
+  writeFileSync(
+    preprocessorConfig,
+    JSON.stringify({
+      crop_size: 336,
+      size: { shortest_edge: 336 },
+      resample: 3,
+      image_mean: [0.48145466, 0.4578275, 0.40821073],
+      image_std: [0.26862954, 0.26130258, 0.27577711],
+    }),
+  );
   const options: SupervisedDataOptions = {
-    dataPath, imageFolder: join(dir, 'images'), tokenizerDir: writeLlamaTokenizerDir(false), version: 'v1',
-    preprocessorConfig, imageAspectRatio: 'pad',
+    dataPath,
+    imageFolder: join(dir, 'images'),
+    tokenizerDir: writeLlamaTokenizerDir(false),
+    version: 'v1',
+    preprocessorConfig,
+    imageAspectRatio: 'pad',
   };
   const dataset = await SupervisedDataset.open(options);
   const rows: Row[] = [];
@@ -127,18 +160,45 @@ async function main(): Promise<void> {
     rows.push({ bench: 'data', metric: `${stage} per sample (1 thread)`, unit: 'ms', ours: ms, higherIsBetter: false });
   }
   const single = await samplesPerSecond(dataset);
-  rows.push({ bench: 'data', metric: 'whole path, 1 thread', unit: 'samples/s', ours: single, anchor: ANCHOR, anchorName: 'training step', higherIsBetter: true, note });
+  rows.push({
+    bench: 'data',
+    metric: 'whole path, 1 thread',
+    unit: 'samples/s',
+    ours: single,
+    anchor: ANCHOR,
+    anchorName: 'training step',
+    higherIsBetter: true,
+    note,
+  });
 
   sharp.concurrency(0); // default: one libvips thread per core
   for (const threads of [...new Set([2, THREADS])]) {
     const pool = new WorkerPool(dataset, threads);
     const rate = await samplesPerSecond(pool);
     await pool.close();
-    rows.push({ bench: 'data', metric: `whole path, ${threads} worker threads`, unit: 'samples/s', ours: rate, anchor: ANCHOR, anchorName: 'training step', higherIsBetter: true, note });
+    rows.push({
+      bench: 'data',
+      metric: `whole path, ${threads} worker threads`,
+      unit: 'samples/s',
+      ours: rate,
+      anchor: ANCHOR,
+      anchorName: 'training step',
+      higherIsBetter: true,
+      note,
+    });
   }
   dataset.close();
-  rows.push({ bench: 'data', metric: 'index instruction JSON (1 thread)', unit: 'MB/s', ours: await indexRate(30_000), higherIsBetter: true, note: 'the 1 GB LLaVA-1.5 mix at this rate: 1024 / rate seconds' });
-  console.log(`# ${SAMPLES} samples of 640x480 JPEG + 3-round v1 conversation, CLIP 336 pad, batch ${BATCH}, ${availableParallelism()} cores`);
+  rows.push({
+    bench: 'data',
+    metric: 'index instruction JSON (1 thread)',
+    unit: 'MB/s',
+    ours: await indexRate(30_000),
+    higherIsBetter: true,
+    note: 'the 1 GB LLaVA-1.5 mix at this rate: 1024 / rate seconds',
+  });
+  console.log(
+    `# ${SAMPLES} samples of 640x480 JPEG + 3-round v1 conversation, CLIP 336 pad, batch ${BATCH}, ${availableParallelism()} cores`,
+  );
   console.log('# the anchor is a placeholder until the models issue has a real training step to measure beside this');
   report(rows);
   rmSync(dir, { recursive: true, force: true });

@@ -14,25 +14,49 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { DEFAULT_PRICES, DEFAULT_PROMPTS_DIR, DETAIL_INSTRUCTIONS, loadPromptSet, runDatagen, type ImageContext } from '../src/datagen/index.js';
+import {
+  DEFAULT_PRICES,
+  DEFAULT_PROMPTS_DIR,
+  DETAIL_INSTRUCTIONS,
+  loadPromptSet,
+  runDatagen,
+  type ImageContext,
+} from '../src/datagen/index.js';
 import { startFakeServer, validReply } from '../test/datagen/fake-server.js';
 
 function contexts(n: number): ImageContext[] {
   return Array.from({ length: n }, (_, i) => ({
     id: String(i).padStart(12, '0'),
     image: `${String(i).padStart(12, '0')}.jpg`,
-    captions: [`Image ${i}: a person rides a bicycle down a street.`, 'A cyclist on a city road.', 'a man on a bike', 'Someone cycling past parked cars.', 'A bicycle rider in traffic.'],
-    instances: [{ category: 'person', bbox: [0.1, 0.2, 0.4, 0.9] }, { category: 'bicycle', bbox: [0.05, 0.5, 0.45, 0.95] }],
+    captions: [
+      `Image ${i}: a person rides a bicycle down a street.`,
+      'A cyclist on a city road.',
+      'a man on a bike',
+      'Someone cycling past parked cars.',
+      'A bicycle rider in traffic.',
+    ],
+    instances: [
+      { category: 'person', bbox: [0.1, 0.2, 0.4, 0.9] },
+      { category: 'bicycle', bbox: [0.05, 0.5, 0.45, 0.95] },
+    ],
   }));
 }
 
 async function serverThread(delayMs: number): Promise<void> {
-  const server = await startFakeServer((request) => ({ kind: 'reply', content: validReply(request), delayMs }), { record: false });
+  const server = await startFakeServer((request) => ({ kind: 'reply', content: validReply(request), delayMs }), {
+    record: false,
+  });
   parentPort!.postMessage(server.baseURL);
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'delay-ms': { type: 'string', default: '100' }, seconds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({
+    options: {
+      'delay-ms': { type: 'string', default: '100' },
+      seconds: { type: 'string', default: '3' },
+      repeats: { type: 'string', default: '3' },
+    },
+  });
   const delayMs = Number(values['delay-ms']);
   const seconds = Number(values.seconds);
   const repeats = Number(values.repeats);
@@ -57,21 +81,38 @@ async function main(): Promise<void> {
     }, 500);
     const start = process.hrtime.bigint();
     const summary = await runDatagen({
-      contexts: input, prompts, instructions: DETAIL_INSTRUCTIONS, outDir: dir,
+      contexts: input,
+      prompts,
+      instructions: DETAIL_INSTRUCTIONS,
+      outDir: dir,
       client: { baseURL, apiKey: 'bench', model: 'bench', timeoutMs: 30_000, maxRetries: 0 },
-      concurrency, seed: 0, placement: 'first', cacheDir: join(dir, 'cache'), prices: DEFAULT_PRICES,
-      maxConsecutiveFailures: 10, progress: null,
+      concurrency,
+      seed: 0,
+      placement: 'first',
+      cacheDir: join(dir, 'cache'),
+      prices: DEFAULT_PRICES,
+      maxConsecutiveFailures: 10,
+      progress: null,
     });
     const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
     clearInterval(sample);
     await rm(dir, { recursive: true, force: true });
     const written = summary.records.conversation ?? 0;
-    if (written !== records) throw new Error(`bench: ${written}/${records} records written (${JSON.stringify(summary.failures)})`);
+    if (written !== records)
+      throw new Error(`bench: ${written}/${records} records written (${JSON.stringify(summary.failures)})`);
     const rate = records / elapsed;
     const ideal = concurrency / (delayMs / 1000);
     return {
-      bench: 'datagen', concurrency, delay_ms: delayMs, records, seconds: +elapsed.toFixed(3), records_per_s: +rate.toFixed(1),
-      ideal_per_s: ideal, fraction_of_ideal: +(rate / ideal).toFixed(3), retained_heap_mb: +(retained / 2 ** 20).toFixed(1), peak_rss_mb: +(peakRss / 2 ** 20).toFixed(1),
+      bench: 'datagen',
+      concurrency,
+      delay_ms: delayMs,
+      records,
+      seconds: +elapsed.toFixed(3),
+      records_per_s: +rate.toFixed(1),
+      ideal_per_s: ideal,
+      fraction_of_ideal: +(rate / ideal).toFixed(3),
+      retained_heap_mb: +(retained / 2 ** 20).toFixed(1),
+      peak_rss_mb: +(peakRss / 2 ** 20).toFixed(1),
       load_avg_1m: +loadavg()[0]!.toFixed(2),
     };
   }
@@ -80,7 +121,8 @@ async function main(): Promise<void> {
   await measure(8, 16); // warm-up: JIT, sockets
   for (const concurrency of [1, 8, 64]) {
     const runs = [];
-    for (let r = 0; r < repeats; r++) runs.push(await measure(concurrency, Math.round(seconds * concurrency * (1000 / delayMs))));
+    for (let r = 0; r < repeats; r++)
+      runs.push(await measure(concurrency, Math.round(seconds * concurrency * (1000 / delayMs))));
     rows.push(runs.sort((a, b) => a.records_per_s - b.records_per_s)[Math.floor(runs.length / 2)]!);
     console.log(JSON.stringify({ ...rows.at(-1), repeats, all_records_per_s: runs.map((x) => x.records_per_s) }));
   }
@@ -90,7 +132,9 @@ async function main(): Promise<void> {
 
   console.log('\nconcurrency  records  seconds  records/s  ideal/s  of ideal  retained heap MB  peak RSS MB  load');
   for (const r of rows) {
-    console.log(`${String(r.concurrency).padStart(11)}  ${String(r.records).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}  ${r.records_per_s.toFixed(1).padStart(9)}  ${String(r.ideal_per_s).padStart(7)}  ${(r.fraction_of_ideal * 100).toFixed(1).padStart(7)}%  ${r.retained_heap_mb.toFixed(1).padStart(16)}  ${r.peak_rss_mb.toFixed(1).padStart(11)}  ${r.load_avg_1m.toFixed(2).padStart(4)}`);
+    console.log(
+      `${String(r.concurrency).padStart(11)}  ${String(r.records).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}  ${r.records_per_s.toFixed(1).padStart(9)}  ${String(r.ideal_per_s).padStart(7)}  ${(r.fraction_of_ideal * 100).toFixed(1).padStart(7)}%  ${r.retained_heap_mb.toFixed(1).padStart(16)}  ${r.peak_rss_mb.toFixed(1).padStart(11)}  ${r.load_avg_1m.toFixed(2).padStart(4)}`,
+    );
   }
 }
 

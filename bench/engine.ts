@@ -16,16 +16,37 @@ const threads = runtimeReport().threads;
 
 function fmaPeakGflops(): number {
   const exe = join(mkdtempSync(join(tmpdir(), 'fma-')), 'fma_peak');
-  execFileSync('gcc', ['-O3', '-funroll-loops', '-mavx2', '-mfma', '-fopenmp', join(benchDir, 'fma_peak.c'), '-o', exe]);
-  const runs = [0, 1, 2].map(() => Number(execFileSync(exe, { env: { ...process.env, OMP_NUM_THREADS: String(threads) }, encoding: 'utf8' }).split(' ')[0]));
+  execFileSync('gcc', [
+    '-O3',
+    '-funroll-loops',
+    '-mavx2',
+    '-mfma',
+    '-fopenmp',
+    join(benchDir, 'fma_peak.c'),
+    '-o',
+    exe,
+  ]);
+  const runs = [0, 1, 2].map(() =>
+    Number(
+      execFileSync(exe, { env: { ...process.env, OMP_NUM_THREADS: String(threads) }, encoding: 'utf8' }).split(' ')[0],
+    ),
+  );
   return Math.max(...runs);
 }
 
 /** Pre-LN GPT block, the same layers and ops in the same order as the PyTorch anchor. */
 class Block extends Module {
-  readonly ln_1: LayerNorm; readonly qkv: Linear; readonly proj: Linear;
-  readonly ln_2: LayerNorm; readonly fc1: Linear; readonly fc2: Linear;
-  constructor(readonly d: number, readonly heads: number, mlp: number) {
+  readonly ln_1: LayerNorm;
+  readonly qkv: Linear;
+  readonly proj: Linear;
+  readonly ln_2: LayerNorm;
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  constructor(
+    readonly d: number,
+    readonly heads: number,
+    mlp: number,
+  ) {
     super();
     this.ln_1 = this.registerModule('ln_1', new LayerNorm(d));
     this.qkv = this.registerModule('qkv', new Linear(d, 3 * d));
@@ -41,7 +62,13 @@ class Block extends Module {
     const attention = T.scope(() => {
       const qkv = this.qkv.forward(this.ln_1.forward(x)).view(B, Tn, 3, this.heads, hd).permute(2, 0, 3, 1, 4); // [3, B, H, T, hd]
       const [q, k, v] = [qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2)];
-      const att = T.scope(() => q.matmul(k.transpose(-2, -1)).mul_(1 / Math.sqrt(hd)).maskedFill_(causal, -Infinity).softmax(-1)); // [B, H, T, T]
+      const att = T.scope(() =>
+        q
+          .matmul(k.transpose(-2, -1))
+          .mul_(1 / Math.sqrt(hd))
+          .maskedFill_(causal, -Infinity)
+          .softmax(-1),
+      ); // [B, H, T, T]
       return this.proj.forward(att.matmul(v).transpose(1, 2).reshape(B, Tn, D));
     });
     const h = x.add(attention);
@@ -54,10 +81,14 @@ function blockMs(): number {
   const block = new Block(512, 8, 2048);
   const x = T.randn([4, 256, 512]);
   const causal = T.ones([256, 256], { dtype: 'bool' }).triu(1);
-  return medianMs(() => T.scope(() => {
-    block.forward(x, causal).pow(2).mean().backward();
-    for (const p of block.parameters()) p.grad = undefined;
-  }), 10);
+  return medianMs(
+    () =>
+      T.scope(() => {
+        block.forward(x, causal).pow(2).mean().backward();
+        for (const p of block.parameters()) p.grad = undefined;
+      }),
+    10,
+  );
 }
 
 function opOverheadUs(n = 200000): number {
@@ -71,17 +102,68 @@ function opOverheadUs(n = 200000): number {
 }
 
 const peak = fmaPeakGflops();
-const ours = { gemm1024: measureGemmGflops(1024, 10), gemm2048: measureGemmGflops(2048, 10), blockMs: blockMs(), overheadUs: opOverheadUs() };
-const torch = JSON.parse(execFileSync('/usr/bin/python3', [join(benchDir, 'engine_pytorch.py'), String(threads)], {
-  encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) }, // the same OpenMP settings as this process
-})) as { torch_version: string; gemm_1024_gflops: number; gemm_2048_gflops: number; block_ms: number; op_overhead_us: number };
+const ours = {
+  gemm1024: measureGemmGflops(1024, 10),
+  gemm2048: measureGemmGflops(2048, 10),
+  blockMs: blockMs(),
+  overheadUs: opOverheadUs(),
+};
+const torch = JSON.parse(
+  execFileSync('/usr/bin/python3', [join(benchDir, 'engine_pytorch.py'), String(threads)], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: String(threads) }, // the same OpenMP settings as this process
+  }),
+) as {
+  torch_version: string;
+  gemm_1024_gflops: number;
+  gemm_2048_gflops: number;
+  block_ms: number;
+  op_overhead_us: number;
+};
 
 const anchorName = `PyTorch ${torch.torch_version}`;
-const pctPeak = (g: number) => `${((100 * g) / peak).toFixed(0)}% of ${peak.toFixed(0)} GFLOPS FMA peak (${threads} threads)`;
+const pctPeak = (g: number) =>
+  `${((100 * g) / peak).toFixed(0)}% of ${peak.toFixed(0)} GFLOPS FMA peak (${threads} threads)`;
 const rows: Row[] = [
-  { bench: 'engine', metric: 'GEMM 1024³ fp32', unit: 'GFLOPS', ours: ours.gemm1024, anchor: torch.gemm_1024_gflops, anchorName, higherIsBetter: true, note: pctPeak(ours.gemm1024) },
-  { bench: 'engine', metric: 'GEMM 2048³ fp32', unit: 'GFLOPS', ours: ours.gemm2048, anchor: torch.gemm_2048_gflops, anchorName, higherIsBetter: true, note: pctPeak(ours.gemm2048) },
-  { bench: 'engine', metric: 'block fwd+bwd B4 T256 D512 H8 MLP2048', unit: 'ms', ours: ours.blockMs, anchor: torch.block_ms, anchorName, higherIsBetter: false, note: 'target ≤ 1.0× (aim 0.9×)' },
-  { bench: 'engine', metric: 'small-op call overhead (add, 1 element)', unit: 'µs', ours: ours.overheadUs, anchor: torch.op_overhead_us, anchorName, higherIsBetter: false, note: 'target ≤ 5 µs; includes dispose()' },
+  {
+    bench: 'engine',
+    metric: 'GEMM 1024³ fp32',
+    unit: 'GFLOPS',
+    ours: ours.gemm1024,
+    anchor: torch.gemm_1024_gflops,
+    anchorName,
+    higherIsBetter: true,
+    note: pctPeak(ours.gemm1024),
+  },
+  {
+    bench: 'engine',
+    metric: 'GEMM 2048³ fp32',
+    unit: 'GFLOPS',
+    ours: ours.gemm2048,
+    anchor: torch.gemm_2048_gflops,
+    anchorName,
+    higherIsBetter: true,
+    note: pctPeak(ours.gemm2048),
+  },
+  {
+    bench: 'engine',
+    metric: 'block fwd+bwd B4 T256 D512 H8 MLP2048',
+    unit: 'ms',
+    ours: ours.blockMs,
+    anchor: torch.block_ms,
+    anchorName,
+    higherIsBetter: false,
+    note: 'target ≤ 1.0× (aim 0.9×)',
+  },
+  {
+    bench: 'engine',
+    metric: 'small-op call overhead (add, 1 element)',
+    unit: 'µs',
+    ours: ours.overheadUs,
+    anchor: torch.op_overhead_us,
+    anchorName,
+    higherIsBetter: false,
+    note: 'target ≤ 5 µs; includes dispose()',
+  },
 ];
 report(rows);

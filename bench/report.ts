@@ -1,14 +1,33 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 // Benchmark output: one JSON line per figure (machine-readable), then a readable table. Every
 // figure stands beside its anchor (the same work in PyTorch, measured in the same run) as a ratio.
-export type Row = { bench: string; metric: string; unit: string; ours: number; anchor?: number; anchorName?: string; higherIsBetter: boolean; note?: string };
+export type Row = {
+  bench: string;
+  metric: string;
+  unit: string;
+  ours: number;
+  anchor?: number;
+  anchorName?: string;
+  higherIsBetter: boolean;
+  note?: string;
+};
 
 export function report(rows: Row[]): void {
   for (const r of rows) console.log(JSON.stringify({ ...r, ratio: r.anchor ? r.ours / r.anchor : undefined }));
-  const fmt = (v: number | undefined) => (v === undefined ? '' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+  const fmt = (v: number | undefined) =>
+    v === undefined ? '' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
   const anchorHeader = rows.find((r) => r.anchorName)?.anchorName ?? 'anchor';
-  const anchorCell = (r: Row) => (r.anchor ? `${fmt(r.anchor)} ${r.unit}${r.anchorName && r.anchorName !== anchorHeader ? ` (${r.anchorName})` : ''}` : '');
-  const lines = rows.map((r) => [r.metric, `${fmt(r.ours)} ${r.unit}`, anchorCell(r), r.anchor ? `${(r.ours / r.anchor).toFixed(2)}×` : '', r.note ?? '']);
+  const anchorCell = (r: Row) =>
+    r.anchor
+      ? `${fmt(r.anchor)} ${r.unit}${r.anchorName && r.anchorName !== anchorHeader ? ` (${r.anchorName})` : ''}`
+      : '';
+  const lines = rows.map((r) => [
+    r.metric,
+    `${fmt(r.ours)} ${r.unit}`,
+    anchorCell(r),
+    r.anchor ? `${(r.ours / r.anchor).toFixed(2)}×` : '',
+    r.note ?? '',
+  ]);
   const header = ['metric', 'llava-ts', anchorHeader, 'ratio', 'note'];
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const row = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
@@ -55,5 +74,10 @@ export function measureIo(name: string, work: () => void, bytes: number): Record
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const peak = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
   const rate = bytes === 0 ? '-' : +(bytes / 2 ** 20 / seconds).toFixed(0);
-  return { name, seconds: +seconds.toFixed(4), MiB_per_s: rate, peak_rss_growth_MiB: +((peak - rss0) / 2 ** 20).toFixed(0) };
+  return {
+    name,
+    seconds: +seconds.toFixed(4),
+    MiB_per_s: rate,
+    peak_rss_growth_MiB: +((peak - rss0) / 2 ** 20).toFixed(0),
+  };
 }

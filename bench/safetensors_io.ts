@@ -21,7 +21,11 @@ const tensors: Record<string, TensorToWrite> = {};
 for (let i = 0; i < count; i++) {
   const dtype = i % 2 === 0 ? 'F32' : 'BF16';
   const elements = (tensorMiB * 2 ** 20) / (dtype === 'F32' ? 4 : 2);
-  tensors[`model.layers.${i}.weight`] = { dtype, shape: [elements / 1024, 1024], data: () => new Uint8Array(tensorMiB * 2 ** 20).fill(i) };
+  tensors[`model.layers.${i}.weight`] = {
+    dtype,
+    shape: [elements / 1024, 1024],
+    data: () => new Uint8Array(tensorMiB * 2 ** 20).fill(i),
+  };
 }
 const bytes = count * tensorMiB * 2 ** 20;
 

@@ -32,7 +32,9 @@ sd['transposed'] = sd[f'model.layers.{count - 1}.weight'].t()
 torch.save(sd, path)
 t0 = time.perf_counter(); torch.load(path); print(time.perf_counter() - t0)
 `;
-const made = spawnSync('/usr/bin/python3', ['-c', python, String(count), String(tensorMiB), path], { encoding: 'utf8' });
+const made = spawnSync('/usr/bin/python3', ['-c', python, String(count), String(tensorMiB), path], {
+  encoding: 'utf8',
+});
 if (made.status !== 0) throw new Error(`writing the checkpoint with /usr/bin/python3 failed:\n${made.stderr}`);
 const torchLoadSeconds = Number(made.stdout.trim());
 const bytes = count * tensorMiB * 2 ** 20;
@@ -52,12 +54,21 @@ const rows = [
     for (const n of layers) r.readTensor(n).dispose();
     r.close();
   }),
-  measure('read one transposed view (gather)', () => {
-    const f = TorchBinFile.open(path);
-    f.readRaw('transposed');
-    f.close();
-  }, tensorMiB * 2 ** 20),
-  { name: 'PyTorch torch.load, whole file (reference)', seconds: +torchLoadSeconds.toFixed(4), MiB_per_s: +((bytes / 2 ** 20) / torchLoadSeconds).toFixed(0), peak_rss_growth_MiB: '-' },
+  measure(
+    'read one transposed view (gather)',
+    () => {
+      const f = TorchBinFile.open(path);
+      f.readRaw('transposed');
+      f.close();
+    },
+    tensorMiB * 2 ** 20,
+  ),
+  {
+    name: 'PyTorch torch.load, whole file (reference)',
+    seconds: +torchLoadSeconds.toFixed(4),
+    MiB_per_s: +(bytes / 2 ** 20 / torchLoadSeconds).toFixed(0),
+    peak_rss_growth_MiB: '-',
+  },
 ];
 rmSync(dir, { recursive: true, force: true });
 

@@ -17,7 +17,8 @@ const buildDir = join(root, 'build');
 function findLibtorch() {
   if (process.env.LIBTORCH) {
     const base = resolve(process.env.LIBTORCH);
-    if (!existsSync(join(base, 'include', 'ATen', 'ATen.h'))) throw new Error(`LIBTORCH=${base} has no include/ATen/ATen.h: point it at an unpacked libtorch folder`);
+    if (!existsSync(join(base, 'include', 'ATen', 'ATen.h')))
+      throw new Error(`LIBTORCH=${base} has no include/ATen/ATen.h: point it at an unpacked libtorch folder`);
     const cmake = join(base, 'share', 'cmake', 'Torch', 'TorchConfig.cmake');
     const abi = existsSync(cmake) ? /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(readFileSync(cmake, 'utf8'))?.[1] : undefined;
     return { source: 'LIBTORCH', include: join(base, 'include'), lib: join(base, 'lib'), cxx11Abi: abi };
@@ -26,11 +27,17 @@ function findLibtorch() {
     return { source: 'system', include: '/usr/include', lib: '/usr/lib/x86_64-linux-gnu', cxx11Abi: undefined };
   }
   try {
-    const out = execFileSync('python3', ['-c', 'import torch,os;d=os.path.dirname(torch.__file__);print(d);print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'], { encoding: 'utf8' });
+    const out = execFileSync(
+      'python3',
+      ['-c', 'import torch,os;d=os.path.dirname(torch.__file__);print(d);print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'],
+      { encoding: 'utf8' },
+    );
     const [dir, abi] = out.trim().split('\n');
     return { source: 'python', include: join(dir, 'include'), lib: join(dir, 'lib'), cxx11Abi: abi };
   } catch {
-    throw new Error('libtorch not found: set LIBTORCH to a libtorch folder, install Debian\'s libtorch-dev (bash scripts/setup.sh does), or install PyTorch for python3');
+    throw new Error(
+      "libtorch not found: set LIBTORCH to a libtorch folder, install Debian's libtorch-dev (bash scripts/setup.sh does), or install PyTorch for python3",
+    );
   }
 }
 
@@ -56,31 +63,63 @@ async function main() {
   const addonApi = createRequire(import.meta.url)('node-addon-api').include_dir;
   mkdirSync(buildDir, { recursive: true });
   const flags = [
-    '-std=c++17', '-O2', '-fPIC', '-fvisibility=hidden', '-Wall', '-Wno-unused-parameter',
+    '-std=c++17',
+    '-O2',
+    '-fPIC',
+    '-fvisibility=hidden',
+    '-Wall',
+    '-Wno-unused-parameter',
     // Experimental Node-API for basic finalizers, which free tensor handles during GC (addon.cc).
-    '-DNAPI_EXPERIMENTAL', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
+    '-DNAPI_EXPERIMENTAL',
+    '-DNAPI_CPP_EXCEPTIONS',
+    '-DNODE_ADDON_API_DISABLE_DEPRECATED',
     ...(torch.cxx11Abi !== undefined ? [`-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi}`] : []),
-    `-I${nodeInclude()}`, `-I${resolve(root, addonApi)}`,
-    `-I${torch.include}`, `-I${join(torch.include, 'torch', 'csrc', 'api', 'include')}`,
+    `-I${nodeInclude()}`,
+    `-I${resolve(root, addonApi)}`,
+    `-I${torch.include}`,
+    `-I${join(torch.include, 'torch', 'csrc', 'api', 'include')}`,
   ];
   const sources = readdirSync(nativeDir).filter((f) => f.endsWith('.cc'));
-  const newestHeader = Math.max(...readdirSync(nativeDir).filter((f) => f.endsWith('.h')).map((f) => mtime(join(nativeDir, f))));
+  const newestHeader = Math.max(
+    ...readdirSync(nativeDir)
+      .filter((f) => f.endsWith('.h'))
+      .map((f) => mtime(join(nativeDir, f))),
+  );
   const objects = sources.map((s) => ({ src: join(nativeDir, s), obj: join(buildDir, s.replace(/\.cc$/, '.o')) }));
-  const stale = objects.filter(({ src, obj }) => force || !existsSync(obj) || mtime(obj) < Math.max(mtime(src), newestHeader));
+  const stale = objects.filter(
+    ({ src, obj }) => force || !existsSync(obj) || mtime(obj) < Math.max(mtime(src), newestHeader),
+  );
   // Each torch translation unit takes ~1 GB and many seconds: compile at most one per core.
   const jobs = Math.max(1, Math.min(cpus().length, stale.length));
   for (let i = 0; i < stale.length; i += jobs) {
-    await Promise.all(stale.slice(i, i + jobs).map(({ src, obj }) => {
-      console.log(`native: compiling ${src.slice(root.length + 1)}`);
-      return run('g++', [...flags, '-c', src, '-o', obj]);
-    }));
+    await Promise.all(
+      stale.slice(i, i + jobs).map(({ src, obj }) => {
+        console.log(`native: compiling ${src.slice(root.length + 1)}`);
+        return run('g++', [...flags, '-c', src, '-o', obj]);
+      }),
+    );
   }
   const output = join(buildDir, 'llava_torch.node');
   if (stale.length || !existsSync(output)) {
     // A CUDA libtorch registers its GPU kernels from libtorch_cuda, which we call nothing from
     // directly: --no-as-needed keeps it linked.
-    const cudaLibs = ['torch_cuda', 'c10_cuda'].filter((l) => existsSync(join(torch.lib, `lib${l}.so`))).map((l) => `-l${l}`);
-    await run('g++', ['-shared', '-o', output, ...objects.map((o) => o.obj), `-L${torch.lib}`, `-Wl,-rpath,${torch.lib}`, '-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu', '-lc10', ...cudaLibs, '-Wl,--as-needed']);
+    const cudaLibs = ['torch_cuda', 'c10_cuda']
+      .filter((l) => existsSync(join(torch.lib, `lib${l}.so`)))
+      .map((l) => `-l${l}`);
+    await run('g++', [
+      '-shared',
+      '-o',
+      output,
+      ...objects.map((o) => o.obj),
+      `-L${torch.lib}`,
+      `-Wl,-rpath,${torch.lib}`,
+      '-Wl,--no-as-needed',
+      '-ltorch',
+      '-ltorch_cpu',
+      '-lc10',
+      ...cudaLibs,
+      '-Wl,--as-needed',
+    ]);
     writeFileSync(join(buildDir, 'libtorch.json'), JSON.stringify(torch, null, 2) + '\n');
     console.log(`native: built ${output.slice(root.length + 1)} against ${torch.source} libtorch (${torch.lib})`);
   }

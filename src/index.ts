@@ -4,8 +4,14 @@ export * from './torch/index.js';
 export * as nn from './nn/index.js';
 export { runtimeReport, measureGemmGflops, type RuntimeReport } from './torch/runtime.js';
 export {
-  LlavaForConditionalGeneration, LlamaForCausalLM, CLIPVisionModel, KVCache,
-  type LlavaInput, type GenerationOptions, type LoadOptions, type CausalLMOutput,
+  LlavaForConditionalGeneration,
+  LlamaForCausalLM,
+  CLIPVisionModel,
+  KVCache,
+  type LlavaInput,
+  type GenerationOptions,
+  type LoadOptions,
+  type CausalLMOutput,
 } from './models/index.js';
 export { openSafetensors, saveSafetensors, saveShardedSafetensors } from './io/tensors.js';
 export { openTorchBin } from './io/torch-bin-tensors.js';

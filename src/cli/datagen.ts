@@ -4,8 +4,21 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  DEFAULT_PRICES, DEFAULT_PROMPTS_DIR, DETAIL_INSTRUCTIONS, DATAGEN_PLACEMENTS, formatSummary, isPromptType,
-  loadInstructions, loadPrices, loadPromptSet, PROMPT_TYPES, readCapsBoxesJsonl, readCoco, runDatagen, type DatagenPlacement, type PromptType,
+  DEFAULT_PRICES,
+  DEFAULT_PROMPTS_DIR,
+  DETAIL_INSTRUCTIONS,
+  DATAGEN_PLACEMENTS,
+  formatSummary,
+  isPromptType,
+  loadInstructions,
+  loadPrices,
+  loadPromptSet,
+  PROMPT_TYPES,
+  readCapsBoxesJsonl,
+  readCoco,
+  runDatagen,
+  type DatagenPlacement,
+  type PromptType,
 } from '../datagen/index.js';
 
 const HELP = `usage: llava datagen (--input FILE.jsonl | --coco-captions FILE --coco-instances FILE) --out DIR --model NAME [options]
@@ -54,7 +67,8 @@ function positiveInt(name: string, text: string | undefined, fallback: number, m
 function optionalNumber(name: string, text: string | undefined, min: number): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got '${text}'`);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min)
+    throw new Error(`--${name} must be a number >= ${min}, got '${text}'`);
   return n;
 }
 
@@ -64,13 +78,29 @@ export async function run(argv: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
     options: {
-      input: { type: 'string' }, 'coco-captions': { type: 'string' }, 'coco-instances': { type: 'string' }, limit: { type: 'string' },
-      out: { type: 'string' }, types: { type: 'string' }, prompts: { type: 'string' }, instructions: { type: 'string' },
-      'image-placement': { type: 'string' }, seed: { type: 'string' },
-      'base-url': { type: 'string' }, 'api-key': { type: 'string' }, model: { type: 'string' },
-      temperature: { type: 'string' }, 'max-tokens': { type: 'string' }, concurrency: { type: 'string' },
-      timeout: { type: 'string' }, 'max-retries': { type: 'string' }, 'max-consecutive-failures': { type: 'string' },
-      cache: { type: 'string' }, 'no-cache': { type: 'boolean' }, prices: { type: 'string' }, 'no-progress': { type: 'boolean' },
+      input: { type: 'string' },
+      'coco-captions': { type: 'string' },
+      'coco-instances': { type: 'string' },
+      limit: { type: 'string' },
+      out: { type: 'string' },
+      types: { type: 'string' },
+      prompts: { type: 'string' },
+      instructions: { type: 'string' },
+      'image-placement': { type: 'string' },
+      seed: { type: 'string' },
+      'base-url': { type: 'string' },
+      'api-key': { type: 'string' },
+      model: { type: 'string' },
+      temperature: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      concurrency: { type: 'string' },
+      timeout: { type: 'string' },
+      'max-retries': { type: 'string' },
+      'max-consecutive-failures': { type: 'string' },
+      cache: { type: 'string' },
+      'no-cache': { type: 'boolean' },
+      prices: { type: 'string' },
+      'no-progress': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -84,26 +114,34 @@ export async function run(argv: string[]): Promise<number> {
   };
   if (!v.out) return usage('--out DIR is required');
   if (!v.model) return usage('--model NAME is required');
-  if (v.input && (v['coco-captions'] || v['coco-instances'])) return usage('give either --input or --coco-captions/--coco-instances, not both');
-  if (!v.input && !(v['coco-captions'] && v['coco-instances'])) return usage('an input is required: --input FILE.jsonl, or --coco-captions FILE with --coco-instances FILE');
+  if (v.input && (v['coco-captions'] || v['coco-instances']))
+    return usage('give either --input or --coco-captions/--coco-instances, not both');
+  if (!v.input && !(v['coco-captions'] && v['coco-instances']))
+    return usage('an input is required: --input FILE.jsonl, or --coco-captions FILE with --coco-instances FILE');
   if (v.cache && v['no-cache']) return usage('--cache and --no-cache contradict each other');
 
   const types = (v.types ?? PROMPT_TYPES.join(',')).split(',').map((t) => t.trim());
   const unknown = types.filter((t) => !isPromptType(t));
-  if (unknown.length > 0 || types.length === 0) return usage(`--types: unknown type(s) ${unknown.join(', ')}; choose from ${PROMPT_TYPES.join(', ')}`);
+  if (unknown.length > 0 || types.length === 0)
+    return usage(`--types: unknown type(s) ${unknown.join(', ')}; choose from ${PROMPT_TYPES.join(', ')}`);
   const placement = v['image-placement'] ?? 'first';
-  if (!(DATAGEN_PLACEMENTS as readonly string[]).includes(placement)) return usage(`--image-placement must be first or random, got '${placement}'`);
+  if (!(DATAGEN_PLACEMENTS as readonly string[]).includes(placement))
+    return usage(`--image-placement must be first or random, got '${placement}'`);
 
   const baseURL = v['base-url'] ?? process.env.OPENAI_BASE_URL;
-  if (baseURL !== undefined && !/^https?:\/\/[^/]/.test(baseURL)) return usage(`--base-url must be an http:// or https:// URL, got '${baseURL}'`);
+  if (baseURL !== undefined && !/^https?:\/\/[^/]/.test(baseURL))
+    return usage(`--base-url must be an http:// or https:// URL, got '${baseURL}'`);
   const apiKey = v['api-key'] ?? process.env.OPENAI_API_KEY ?? (baseURL ? 'none' : undefined);
-  if (apiKey === undefined) return usage('no API key: pass --api-key or set OPENAI_API_KEY (or point --base-url at a server without auth)');
+  if (apiKey === undefined)
+    return usage('no API key: pass --api-key or set OPENAI_API_KEY (or point --base-url at a server without auth)');
 
   // Every flag is checked before the (possibly large) input is read.
   let client, concurrency, seed, maxConsecutiveFailures, limit;
   try {
     client = {
-      baseURL, apiKey, model: v.model,
+      baseURL,
+      apiKey,
+      model: v.model,
       temperature: optionalNumber('temperature', v.temperature, 0),
       maxTokens: optionalNumber('max-tokens', v['max-tokens'], 1),
       timeoutMs: (optionalNumber('timeout', v.timeout, 0.001) ?? 120) * 1000,
@@ -118,8 +156,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   const prices = v.prices ? await loadPrices(v.prices) : DEFAULT_PRICES;
   const instructions = v.instructions ? await loadInstructions(v.instructions) : DETAIL_INSTRUCTIONS;
-  const prompts = await Promise.all([...new Set(types)].map((t) => loadPromptSet(v.prompts ?? DEFAULT_PROMPTS_DIR, t as PromptType)));
-  const contexts = v.input ? await readCapsBoxesJsonl(v.input) : await readCoco(v['coco-captions']!, v['coco-instances']!);
+  const prompts = await Promise.all(
+    [...new Set(types)].map((t) => loadPromptSet(v.prompts ?? DEFAULT_PROMPTS_DIR, t as PromptType)),
+  );
+  const contexts = v.input
+    ? await readCapsBoxesJsonl(v.input)
+    : await readCoco(v['coco-captions']!, v['coco-instances']!);
 
   const controller = new AbortController();
   const onSigint = () => {
@@ -139,7 +181,7 @@ export async function run(argv: string[]): Promise<number> {
       concurrency,
       seed,
       placement: placement as DatagenPlacement,
-      cacheDir: v['no-cache'] ? null : v.cache ?? join(v.out, 'cache'),
+      cacheDir: v['no-cache'] ? null : (v.cache ?? join(v.out, 'cache')),
       prices,
       maxConsecutiveFailures,
       progress: v['no-progress'] ? null : process.stderr,

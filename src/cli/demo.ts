@@ -22,7 +22,8 @@ export async function run(argv: string[]): Promise<number> {
   const optimizer = new AdamW(model.parameters(), { lr: 1e-2 });
   const x = randn([64, 32]);
   const y = randint(0, 10, [64]);
-  let first = NaN, last = NaN;
+  let first = NaN,
+    last = NaN;
   for (let step = 1; step <= steps; step++) {
     last = scope(() => {
       const loss = crossEntropy(model.forward(x), y);
@@ -35,6 +36,10 @@ export async function run(argv: string[]): Promise<number> {
     if (step === 1) first = last;
     if (step === 1 || step % 10 === 0) console.log(`  step ${String(step).padStart(4)}  loss ${last.toFixed(4)}`);
   }
-  console.log(last < first ? `ok: loss fell from ${first.toFixed(4)} to ${last.toFixed(4)}` : `!! loss did not fall (${first} -> ${last})`);
+  console.log(
+    last < first
+      ? `ok: loss fell from ${first.toFixed(4)} to ${last.toFixed(4)}`
+      : `!! loss did not fall (${first} -> ${last})`,
+  );
   return last < first ? 0 : 1;
 }

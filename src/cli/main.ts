@@ -5,14 +5,24 @@
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
 const commands: Record<string, Command> = {
-  doctor: { summary: 'libtorch version, BLAS in use, threads, devices; warns where GEMM is slow', load: () => import('./doctor.js') },
+  doctor: {
+    summary: 'libtorch version, BLAS in use, threads, devices; warns where GEMM is slow',
+    load: () => import('./doctor.js'),
+  },
   demo: { summary: 'doctor, then a few training steps of a tiny model', load: () => import('./demo.js') },
   datagen: { summary: 'GPT-assisted instruction data from captions and boxes', load: () => import('./datagen.js') },
 };
 
 function usage(): string {
   const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return ['usage: llava <command> [options]', '', 'commands:', ...rows, '', "run 'llava <command> --help' for a command's options"].join('\n');
+  return [
+    'usage: llava <command> [options]',
+    '',
+    'commands:',
+    ...rows,
+    '',
+    "run 'llava <command> --help' for a command's options",
+  ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -30,7 +40,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err: unknown) => {
     console.error(`llava: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;

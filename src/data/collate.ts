@@ -68,7 +68,9 @@ function stackImages(examples: readonly Example[]): Pick<Batch, 'pixelValues' | 
   const [c, h, w] = images[0]!.shape;
   images.forEach((p, i) => {
     if (p.shape[0] !== c || p.shape[1] !== h || p.shape[2] !== w) {
-      throw new Error(`collate: image ${i} is ${p.shape.join('x')} but image 0 is ${c}x${h}x${w}; all must match to stack`);
+      throw new Error(
+        `collate: image ${i} is ${p.shape.join('x')} but image 0 is ${c}x${h}x${w}; all must match to stack`,
+      );
     }
   });
   const size = c * h * w;

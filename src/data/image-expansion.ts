@@ -22,7 +22,8 @@ export function expandImages(
   labels: ArrayLike<number>,
   options: { featuresPerImage: number; maxLength?: number; imageTokenId?: number },
 ): ExpandedLayout {
-  if (inputIds.length !== labels.length) throw new Error(`expandImages: ${inputIds.length} ids but ${labels.length} labels`);
+  if (inputIds.length !== labels.length)
+    throw new Error(`expandImages: ${inputIds.length} ids but ${labels.length} labels`);
   const image = options.imageTokenId ?? IMAGE_TOKEN_INDEX;
   const out: number[] = [];
   const imageStarts: number[] = [];
@@ -35,5 +36,9 @@ export function expandImages(
     }
   }
   const maxLength = options.maxLength ?? Infinity;
-  return { labels: Int32Array.from(out.length > maxLength ? out.slice(0, maxLength) : out), imageStarts, fullLength: out.length };
+  return {
+    labels: Int32Array.from(out.length > maxLength ? out.slice(0, maxLength) : out),
+    imageStarts,
+    fullLength: out.length,
+  };
 }

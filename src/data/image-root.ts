@@ -17,7 +17,8 @@ export class ImageRoot {
   /** The real path of `relPath`; throws if it is absolute, escapes the folder, or does not exist. */
   resolve(relPath: string): string {
     if (relPath.includes('\0')) throw new Error(`image path ${JSON.stringify(relPath)} contains a NUL byte`);
-    if (isAbsolute(relPath)) throw new Error(`image path ${relPath} is absolute; it must be relative to the image folder ${this.root}`);
+    if (isAbsolute(relPath))
+      throw new Error(`image path ${relPath} is absolute; it must be relative to the image folder ${this.root}`);
     const joined = resolve(this.real, relPath);
     if (!inside(this.real, joined)) throw new Error(`image path ${relPath} leaves the image folder ${this.root}`);
     let real: string;
@@ -26,7 +27,8 @@ export class ImageRoot {
     } catch {
       throw new Error(`image ${relPath} not found in ${this.root}`);
     }
-    if (!inside(this.real, real)) throw new Error(`image path ${relPath} is a link to ${real}, outside the image folder ${this.root}`);
+    if (!inside(this.real, real))
+      throw new Error(`image path ${relPath} is a link to ${real}, outside the image folder ${this.root}`);
     return real;
   }
 }

@@ -23,7 +23,10 @@ export interface InstructionIndex {
   skipped: SkippedRecord[];
 }
 
-export async function indexInstructionFile(path: string, options: { onBadRecord?: BadInputPolicy } = {}): Promise<InstructionIndex> {
+export async function indexInstructionFile(
+  path: string,
+  options: { onBadRecord?: BadInputPolicy } = {},
+): Promise<InstructionIndex> {
   const policy = options.onBadRecord ?? 'error';
   const offsets: number[] = [];
   const byteLengths: number[] = [];
@@ -74,7 +77,8 @@ export class InstructionFile {
   }
 
   get(i: number): Sample {
-    if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new RangeError(`sample index ${i} is outside 0..${this.size - 1}`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.size)
+      throw new RangeError(`sample index ${i} is outside 0..${this.size - 1}`);
     const bytes = Buffer.allocUnsafe(this.index.byteLengths[i]!);
     const read = readSync(this.fd, bytes, 0, bytes.length, this.index.offsets[i]!);
     const where = `${this.index.path}:${this.index.lines[i]}`;

@@ -11,11 +11,18 @@ const dataset = new SupervisedDataset(index, options);
 parentPort!.on('message', async ({ id, i }: { id: number; i: number }) => {
   try {
     const item = await dataset.get(i);
-    const transfer = [item.inputIds.buffer, item.labels.buffer, ...(item.pixelValues ? [item.pixelValues.data.buffer] : [])];
+    const transfer = [
+      item.inputIds.buffer,
+      item.labels.buffer,
+      ...(item.pixelValues ? [item.pixelValues.data.buffer] : []),
+    ];
     parentPort!.postMessage({ id, item }, transfer as ArrayBuffer[]);
   } catch (err) {
     const e = err as Error;
-    const error = err instanceof SampleError ? { sample: true, where: err.where, message: e.message } : { sample: false, message: e.stack ?? e.message };
+    const error =
+      err instanceof SampleError
+        ? { sample: true, where: err.where, message: e.message }
+        : { sample: false, message: e.stack ?? e.message };
     parentPort!.postMessage({ id, error });
   }
 });

@@ -19,7 +19,9 @@ export interface RawRecord {
 // JSON whitespace as a byte lookup table (the scanner's hottest test).
 const WS = new Uint8Array(256);
 for (const b of [0x20, 0x09, 0x0a, 0x0d]) WS[b] = 1;
-const [LBRACE, RBRACE, LBRACKET, RBRACKET, QUOTE, BACKSLASH, COMMA, NEWLINE] = [0x7b, 0x7d, 0x5b, 0x5d, 0x22, 0x5c, 0x2c, 0x0a];
+const [LBRACE, RBRACE, LBRACKET, RBRACKET, QUOTE, BACKSLASH, COMMA, NEWLINE] = [
+  0x7b, 0x7d, 0x5b, 0x5d, 0x22, 0x5c, 0x2c, 0x0a,
+];
 const UTF8_BOM = [0xef, 0xbb, 0xbf];
 
 export async function* readRecords(path: string, chunkSize = 1 << 20): AsyncGenerator<RawRecord> {
@@ -118,7 +120,9 @@ class RecordScanner {
       this.format = 'jsonl';
       return i;
     }
-    throw new Error(`${this.path}: not LLaVA instruction data: expected a JSON array '[' or JSON lines '{' at byte ${this.pos + i}, found ${JSON.stringify(String.fromCharCode(b))}`);
+    throw new Error(
+      `${this.path}: not LLaVA instruction data: expected a JSON array '[' or JSON lines '{' at byte ${this.pos + i}, found ${JSON.stringify(String.fromCharCode(b))}`,
+    );
   }
 
   private endRecord(out: RawRecord[]): void {

@@ -52,9 +52,13 @@ export interface LoaderReport {
 export class DataLoader {
   readonly report: LoaderReport = { skipped: [], mismatches: [] };
 
-  constructor(private readonly source: ItemSource, private readonly options: LoaderOptions) {
+  constructor(
+    private readonly source: ItemSource,
+    private readonly options: LoaderOptions,
+  ) {
     const { batchSize, worldSize = 1, rank = 0 } = options;
-    if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+    if (!(Number.isInteger(batchSize) && batchSize > 0))
+      throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
     if (!(rank >= 0 && rank < worldSize)) throw new Error(`rank ${rank} is outside 0..${worldSize - 1}`);
   }
 
@@ -72,7 +76,8 @@ export class DataLoader {
       batchSize: batchSize * (this.options.gradientAccumulationSteps ?? 1),
       worldSize,
     });
-    const stepIndices = (step: number) => order.slice((step * worldSize + rank) * batchSize, (step * worldSize + rank + 1) * batchSize);
+    const stepIndices = (step: number) =>
+      order.slice((step * worldSize + rank) * batchSize, (step * worldSize + rank + 1) * batchSize);
     const pending = new Map<number, Promise<(Item | null)[]>>();
     const fetch = (step: number) => {
       if (step >= this.stepsPerEpoch || pending.has(step)) return;
@@ -88,9 +93,17 @@ export class DataLoader {
       for (const item of items) {
         if (item.mismatch) this.report.mismatches.push({ index: item.index, id: item.id, ...item.mismatch });
       }
-      const batch = collate(items, { padTokenId: this.source.padTokenId, maxLength: this.source.modelMaxLength, paddingSide: this.options.paddingSide });
+      const batch = collate(items, {
+        padTokenId: this.source.padTokenId,
+        maxLength: this.source.modelMaxLength,
+        paddingSide: this.options.paddingSide,
+      });
       yield {
-        batch, epoch, step, indices: items.map((x) => x.index), ids: items.map((x) => x.id),
+        batch,
+        epoch,
+        step,
+        indices: items.map((x) => x.index),
+        ids: items.map((x) => x.id),
         hasImage: Uint8Array.from(items, (x) => (x.hasImage ? 1 : 0)),
       };
     }

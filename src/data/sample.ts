@@ -11,7 +11,10 @@ export interface Sample {
 }
 
 export class SampleError extends Error {
-  constructor(readonly where: string, reason: string) {
+  constructor(
+    readonly where: string,
+    reason: string,
+  ) {
     super(`${where}: ${reason}`);
     this.name = 'SampleError';
   }
@@ -25,19 +28,23 @@ export function parseSample(value: unknown, where: string): Sample {
   const id = record.id === undefined ? '' : record.id;
   if (typeof id !== 'string' && typeof id !== 'number') throw fail(`"id" must be a string or number, got ${typeof id}`);
   const conversations = record.conversations;
-  if (!Array.isArray(conversations) || conversations.length === 0) throw fail('"conversations" must be a non-empty list of {from, value}');
+  if (!Array.isArray(conversations) || conversations.length === 0)
+    throw fail('"conversations" must be a non-empty list of {from, value}');
   const turns = conversations.map((turn: unknown, j) => {
     const t = turn as Record<string, unknown> | null;
     if (typeof t !== 'object' || t === null || typeof t.from !== 'string' || typeof t.value !== 'string') {
       throw fail(`conversations[${j}] must be {"from": string, "value": string}`);
     }
-    if (t.from !== 'human' && t.from !== 'gpt') throw fail(`conversations[${j}].from is '${t.from}', expected 'human' or 'gpt'`);
+    if (t.from !== 'human' && t.from !== 'gpt')
+      throw fail(`conversations[${j}].from is '${t.from}', expected 'human' or 'gpt'`);
     return { from: t.from, value: t.value };
   });
   const sample: Sample = { id: String(id), conversations: turns };
   if (record.image !== undefined) {
-    if (Array.isArray(record.image)) throw fail('"image" is a list: training takes one image per sample, as the reference does');
-    if (typeof record.image !== 'string' || record.image.length === 0) throw fail('"image" must be a non-empty path string');
+    if (Array.isArray(record.image))
+      throw fail('"image" is a list: training takes one image per sample, as the reference does');
+    if (typeof record.image !== 'string' || record.image.length === 0)
+      throw fail('"image" must be a non-empty path string');
     sample.image = record.image;
   }
   checkImageTags(sample, fail);

@@ -26,8 +26,18 @@ function modalityGroupedIndices(lengths: number[], batchSize: number, worldSize:
   }
   const mm = lengths.flatMap((l, i) => (l > 0 ? [i] : []));
   const lang = lengths.flatMap((l, i) => (l < 0 ? [i] : []));
-  const mmOrder = lengthGroupedIndices(mm.map((i) => lengths[i]!), batchSize, worldSize, next).map((k) => mm[k]!);
-  const langOrder = lengthGroupedIndices(lang.map((i) => -lengths[i]!), batchSize, worldSize, next).map((k) => lang[k]!);
+  const mmOrder = lengthGroupedIndices(
+    mm.map((i) => lengths[i]!),
+    batchSize,
+    worldSize,
+    next,
+  ).map((k) => mm[k]!);
+  const langOrder = lengthGroupedIndices(
+    lang.map((i) => -lengths[i]!),
+    batchSize,
+    worldSize,
+    next,
+  ).map((k) => lang[k]!);
   const size = worldSize * batchSize;
   const mmMega = chunk(mmOrder, size);
   const langMega = chunk(langOrder, size);
@@ -48,7 +58,8 @@ function lengthGroupedIndices(lengths: number[], batchSize: number, worldSize: n
 
 /** Splits a megabatch across ranks, each index to the rank with the least total length so far. */
 function splitToEvenChunks(indices: number[], lengths: number[], chunks: number): number[][] {
-  if (indices.length % chunks !== 0) return Array.from({ length: chunks }, (_, r) => indices.filter((_, k) => k % chunks === r));
+  if (indices.length % chunks !== 0)
+    return Array.from({ length: chunks }, (_, r) => indices.filter((_, k) => k % chunks === r));
   const perChunk = indices.length / chunks;
   const out: number[][] = Array.from({ length: chunks }, () => []);
   const totals = new Array<number>(chunks).fill(0);

@@ -8,7 +8,12 @@ import { placeImage, type ImagePlacement } from '../text/image-placement.js';
 import { preprocess } from '../text/preprocess.js';
 import { TextTokenizer } from '../text/tokenizer.js';
 import { ImageRoot } from './image-root.js';
-import { InstructionFile, indexInstructionFile, type BadInputPolicy, type InstructionIndex } from './instruction-index.js';
+import {
+  InstructionFile,
+  indexInstructionFile,
+  type BadInputPolicy,
+  type InstructionIndex,
+} from './instruction-index.js';
 import { rng } from './rng.js';
 import { SampleError } from './sample.js';
 
@@ -57,10 +62,16 @@ export class SupervisedDataset {
   readonly modelMaxLength: number;
 
   static async open(options: SupervisedDataOptions): Promise<SupervisedDataset> {
-    return new SupervisedDataset(await indexInstructionFile(options.dataPath, { onBadRecord: options.onBadRecord }), options);
+    return new SupervisedDataset(
+      await indexInstructionFile(options.dataPath, { onBadRecord: options.onBadRecord }),
+      options,
+    );
   }
 
-  constructor(readonly index: InstructionIndex, readonly options: SupervisedDataOptions) {
+  constructor(
+    readonly index: InstructionIndex,
+    readonly options: SupervisedDataOptions,
+  ) {
     this.template = conversationTemplate(options.version);
     this.tokenizer = TextTokenizer.fromDir(options.tokenizerDir);
     // LLaVA sets pad = unk for every version it trains but v0 (which adds a [PAD] token); spec §4.1.
@@ -68,7 +79,9 @@ export class SupervisedDataset {
     if (pad === undefined) throw new Error(`tokenizer in ${options.tokenizerDir} has neither a pad nor an unk token`);
     this.padTokenId = pad;
     this.modelMaxLength = options.modelMaxLength ?? this.tokenizer.modelMaxLength;
-    this.processor = options.preprocessorConfig ? ClipImageProcessor.fromFile(options.preprocessorConfig) : new ClipImageProcessor();
+    this.processor = options.preprocessorConfig
+      ? ClipImageProcessor.fromFile(options.preprocessorConfig)
+      : new ClipImageProcessor();
     this.root = options.imageFolder === undefined ? null : new ImageRoot(options.imageFolder);
     this.file = new InstructionFile(index);
   }
@@ -95,7 +108,10 @@ export class SupervisedDataset {
       } catch (err) {
         throw new SampleError(where, (err as Error).message);
       }
-      const image = await decodeImageFile(path, { maxPixels: this.options.maxPixels, orientation: this.options.orientation }).catch((err: Error) => {
+      const image = await decodeImageFile(path, {
+        maxPixels: this.options.maxPixels,
+        orientation: this.options.orientation,
+      }).catch((err: Error) => {
         throw new SampleError(where, err.message);
       });
       pixelValues = this.processor.preprocess(image, this.options.imageAspectRatio ?? 'square');
@@ -105,19 +121,31 @@ export class SupervisedDataset {
     const coin = rng(this.options.seed ?? 0, 0x1a5a, i);
     // The reference runs preprocess_multimodal only for samples with an image.
     const turns = hasImage
-      ? placeImage(sample.conversations, { placement: this.options.placement ?? 'first', coin: () => coin() < 0.5, mmtag: this.template.version.includes('mmtag') })
+      ? placeImage(sample.conversations, {
+          placement: this.options.placement ?? 'first',
+          coin: () => coin() < 0.5,
+          mmtag: this.template.version.includes('mmtag'),
+        })
       : sample.conversations;
     let out;
     try {
       out = preprocess(this.tokenizer, this.template, turns, {
-        hasImage, padTokenId: this.padTokenId, modelMaxLength: this.modelMaxLength, imageTokenId: this.options.imageTokenId,
+        hasImage,
+        padTokenId: this.padTokenId,
+        modelMaxLength: this.modelMaxLength,
+        imageTokenId: this.options.imageTokenId,
       });
     } catch (err) {
       throw new SampleError(where, (err as Error).message);
     }
     return {
-      index: i, id: sample.id, hasImage, pixelValues, mismatch: out.mismatch,
-      inputIds: Int32Array.from(out.inputIds), labels: Int32Array.from(out.labels),
+      index: i,
+      id: sample.id,
+      hasImage,
+      pixelValues,
+      mismatch: out.mismatch,
+      inputIds: Int32Array.from(out.inputIds),
+      labels: Int32Array.from(out.labels),
     };
   }
 

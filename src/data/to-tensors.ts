@@ -20,6 +20,7 @@ export function toTensors(batch: Batch): TensorBatch {
     inputIds: tensor(batch.inputIds, shape, 'int64'),
     labels: tensor(batch.labels, shape, 'int64'),
     attentionMask: tensor(batch.attentionMask, shape, 'bool'),
-    pixelValues: batch.pixelValues && batch.pixelShape ? tensor(batch.pixelValues, [...batch.pixelShape], 'float32') : null,
+    pixelValues:
+      batch.pixelValues && batch.pixelShape ? tensor(batch.pixelValues, [...batch.pixelShape], 'float32') : null,
   };
 }

@@ -18,7 +18,8 @@ export class WorkerPool implements ItemSource {
 
   /** Workers that rebuild `dataset` from its options and index (the file is not re-indexed). */
   constructor(dataset: SupervisedDataset, threads: number) {
-    if (!(Number.isInteger(threads) && threads > 0)) throw new Error(`worker threads must be a positive integer, got ${threads}`);
+    if (!(Number.isInteger(threads) && threads > 0))
+      throw new Error(`worker threads must be a positive integer, got ${threads}`);
     this.size = dataset.size;
     this.lengths = dataset.lengths;
     this.padTokenId = dataset.padTokenId;
@@ -49,7 +50,8 @@ export class WorkerPool implements ItemSource {
     if (!waiter) return;
     this.waiting.delete(reply.id);
     if (reply.item) waiter.resolve(reply.item);
-    else if (reply.error!.sample) waiter.reject(new SampleError(reply.error!.where!, reply.error!.message.slice(reply.error!.where!.length + 2)));
+    else if (reply.error!.sample)
+      waiter.reject(new SampleError(reply.error!.where!, reply.error!.message.slice(reply.error!.where!.length + 2)));
     else waiter.reject(new Error(`data worker: ${reply.error!.message}`));
   }
 

@@ -24,7 +24,12 @@ export function retryAfterMs(headers: Headers | undefined, now = Date.now()): nu
 }
 
 /** Delay before retry number `attempt` (0 = the first retry). */
-export function backoffDelayMs(attempt: number, serverHintMs: number | undefined, options: BackoffOptions, random: () => number): number {
+export function backoffDelayMs(
+  attempt: number,
+  serverHintMs: number | undefined,
+  options: BackoffOptions,
+  random: () => number,
+): number {
   if (serverHintMs !== undefined) {
     const hint = Math.min(serverHintMs, options.maxRetryAfterMs);
     return hint + random() * 0.1 * hint;

@@ -18,7 +18,12 @@ const mkdirAsync = promisify(mkdir);
 
 export function requestKey(body: RequestBody): string {
   // Fixed field order: the same request always hashes the same, whatever built the object.
-  const canonical = JSON.stringify([body.model, body.messages.map((m) => [m.role, m.content]), body.temperature ?? null, body.max_tokens ?? null]);
+  const canonical = JSON.stringify([
+    body.model,
+    body.messages.map((m) => [m.role, m.content]),
+    body.temperature ?? null,
+    body.max_tokens ?? null,
+  ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
 

@@ -22,7 +22,10 @@ export interface ClientOptions {
   random?: () => number;
 }
 
-export interface Usage { promptTokens: number; completionTokens: number }
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
 
 export interface Completion {
   content: string;
@@ -33,7 +36,12 @@ export interface Completion {
 
 /** The request failed for good; `fatal` means no other request can succeed either. */
 export class RequestFailed extends Error {
-  constructor(readonly reason: string, message: string, readonly fatal: boolean, readonly attempts: number) {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly fatal: boolean,
+    readonly attempts: number,
+  ) {
     super(message);
   }
 }
@@ -46,7 +54,9 @@ export interface RequestBody {
   max_tokens?: number;
 }
 
-type Attempt = { ok: true; completion: Completion } | { ok: false; reason: string; message: string; retry: boolean; fatal: boolean; waitHintMs?: number };
+type Attempt =
+  | { ok: true; completion: Completion }
+  | { ok: false; reason: string; message: string; retry: boolean; fatal: boolean; waitHintMs?: number };
 
 /** Statuses that no retry or other request can fix, with what to check. */
 const FATAL_STATUS = new Map([
@@ -65,8 +75,10 @@ function readCompletion(body: unknown): Completion | undefined {
     content: (message.content as string | null) ?? '',
     finishReason: typeof choice!.finish_reason === 'string' ? choice!.finish_reason : null,
     refusal: typeof message.refusal === 'string' ? message.refusal : null,
-    usage: typeof usage?.prompt_tokens === 'number' && typeof usage.completion_tokens === 'number'
-      ? { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens } : null,
+    usage:
+      typeof usage?.prompt_tokens === 'number' && typeof usage.completion_tokens === 'number'
+        ? { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }
+        : null,
   };
 }
 
@@ -76,14 +88,25 @@ export class ChatClient {
   private readonly random: () => number;
 
   constructor(private readonly options: ClientOptions) {
-    this.sdk = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, timeout: options.timeoutMs, fetch: nodeFetch });
+    this.sdk = new OpenAI({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL,
+      maxRetries: 0,
+      timeout: options.timeoutMs,
+      fetch: nodeFetch,
+    });
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.random = options.random ?? Math.random;
   }
 
   requestBody(messages: ChatMessage[]): RequestBody {
     const { model, temperature, maxTokens } = this.options;
-    return { model, messages, ...(temperature !== undefined && { temperature }), ...(maxTokens !== undefined && { max_tokens: maxTokens }) };
+    return {
+      model,
+      messages,
+      ...(temperature !== undefined && { temperature }),
+      ...(maxTokens !== undefined && { max_tokens: maxTokens }),
+    };
   }
 
   /**
@@ -96,7 +119,12 @@ export class ChatClient {
       if (result.ok) return result.completion;
       if (!result.retry || attempt >= this.options.maxRetries) {
         const tries = attempt + 1;
-        throw new RequestFailed(result.reason, `${result.message} (after ${tries} attempt${tries > 1 ? 's' : ''})`, result.fatal, tries);
+        throw new RequestFailed(
+          result.reason,
+          `${result.message} (after ${tries} attempt${tries > 1 ? 's' : ''})`,
+          result.fatal,
+          tries,
+        );
       }
       onRetry?.(result.reason);
       await sleep(backoffDelayMs(attempt, result.waitHintMs, this.backoff, this.random), signal);
@@ -113,28 +141,62 @@ export class ChatClient {
     outer?.addEventListener('abort', onOuterAbort, { once: true });
     const signal = controller.signal;
     try {
-      const reply: unknown = await this.sdk.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal });
+      const reply: unknown = await this.sdk.chat.completions.create(
+        body as OpenAI.ChatCompletionCreateParamsNonStreaming,
+        { signal },
+      );
       const completion = readCompletion(reply);
       if (completion) return { ok: true, completion };
       const shown = typeof reply === 'string' ? reply : JSON.stringify(reply);
-      return { ok: false, reason: 'malformed response', message: `response is not a chat completion: ${shown.slice(0, 120)}`, retry: true, fatal: false };
+      return {
+        ok: false,
+        reason: 'malformed response',
+        message: `response is not a chat completion: ${shown.slice(0, 120)}`,
+        retry: true,
+        fatal: false,
+      };
     } catch (err) {
       if (outer?.aborted) throw outer.reason;
       if (controller.signal.aborted || err instanceof APIConnectionTimeoutError) {
-        return { ok: false, reason: 'timeout', message: `no complete reply within ${this.options.timeoutMs} ms`, retry: true, fatal: false };
+        return {
+          ok: false,
+          reason: 'timeout',
+          message: `no complete reply within ${this.options.timeoutMs} ms`,
+          retry: true,
+          fatal: false,
+        };
       }
       if (err instanceof APIUserAbortError) throw err;
       if (err instanceof APIConnectionError) {
         const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-        return { ok: false, reason: 'connection error', message: `connection failed${cause}`, retry: true, fatal: false };
+        return {
+          ok: false,
+          reason: 'connection error',
+          message: `connection failed${cause}`,
+          retry: true,
+          fatal: false,
+        };
       }
       if (err instanceof APIError && typeof err.status === 'number') {
         const hint = FATAL_STATUS.get(err.status);
         const message = `HTTP ${err.status}: ${err.message}${hint ? ` (${hint})` : ''}`;
-        return { ok: false, reason: `http ${err.status}`, message, retry: RETRY_STATUS(err.status), fatal: hint !== undefined, waitHintMs: retryAfterMs(err.headers) };
+        return {
+          ok: false,
+          reason: `http ${err.status}`,
+          message,
+          retry: RETRY_STATUS(err.status),
+          fatal: hint !== undefined,
+          waitHintMs: retryAfterMs(err.headers),
+        };
       }
       if (err instanceof SyntaxError) {
-        return { ok: false, reason: 'malformed response', message: `response body is not valid JSON (${err.message})`, retry: true, fatal: false };
+        return {
+          ok: false,
+          reason: 'malformed response',
+          message: `response body is not valid JSON (${err.message})`,
+          retry: true,
+          fatal: false,
+        };
       }
       throw err;
     } finally {

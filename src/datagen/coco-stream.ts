@@ -15,7 +15,10 @@ const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0
  * Calls `onElement(key, element, index)` for every object inside an array that is a value of the
  * top-level object (depth: top object 1, its arrays 2, their elements 3). Other values are skipped.
  */
-export async function forEachArrayElement(path: string, onElement: (key: string, element: Record<string, unknown>, index: number) => void): Promise<void> {
+export async function forEachArrayElement(
+  path: string,
+  onElement: (key: string, element: Record<string, unknown>, index: number) => void,
+): Promise<void> {
   let depth = 0;
   let inString = false;
   let escaped = false;
@@ -45,7 +48,9 @@ export async function forEachArrayElement(path: string, onElement: (key: string,
           else if (b === QUOTE) {
             inString = false;
             if (keyParts) {
-              key = JSON.parse(`"${Buffer.concat([...keyParts, chunk.subarray(keyFrom, i)]).toString('utf8')}"`) as string;
+              key = JSON.parse(
+                `"${Buffer.concat([...keyParts, chunk.subarray(keyFrom, i)]).toString('utf8')}"`,
+              ) as string;
               keyParts = null;
             }
           }
@@ -53,7 +58,8 @@ export async function forEachArrayElement(path: string, onElement: (key: string,
         }
         if (!started) {
           if (isSpace(b)) continue;
-          if (b !== LBRACE) throw new InputError(`${path}: not a COCO annotation file (expected a JSON object at byte ${offset + i})`);
+          if (b !== LBRACE)
+            throw new InputError(`${path}: not a COCO annotation file (expected a JSON object at byte ${offset + i})`);
           started = true;
         }
         if (b === QUOTE) {

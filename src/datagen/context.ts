@@ -49,9 +49,18 @@ export function pythonFloatRepr(x: number): string {
  * Python's round(v, 3). x is divided by the width and y by the height (spec §2.2: inferred, the
  * reference's generation script is not public).
  */
-export function cocoBoxToNormalized(bbox: readonly number[], width: number, height: number): [number, number, number, number] {
+export function cocoBoxToNormalized(
+  bbox: readonly number[],
+  width: number,
+  height: number,
+): [number, number, number, number] {
   const [x, y, w, h] = bbox as [number, number, number, number];
-  return [x / width, y / height, (x + w) / width, (y + h) / height].map(roundPython3) as [number, number, number, number];
+  return [x / width, y / height, (x + w) / width, (y + h) / height].map(roundPython3) as [
+    number,
+    number,
+    number,
+    number,
+  ];
 }
 
 /**

@@ -3,11 +3,28 @@
 
 export { cocoBoxToNormalized, pythonFloatRepr, renderContext, roundPython3, type ImageContext } from './context.js';
 export { checkImageContext, InputError, readCapsBoxesJsonl, readCoco } from './sources.js';
-export { buildMessages, DEFAULT_PROMPTS_DIR, isPromptType, loadPromptSet, PROMPT_TYPES, usesBoxes, type ChatMessage, type PromptSet, type PromptType } from './prompts.js';
+export {
+  buildMessages,
+  DEFAULT_PROMPTS_DIR,
+  isPromptType,
+  loadPromptSet,
+  PROMPT_TYPES,
+  usesBoxes,
+  type ChatMessage,
+  type PromptSet,
+  type PromptType,
+} from './prompts.js';
 export { DETAIL_INSTRUCTIONS, loadInstructions } from './instructions.js';
 export { parseReply, type Parsed, type Turn } from './parse.js';
 export { DATAGEN_PLACEMENTS, toInstructionRecord, type DatagenPlacement, type InstructionRecord } from './record.js';
-export { ChatClient, RequestFailed, type ClientOptions, type Completion, type RequestBody, type Usage } from './client.js';
+export {
+  ChatClient,
+  RequestFailed,
+  type ClientOptions,
+  type Completion,
+  type RequestBody,
+  type Usage,
+} from './client.js';
 export { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export { requestKey, ResponseCache } from './cache.js';
 export { OutputStore } from './output.js';

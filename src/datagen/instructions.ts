@@ -29,9 +29,14 @@ export async function loadInstructions(path: string): Promise<string[]> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new Error(`instructions: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new Error(
+      `instructions: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
-  const list = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const list = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   if (list.length === 0) throw new Error(`instructions: ${path} has no instructions (one per line expected)`);
   return list;
 }

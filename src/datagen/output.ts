@@ -8,13 +8,36 @@
 // one write call; a kill can at most leave a torn last line, which the next open cuts off.
 
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { PROMPT_TYPES, type PromptType } from './prompts.js';
 import type { InstructionRecord } from './record.js';
 
-export interface RejectLine { type: PromptType; id: string; reason: string; detail: string; reply?: string }
-export interface FailureLine { type: PromptType; id: string; reason: string; message: string }
+export interface RejectLine {
+  type: PromptType;
+  id: string;
+  reason: string;
+  detail: string;
+  reply?: string;
+}
+export interface FailureLine {
+  type: PromptType;
+  id: string;
+  reason: string;
+  message: string;
+}
 
 export function taskKey(type: PromptType, id: string): string {
   return `${type}\t${id}`;
@@ -23,7 +46,10 @@ export function taskKey(type: PromptType, id: string): string {
 /** Identity of a record's content: the model-written answers (questions may be drawn instructions). */
 export function answersHash(type: PromptType, record: InstructionRecord): string {
   const answers = record.conversations.filter((t) => t.from === 'gpt').map((t) => t.value);
-  return createHash('sha256').update([type, ...answers].join('\0')).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update([type, ...answers].join('\0'))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /**
@@ -73,7 +99,9 @@ function lock(dir: string): string {
     }
     const holder = Number(readFileSync(path, 'utf8'));
     if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-      throw new Error(`${dir} is being written by another run (pid ${holder}); wait for it, or stop it, before running here`);
+      throw new Error(
+        `${dir} is being written by another run (pid ${holder}); wait for it, or stop it, before running here`,
+      );
     }
     rmSync(path, { force: true });
   }
@@ -83,7 +111,9 @@ function parseLine(path: string, line: string, i: number): Record<string, unknow
   try {
     return JSON.parse(line) as Record<string, unknown>;
   } catch {
-    throw new Error(`${path}:${i + 1}: corrupt line in the output of an earlier run (not JSON); fix or remove it to resume`);
+    throw new Error(
+      `${path}:${i + 1}: corrupt line in the output of an earlier run (not JSON); fix or remove it to resume`,
+    );
   }
 }
 
@@ -96,7 +126,10 @@ export class OutputStore {
   resumedRecords = 0;
   resumedRejects = 0;
 
-  private constructor(readonly dir: string, private readonly lockPath: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly lockPath: string,
+  ) {}
 
   /**
    * Opens (creating) `dir`. `settings` are compared with those of the run that started the folder:
@@ -147,7 +180,9 @@ export class OutputStore {
       .filter((k) => k in before && JSON.stringify(before[k]) !== JSON.stringify(settings[k]))
       .map((k) => `${k}: ${JSON.stringify(before[k])} -> ${JSON.stringify(settings[k])}`);
     if (changed.length > 0) {
-      throw new Error(`${this.dir} was started with other settings (${changed.join('; ')}); resume with the same settings or write to a new --out folder`);
+      throw new Error(
+        `${this.dir} was started with other settings (${changed.join('; ')}); resume with the same settings or write to a new --out folder`,
+      );
     }
     writeFileSync(`${path}.tmp`, `${JSON.stringify({ ...before, ...settings }, null, 2)}\n`);
     renameSync(`${path}.tmp`, path);
@@ -186,7 +221,7 @@ export class OutputStore {
       this.fds.set(name, fd);
     }
     const bytes = Buffer.from(`${JSON.stringify(value)}\n`);
-    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at);
   }
 
   /** Closes the files and releases the folder. */

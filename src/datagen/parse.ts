@@ -5,7 +5,10 @@
 
 import type { PromptType } from './prompts.js';
 
-export interface Turn { question: string; answer: string }
+export interface Turn {
+  question: string;
+  answer: string;
+}
 export type Parsed = { ok: true; turns: Turn[] } | { ok: false; reason: string; detail: string };
 
 const HEADER = /^(Question|Answer):[ \t]*(?:\n|$)?/;
@@ -16,12 +19,19 @@ function reject(reason: string, detail: string): Parsed {
 
 /** Splits on lines that hold only "===" (the separator the examples use), dropping empty blocks. */
 function parsePairs(text: string): Parsed {
-  const blocks = text.split(/^[ \t]*===+[ \t]*$/m).map((b) => b.trim()).filter((b) => b !== '');
+  const blocks = text
+    .split(/^[ \t]*===+[ \t]*$/m)
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
   const turns: Turn[] = [];
   let question: string | undefined;
   for (const [i, block] of blocks.entries()) {
     const m = HEADER.exec(block);
-    if (!m) return reject('block without Question:/Answer: header', `block ${i + 1} starts with ${JSON.stringify(block.slice(0, 40))}`);
+    if (!m)
+      return reject(
+        'block without Question:/Answer: header',
+        `block ${i + 1} starts with ${JSON.stringify(block.slice(0, 40))}`,
+      );
     const body = block.slice(m[0].length).trim();
     if (body === '') return reject(`empty ${m[1]!.toLowerCase()}`, `block ${i + 1}`);
     if (m[1] === 'Question') {

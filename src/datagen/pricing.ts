@@ -6,7 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import type { Usage } from './client.js';
 
-export interface Price { input: number; output: number }
+export interface Price {
+  input: number;
+  output: number;
+}
 export type PriceTable = Record<string, Price>;
 
 export const DEFAULT_PRICES: PriceTable = {
@@ -28,18 +31,23 @@ export async function loadPrices(path: string): Promise<PriceTable> {
   } catch (err) {
     throw new Error(`prices: cannot read ${path} (${(err as Error).message})`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`prices: ${path} must be a JSON object {model: {input, output}}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`prices: ${path} must be a JSON object {model: {input, output}}`);
   for (const [model, price] of Object.entries(value)) {
     const p = price as Partial<Price> | null;
     if (!(typeof p?.input === 'number' && p.input >= 0 && typeof p.output === 'number' && p.output >= 0)) {
-      throw new Error(`prices: ${path}: "${model}" needs non-negative numbers "input" and "output" (USD per 1M tokens)`);
+      throw new Error(
+        `prices: ${path}: "${model}" needs non-negative numbers "input" and "output" (USD per 1M tokens)`,
+      );
     }
   }
   return { ...DEFAULT_PRICES, ...(value as PriceTable) };
 }
 
 export function priceFor(table: PriceTable, model: string): Price | undefined {
-  const match = Object.keys(table).filter((name) => model.startsWith(name)).sort((a, b) => b.length - a.length)[0];
+  const match = Object.keys(table)
+    .filter((name) => model.startsWith(name))
+    .sort((a, b) => b.length - a.length)[0];
   return match === undefined ? undefined : table[match];
 }
 

@@ -2,12 +2,19 @@
 // it redraws in place (at most 5 times a second); into a file or pipe it prints a line every
 // `intervalMs` so that logs of long jobs still show progress.
 
-export interface ProgressState { finished: number; total: number; costUsd?: number; failed: number }
+export interface ProgressState {
+  finished: number;
+  total: number;
+  costUsd?: number;
+  failed: number;
+}
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60),
+    r = s % 60;
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
 }
 
@@ -24,7 +31,10 @@ export class Progress {
   private readonly start = Date.now();
   private last = 0;
 
-  constructor(private readonly stream: NodeJS.WriteStream | null, private readonly intervalMs = 10_000) {}
+  constructor(
+    private readonly stream: NodeJS.WriteStream | null,
+    private readonly intervalMs = 10_000,
+  ) {}
 
   update(state: ProgressState, force = false): void {
     if (!this.stream) return;

@@ -10,7 +10,10 @@ import { renderContext, type ImageContext } from './context.js';
 export const PROMPT_TYPES = ['conversation', 'detail_description', 'complex_reasoning'] as const;
 export type PromptType = (typeof PROMPT_TYPES)[number];
 
-export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
 
 export interface PromptSet {
   type: PromptType;
@@ -40,7 +43,9 @@ export async function loadPromptSet(root: string, type: PromptType): Promise<Pro
   try {
     names = await readdir(dir);
   } catch (err) {
-    throw new Error(`prompts: cannot read folder ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new Error(
+      `prompts: cannot read folder ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   if (!names.includes('system_message.txt')) throw new Error(`prompts: ${dir} has no system_message.txt`);
   const shots = new Map<string, { caps?: string; conv?: string }>();
@@ -55,8 +60,14 @@ export async function loadPromptSet(root: string, type: PromptType): Promise<Pro
   const examples: PromptSet['examples'] = [];
   for (const index of [...shots.keys()].sort((a, b) => Number(a) - Number(b))) {
     const shot = shots.get(index)!;
-    if (!shot.caps || !shot.conv) throw new Error(`prompts: ${dir} has ${shot.caps ?? shot.conv} without its ${shot.caps ? `${index}_conv.txt` : `${index}_caps.txt`}`);
-    examples.push({ caps: await readFile(join(dir, shot.caps), 'utf8'), conv: await readFile(join(dir, shot.conv), 'utf8') });
+    if (!shot.caps || !shot.conv)
+      throw new Error(
+        `prompts: ${dir} has ${shot.caps ?? shot.conv} without its ${shot.caps ? `${index}_conv.txt` : `${index}_caps.txt`}`,
+      );
+    examples.push({
+      caps: await readFile(join(dir, shot.caps), 'utf8'),
+      conv: await readFile(join(dir, shot.conv), 'utf8'),
+    });
   }
   return { type, system: await readFile(join(dir, 'system_message.txt'), 'utf8'), examples };
 }

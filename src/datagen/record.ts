@@ -24,11 +24,21 @@ export interface InstructionRecord {
  * `first`: "<image>\n<question>"; `random`: that or "<question>\n<image>", drawn per
  * (seed, type, id), so a record gets the same side in every run.
  */
-export function toInstructionRecord(context: ImageContext, turns: Turn[], placement: DatagenPlacement, seed: number, type: PromptType): InstructionRecord {
+export function toInstructionRecord(
+  context: ImageContext,
+  turns: Turn[],
+  placement: DatagenPlacement,
+  seed: number,
+  type: PromptType,
+): InstructionRecord {
   const conversations = turns.flatMap(({ question, answer }, i) => [
     { from: 'human' as const, value: i === 0 ? `${DEFAULT_IMAGE_TOKEN}\n${question}` : question },
     { from: 'gpt' as const, value: answer },
   ]);
   const coin = () => seededIndex(2, seed, type, context.id, 'image-placement') === 1;
-  return { id: context.id, image: context.image, conversations: placeImage(conversations, { placement, coin }) as InstructionRecord['conversations'] };
+  return {
+    id: context.id,
+    image: context.image,
+    conversations: placeImage(conversations, { placement, coin }) as InstructionRecord['conversations'],
+  };
 }

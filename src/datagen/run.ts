@@ -43,7 +43,12 @@ export interface DatagenOptions {
   warn?: (message: string) => void;
 }
 
-interface Task { index: number; type: PromptType; context: ImageContext; prompts: PromptSet }
+interface Task {
+  index: number;
+  type: PromptType;
+  context: ImageContext;
+  prompts: PromptSet;
+}
 
 type Result =
   | { kind: 'record'; task: Task; record: InstructionRecord }
@@ -75,7 +80,8 @@ function addUsage(total: Usage, usage: Usage | null): void {
 }
 
 export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
-  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${o.concurrency}`);
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1)
+    throw new Error(`concurrency must be a positive integer, got ${o.concurrency}`);
   if (o.instructions.length === 0) throw new Error('the detailed-description instruction list is empty');
   const store = OutputStore.open(o.outDir, runSettings(o));
   try {
@@ -91,7 +97,9 @@ async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenS
   const price = priceFor(o.prices, o.client.model);
   const summary = emptySummary(o.client.model, price !== undefined);
   summary.resumed = { records: store.resumedRecords, rejects: store.resumedRejects };
-  const count = (table: Record<string, number>, key: string) => { table[key] = (table[key] ?? 0) + 1; };
+  const count = (table: Record<string, number>, key: string) => {
+    table[key] = (table[key] ?? 0) + 1;
+  };
 
   // Pending tasks in input order; an id seen twice keeps its first context.
   const seenIds = new Set<string>();
@@ -104,14 +112,20 @@ async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenS
     }
     seenIds.add(context.id);
     for (const prompts of o.prompts) {
-      if (!store.done.has(taskKey(prompts.type, context.id))) tasks.push({ index: tasks.length, type: prompts.type, context, prompts });
+      if (!store.done.has(taskKey(prompts.type, context.id)))
+        tasks.push({ index: tasks.length, type: prompts.type, context, prompts });
     }
   }
   summary.tasks = tasks.length;
 
   const progress = new Progress(o.progress);
   const started = Date.now();
-  const state = () => ({ finished: summary.finished, total: tasks.length, costUsd: summary.cost_usd ?? undefined, failed: summary.failed });
+  const state = () => ({
+    finished: summary.finished,
+    total: tasks.length,
+    costUsd: summary.cost_usd ?? undefined,
+    failed: summary.failed,
+  });
   let stopReason: string | null = null;
   let consecutiveFailures = 0;
   const cacheWrites = new Set<Promise<void>>(); // not awaited per request: the commit need not wait for the disk
@@ -133,9 +147,15 @@ async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenS
       addUsage(summary.usage, completion.usage);
       summary.cost_usd = estimateCost(price, summary.usage) ?? null;
       if (cache) {
-        const write: Promise<void> = cache.put(key, completion).catch((err: Error) => {
-          if (cacheWriteErrors++ === 0) o.warn?.(`cache: cannot write to ${cache.dir} (${err.message}); the run goes on, but replies not yet in the output would be paid again by a rerun`);
-        }).finally(() => cacheWrites.delete(write));
+        const write: Promise<void> = cache
+          .put(key, completion)
+          .catch((err: Error) => {
+            if (cacheWriteErrors++ === 0)
+              o.warn?.(
+                `cache: cannot write to ${cache.dir} (${err.message}); the run goes on, but replies not yet in the output would be paid again by a rerun`,
+              );
+          })
+          .finally(() => cacheWrites.delete(write));
         cacheWrites.add(write);
       }
       return { completion };
@@ -151,7 +171,13 @@ async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenS
     const outcome = await complete(task);
     if (!('completion' in outcome)) return outcome;
     const { content, finishReason, refusal } = outcome.completion;
-    const reject = (reason: string, detail: string): Result => ({ kind: 'reject', task, reason, detail, reply: content });
+    const reject = (reason: string, detail: string): Result => ({
+      kind: 'reject',
+      task,
+      reason,
+      detail,
+      reply: content,
+    });
     if (refusal !== null) return reject('refusal', refusal);
     if (finishReason === 'length') return reject('truncated reply', 'finish_reason "length": raise --max-tokens');
     if (finishReason === 'content_filter') return reject('content filter', 'finish_reason "content_filter"');
@@ -159,7 +185,11 @@ async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenS
     const instruction = o.instructions[seededIndex(o.instructions.length, o.seed, task.type, id, 'instruction')]!;
     const parsed = parseReply(task.type, content, instruction);
     if (!parsed.ok) return reject(parsed.reason, parsed.detail);
-    return { kind: 'record', task, record: toInstructionRecord(task.context, parsed.turns, o.placement, o.seed, task.type) };
+    return {
+      kind: 'record',
+      task,
+      record: toInstructionRecord(task.context, parsed.turns, o.placement, o.seed, task.type),
+    };
   }
 
   function commit(result: Result): void {
@@ -172,7 +202,8 @@ async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenS
       consecutiveFailures++;
       store.writeFailure({ type, id: context.id, reason: result.reason, message: result.message });
       o.warn?.(`${type} ${context.id}: ${result.message}; it will be retried by the next run`);
-      if (consecutiveFailures >= o.maxConsecutiveFailures) stopReason ??= `stopped: ${consecutiveFailures} requests in a row failed (last: ${result.message})`;
+      if (consecutiveFailures >= o.maxConsecutiveFailures)
+        stopReason ??= `stopped: ${consecutiveFailures} requests in a row failed (last: ${result.message})`;
       return;
     }
     consecutiveFailures = 0;
@@ -183,7 +214,16 @@ async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenS
         summary.records[type] = (summary.records[type] ?? 0) + 1;
         return;
       }
-      result = { kind: 'reject', task: result.task, reason: 'duplicate reply', detail: `same answers as ${type} ${earlier}`, reply: result.record.conversations.filter((t) => t.from === 'gpt').map((t) => t.value).join('\n===\n') };
+      result = {
+        kind: 'reject',
+        task: result.task,
+        reason: 'duplicate reply',
+        detail: `same answers as ${type} ${earlier}`,
+        reply: result.record.conversations
+          .filter((t) => t.from === 'gpt')
+          .map((t) => t.value)
+          .join('\n===\n'),
+      };
     }
     count(summary.rejects, result.reason);
     store.writeReject({ type, id: context.id, reason: result.reason, detail: result.detail, reply: result.reply });

@@ -16,17 +16,22 @@ function isStringArray(value: unknown): value is string[] {
 }
 
 function isFiniteNumbers(value: unknown, length: number): value is number[] {
-  return Array.isArray(value) && value.length === length && value.every((v) => typeof v === 'number' && Number.isFinite(v));
+  return (
+    Array.isArray(value) && value.length === length && value.every((v) => typeof v === 'number' && Number.isFinite(v))
+  );
 }
 
 /** Validates one parsed JSONL object; `where` is "file:line" for the error messages. */
 export function checkImageContext(value: unknown, where: string): ImageContext {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${where}: expected a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InputError(`${where}: expected a JSON object`);
   const o = value as Record<string, unknown>;
   const id = typeof o.id === 'number' && Number.isInteger(o.id) ? String(o.id) : o.id;
   if (typeof id !== 'string' || id === '') throw new InputError(`${where}: "id" must be a non-empty string`);
-  if (typeof o.image !== 'string' || o.image === '') throw new InputError(`${where}: "image" must be a non-empty string (id ${id})`);
-  if (!isStringArray(o.captions) || o.captions.length === 0) throw new InputError(`${where}: "captions" must be a non-empty array of strings (id ${id})`);
+  if (typeof o.image !== 'string' || o.image === '')
+    throw new InputError(`${where}: "image" must be a non-empty string (id ${id})`);
+  if (!isStringArray(o.captions) || o.captions.length === 0)
+    throw new InputError(`${where}: "captions" must be a non-empty array of strings (id ${id})`);
   const instances = o.instances ?? [];
   if (!Array.isArray(instances)) throw new InputError(`${where}: "instances" must be an array (id ${id})`);
   return {
@@ -35,8 +40,10 @@ export function checkImageContext(value: unknown, where: string): ImageContext {
     captions: o.captions,
     instances: instances.map((inst: unknown, i) => {
       const it = inst as Record<string, unknown> | null;
-      if (typeof it?.category !== 'string' || it.category === '') throw new InputError(`${where}: instances[${i}].category must be a non-empty string (id ${id})`);
-      if (!isFiniteNumbers(it.bbox, 4)) throw new InputError(`${where}: instances[${i}].bbox must be 4 finite numbers [x1, y1, x2, y2] (id ${id})`);
+      if (typeof it?.category !== 'string' || it.category === '')
+        throw new InputError(`${where}: instances[${i}].category must be a non-empty string (id ${id})`);
+      if (!isFiniteNumbers(it.bbox, 4))
+        throw new InputError(`${where}: instances[${i}].bbox must be 4 finite numbers [x1, y1, x2, y2] (id ${id})`);
       return { category: it.category, bbox: it.bbox as [number, number, number, number] };
     }),
   };
@@ -60,7 +67,9 @@ export async function readCapsBoxesJsonl(path: string): Promise<ImageContext[]> 
       contexts.push(checkImageContext(value, where));
     }
   } catch (err) {
-    throw err instanceof InputError ? err : new InputError(`${path}: cannot read captions and boxes (${(err as Error).message})`);
+    throw err instanceof InputError
+      ? err
+      : new InputError(`${path}: cannot read captions and boxes (${(err as Error).message})`);
   }
   return contexts;
 }
@@ -81,11 +90,26 @@ export async function readCoco(captionsPath: string, instancesPath: string): Pro
   await forEachArrayElement(captionsPath, (key, e, i) => {
     const where = () => `${captionsPath}: ${key}[${i}]`;
     if (key === 'images') {
-      field(typeof e.id === 'number' && typeof e.file_name === 'string', null, () => `${where()} needs a numeric "id" and a string "file_name"`);
-      contexts.set(e.id as number, { id: String(e.id).padStart(12, '0'), image: e.file_name as string, captions: [], instances: [] });
+      field(
+        typeof e.id === 'number' && typeof e.file_name === 'string',
+        null,
+        () => `${where()} needs a numeric "id" and a string "file_name"`,
+      );
+      contexts.set(e.id as number, {
+        id: String(e.id).padStart(12, '0'),
+        image: e.file_name as string,
+        captions: [],
+        instances: [],
+      });
     } else if (key === 'annotations') {
-      const context = field<ImageContext>(typeof e.image_id === 'number' && contexts.has(e.image_id), contexts.get(e.image_id as number), () => `${where()}.image_id ${String(e.image_id)} is not in "images" (which must come first)`);
-      context.captions.push(field<string>(typeof e.caption === 'string', e.caption, () => `${where()}.caption must be a string`));
+      const context = field<ImageContext>(
+        typeof e.image_id === 'number' && contexts.has(e.image_id),
+        contexts.get(e.image_id as number),
+        () => `${where()}.image_id ${String(e.image_id)} is not in "images" (which must come first)`,
+      );
+      context.captions.push(
+        field<string>(typeof e.caption === 'string', e.caption, () => `${where()}.caption must be a string`),
+      );
     }
   });
 
@@ -96,22 +120,48 @@ export async function readCoco(captionsPath: string, instancesPath: string): Pro
   await forEachArrayElement(instancesPath, (key, e, i) => {
     const where = () => `${instancesPath}: ${key}[${i}]`;
     if (key === 'images') {
-      const ok = typeof e.id === 'number' && typeof e.width === 'number' && typeof e.height === 'number' && e.width > 0 && e.height > 0;
+      const ok =
+        typeof e.id === 'number' &&
+        typeof e.width === 'number' &&
+        typeof e.height === 'number' &&
+        e.width > 0 &&
+        e.height > 0;
       field(ok, null, () => `${where()} needs a numeric "id" and positive "width"/"height"`);
       sizes.set(e.id as number, [e.width as number, e.height as number]);
     } else if (key === 'categories') {
-      field(typeof e.id === 'number' && typeof e.name === 'string', null, () => `${where()} needs a numeric "id" and a string "name"`);
+      field(
+        typeof e.id === 'number' && typeof e.name === 'string',
+        null,
+        () => `${where()} needs a numeric "id" and a string "name"`,
+      );
       categories.set(e.id as number, e.name as string);
     } else if (key === 'annotations') {
-      field(typeof e.image_id === 'number' && typeof e.category_id === 'number', null, () => `${where()} needs numeric "image_id" and "category_id"`);
+      field(
+        typeof e.image_id === 'number' && typeof e.category_id === 'number',
+        null,
+        () => `${where()} needs numeric "image_id" and "category_id"`,
+      );
       field(isFiniteNumbers(e.bbox, 4), null, () => `${where()}.bbox must be 4 finite numbers [x, y, w, h]`);
-      boxes.push({ imageId: e.image_id as number, categoryId: e.category_id as number, bbox: e.bbox as number[], index: i });
+      boxes.push({
+        imageId: e.image_id as number,
+        categoryId: e.category_id as number,
+        bbox: e.bbox as number[],
+        index: i,
+      });
     }
   });
   for (const { imageId, categoryId, bbox, index } of boxes) {
     const where = `${instancesPath}: annotations[${index}]`;
-    const size = field<[number, number]>(sizes.has(imageId), sizes.get(imageId), () => `${where}.image_id ${imageId} is not in "images"`);
-    const category = field<string>(categories.has(categoryId), categories.get(categoryId), () => `${where}.category_id ${categoryId} is not in "categories"`);
+    const size = field<[number, number]>(
+      sizes.has(imageId),
+      sizes.get(imageId),
+      () => `${where}.image_id ${imageId} is not in "images"`,
+    );
+    const category = field<string>(
+      categories.has(categoryId),
+      categories.get(categoryId),
+      () => `${where}.category_id ${categoryId} is not in "categories"`,
+    );
     contexts.get(imageId)?.instances.push({ category, bbox: cocoBoxToNormalized(bbox, size[0], size[1]) });
   }
   return [...contexts.values()].filter((c) => c.captions.length > 0);

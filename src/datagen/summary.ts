@@ -34,11 +34,25 @@ export interface DatagenSummary {
 
 export function emptySummary(model: string, priced: boolean): DatagenSummary {
   return {
-    model, tasks: 0, finished: 0, unfinished: 0, resumed: { records: 0, rejects: 0 },
-    records: {}, rejects: {}, failed: 0, failures: {}, retries: {}, duplicate_inputs: 0,
+    model,
+    tasks: 0,
+    finished: 0,
+    unfinished: 0,
+    resumed: { records: 0, rejects: 0 },
+    records: {},
+    rejects: {},
+    failed: 0,
+    failures: {},
+    retries: {},
+    duplicate_inputs: 0,
     requests: { sent: 0, cached: 0, without_usage: 0 },
-    usage: { promptTokens: 0, completionTokens: 0 }, usage_saved_by_cache: { promptTokens: 0, completionTokens: 0 },
-    cost_usd: priced ? 0 : null, cost_saved_by_cache_usd: priced ? 0 : null, priced, elapsed_s: 0, stopped: null,
+    usage: { promptTokens: 0, completionTokens: 0 },
+    usage_saved_by_cache: { promptTokens: 0, completionTokens: 0 },
+    cost_usd: priced ? 0 : null,
+    cost_saved_by_cache_usd: priced ? 0 : null,
+    priced,
+    elapsed_s: 0,
+    stopped: null,
   };
 }
 
@@ -55,7 +69,9 @@ export function formatSummary(s: DatagenSummary): string {
   const rate = s.elapsed_s > 0 ? (s.finished / s.elapsed_s).toFixed(1) : '-';
   return [
     `datagen ${s.stopped ? s.stopped : 'finished'}: ${s.finished}/${s.tasks} tasks in ${formatDuration(s.elapsed_s)} (${rate}/s)` +
-      (s.resumed.records + s.resumed.rejects > 0 ? `; ${s.resumed.records} records and ${s.resumed.rejects} rejects from earlier runs kept` : ''),
+      (s.resumed.records + s.resumed.rejects > 0
+        ? `; ${s.resumed.records} records and ${s.resumed.rejects} rejects from earlier runs kept`
+        : ''),
     `  records:  ${counts(s.records)}`,
     `  rejected: ${counts(s.rejects)}`,
     `  failed:   ${counts(s.failures)}${s.unfinished > 0 ? ` (${s.unfinished} tasks left: run the same command again)` : ''}`,

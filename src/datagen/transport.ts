@@ -26,26 +26,38 @@ export function nodeFetch(input: string | URL | Request, init: RequestInit = {})
   if (signal?.aborted) return Promise.reject(abortError(signal));
   const headers: Record<string, string> = {};
   new Headers(init.headers).forEach((value, key) => (headers[key] = value));
-  const body = typeof init.body === 'string' || init.body instanceof Uint8Array ? init.body : init.body == null ? undefined : null;
+  const body =
+    typeof init.body === 'string' || init.body instanceof Uint8Array ? init.body : init.body == null ? undefined : null;
   if (body === null) return Promise.reject(new TypeError('nodeFetch sends only string or byte bodies'));
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
 
   return new Promise((resolve, reject) => {
-    const request = client.request(url, { method: init.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        signal?.removeEventListener('abort', onAbort);
-        const status = res.statusCode ?? 0;
-        const responseHeaders = new Headers();
-        for (const [key, value] of Object.entries(res.headers)) {
-          for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) responseHeaders.append(key, v);
-        }
-        const nullBody = status === 204 || status === 205 || status === 304;
-        resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage, headers: responseHeaders }));
-      });
-    });
+    const request = client.request(
+      url,
+      { method: init.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'] },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          signal?.removeEventListener('abort', onAbort);
+          const status = res.statusCode ?? 0;
+          const responseHeaders = new Headers();
+          for (const [key, value] of Object.entries(res.headers)) {
+            for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value])
+              responseHeaders.append(key, v);
+          }
+          const nullBody = status === 204 || status === 205 || status === 304;
+          resolve(
+            new Response(nullBody ? null : Buffer.concat(chunks), {
+              status,
+              statusText: res.statusMessage,
+              headers: responseHeaders,
+            }),
+          );
+        });
+      },
+    );
     const onAbort = () => {
       request.destroy();
       reject(abortError(signal!));

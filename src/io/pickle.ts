@@ -26,7 +26,10 @@ export interface UnpicklerHooks {
 
 /** A malformed or refused pickle; `position` is the byte offset of the opcode being run. */
 export class PickleError extends Error {
-  constructor(message: string, readonly position: number) {
+  constructor(
+    message: string,
+    readonly position: number,
+  ) {
     super(`byte ${position}: ${message}`);
     this.name = 'PickleError';
   }
@@ -42,9 +45,14 @@ export function unpickle(bytes: Uint8Array, hooks: UnpicklerHooks): unknown {
   let op = 0;
   let opAt = 0;
 
-  const fail = (message: string): never => { throw new PickleError(message, opAt); };
+  const fail = (message: string): never => {
+    throw new PickleError(message, opAt);
+  };
   const take = (n: number): number => {
-    if (pos + n > bytes.byteLength) fail(`opcode 0x${op.toString(16)} needs ${n} more bytes, but the pickle ends at ${bytes.byteLength} (truncated?)`);
+    if (pos + n > bytes.byteLength)
+      fail(
+        `opcode 0x${op.toString(16)} needs ${n} more bytes, but the pickle ends at ${bytes.byteLength} (truncated?)`,
+      );
     pos += n;
     return pos - n;
   };
@@ -78,13 +86,16 @@ export function unpickle(bytes: Uint8Array, hooks: UnpicklerHooks): unknown {
     if (at === undefined) fail('no MARK to pop to');
     return stack.splice(at!);
   };
-  const dictAt = (value: unknown): PyDict => (value instanceof PyDict ? value : fail(`SETITEM(S) on a ${typeName(value)}, not a dict`));
-  const listAt = (value: unknown): unknown[] => (Array.isArray(value) && !Object.isFrozen(value) ? value : fail(`APPEND(S) on a ${typeName(value)}, not a list`));
+  const dictAt = (value: unknown): PyDict =>
+    value instanceof PyDict ? value : fail(`SETITEM(S) on a ${typeName(value)}, not a dict`);
+  const listAt = (value: unknown): unknown[] =>
+    Array.isArray(value) && !Object.isFrozen(value) ? value : fail(`APPEND(S) on a ${typeName(value)}, not a list`);
   const setItems = (dict: PyDict, flat: unknown[]) => {
     if (flat.length % 2 !== 0) fail('SETITEMS with an odd number of keys and values');
     for (let i = 0; i < flat.length; i += 2) dict.items.set(flat[i], flat[i + 1]);
   };
-  const memoGet = (index: number) => (memo.has(index) ? memo.get(index) : fail(`memo entry ${index} is read before it is written`));
+  const memoGet = (index: number) =>
+    memo.has(index) ? memo.get(index) : fail(`memo entry ${index} is read before it is written`);
   const tuple = (items: unknown[]) => Object.freeze(items);
 
   while (true) {
@@ -93,52 +104,150 @@ export function unpickle(bytes: Uint8Array, hooks: UnpicklerHooks): unknown {
     op = u8();
     try {
       switch (op) {
-        case 0x80: { const protocol = u8(); if (protocol > 5) fail(`pickle protocol ${protocol} is newer than this reader knows (up to 5)`); break; } // PROTO
-        case 0x95: take(8); break; // FRAME: a length hint only
-        case 0x2e: return pop(); // STOP
-        case 0x28: marks.push(stack.length); break; // MARK
-        case 0x30: pop(); break; // POP
-        case 0x31: popMark(); break; // POP_MARK
-        case 0x32: stack.push(top()); break; // DUP
-        case 0x4e: stack.push(null); break; // NONE
-        case 0x88: stack.push(true); break; // NEWTRUE
-        case 0x89: stack.push(false); break; // NEWFALSE
-        case 0x4a: stack.push(dv.getInt32(take(4), true)); break; // BININT
-        case 0x4b: stack.push(u8()); break; // BININT1
-        case 0x4d: stack.push(u16()); break; // BININT2
-        case 0x8a: stack.push(littleEndianInt(raw(u8()))); break; // LONG1
-        case 0x8b: stack.push(littleEndianInt(raw(u32()))); break; // LONG4
-        case 0x47: stack.push(dv.getFloat64(take(8), false)); break; // BINFLOAT (big-endian)
-        case 0x58: stack.push(utf8(u32())); break; // BINUNICODE
-        case 0x8c: stack.push(utf8(u8())); break; // SHORT_BINUNICODE
-        case 0x8d: stack.push(utf8(u64())); break; // BINUNICODE8
-        case 0x55: stack.push(latin1(raw(u8()))); break; // SHORT_BINSTRING (a Python 2 str)
-        case 0x54: stack.push(latin1(raw(u32()))); break; // BINSTRING
-        case 0x43: stack.push(raw(u8())); break; // SHORT_BINBYTES
-        case 0x42: stack.push(raw(u32())); break; // BINBYTES
-        case 0x8e: stack.push(raw(u64())); break; // BINBYTES8
-        case 0x29: stack.push(tuple([])); break; // EMPTY_TUPLE
-        case 0x74: stack.push(tuple(popMark())); break; // TUPLE
-        case 0x85: stack.push(tuple([pop()])); break; // TUPLE1
-        case 0x86: { const b = pop(); stack.push(tuple([pop(), b])); break; } // TUPLE2
-        case 0x87: { const c = pop(); const b = pop(); stack.push(tuple([pop(), b, c])); break; } // TUPLE3
-        case 0x5d: stack.push([]); break; // EMPTY_LIST
-        case 0x6c: stack.push(popMark()); break; // LIST
-        case 0x61: { const v = pop(); listAt(top()).push(v); break; } // APPEND
-        case 0x65: { const items = popMark(); listAt(top()).push(...items); break; } // APPENDS
-        case 0x7d: stack.push(new PyDict()); break; // EMPTY_DICT
-        case 0x64: { const d = new PyDict(); setItems(d, popMark()); stack.push(d); break; } // DICT
-        case 0x73: { const v = pop(); const k = pop(); dictAt(top()).items.set(k, v); break; } // SETITEM
-        case 0x75: { const flat = popMark(); setItems(dictAt(top()), flat); break; } // SETITEMS
-        case 0x63: { const module = line(); stack.push(hooks.findGlobal(module, line())); break; } // GLOBAL
-        case 0x93: { // STACK_GLOBAL
+        case 0x80: {
+          const protocol = u8();
+          if (protocol > 5) fail(`pickle protocol ${protocol} is newer than this reader knows (up to 5)`);
+          break;
+        } // PROTO
+        case 0x95:
+          take(8);
+          break; // FRAME: a length hint only
+        case 0x2e:
+          return pop(); // STOP
+        case 0x28:
+          marks.push(stack.length);
+          break; // MARK
+        case 0x30:
+          pop();
+          break; // POP
+        case 0x31:
+          popMark();
+          break; // POP_MARK
+        case 0x32:
+          stack.push(top());
+          break; // DUP
+        case 0x4e:
+          stack.push(null);
+          break; // NONE
+        case 0x88:
+          stack.push(true);
+          break; // NEWTRUE
+        case 0x89:
+          stack.push(false);
+          break; // NEWFALSE
+        case 0x4a:
+          stack.push(dv.getInt32(take(4), true));
+          break; // BININT
+        case 0x4b:
+          stack.push(u8());
+          break; // BININT1
+        case 0x4d:
+          stack.push(u16());
+          break; // BININT2
+        case 0x8a:
+          stack.push(littleEndianInt(raw(u8())));
+          break; // LONG1
+        case 0x8b:
+          stack.push(littleEndianInt(raw(u32())));
+          break; // LONG4
+        case 0x47:
+          stack.push(dv.getFloat64(take(8), false));
+          break; // BINFLOAT (big-endian)
+        case 0x58:
+          stack.push(utf8(u32()));
+          break; // BINUNICODE
+        case 0x8c:
+          stack.push(utf8(u8()));
+          break; // SHORT_BINUNICODE
+        case 0x8d:
+          stack.push(utf8(u64()));
+          break; // BINUNICODE8
+        case 0x55:
+          stack.push(latin1(raw(u8())));
+          break; // SHORT_BINSTRING (a Python 2 str)
+        case 0x54:
+          stack.push(latin1(raw(u32())));
+          break; // BINSTRING
+        case 0x43:
+          stack.push(raw(u8()));
+          break; // SHORT_BINBYTES
+        case 0x42:
+          stack.push(raw(u32()));
+          break; // BINBYTES
+        case 0x8e:
+          stack.push(raw(u64()));
+          break; // BINBYTES8
+        case 0x29:
+          stack.push(tuple([]));
+          break; // EMPTY_TUPLE
+        case 0x74:
+          stack.push(tuple(popMark()));
+          break; // TUPLE
+        case 0x85:
+          stack.push(tuple([pop()]));
+          break; // TUPLE1
+        case 0x86: {
+          const b = pop();
+          stack.push(tuple([pop(), b]));
+          break;
+        } // TUPLE2
+        case 0x87: {
+          const c = pop();
+          const b = pop();
+          stack.push(tuple([pop(), b, c]));
+          break;
+        } // TUPLE3
+        case 0x5d:
+          stack.push([]);
+          break; // EMPTY_LIST
+        case 0x6c:
+          stack.push(popMark());
+          break; // LIST
+        case 0x61: {
+          const v = pop();
+          listAt(top()).push(v);
+          break;
+        } // APPEND
+        case 0x65: {
+          const items = popMark();
+          listAt(top()).push(...items);
+          break;
+        } // APPENDS
+        case 0x7d:
+          stack.push(new PyDict());
+          break; // EMPTY_DICT
+        case 0x64: {
+          const d = new PyDict();
+          setItems(d, popMark());
+          stack.push(d);
+          break;
+        } // DICT
+        case 0x73: {
+          const v = pop();
+          const k = pop();
+          dictAt(top()).items.set(k, v);
+          break;
+        } // SETITEM
+        case 0x75: {
+          const flat = popMark();
+          setItems(dictAt(top()), flat);
+          break;
+        } // SETITEMS
+        case 0x63: {
+          const module = line();
+          stack.push(hooks.findGlobal(module, line()));
+          break;
+        } // GLOBAL
+        case 0x93: {
+          // STACK_GLOBAL
           const name = pop();
           const module = pop();
           if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
           stack.push(hooks.findGlobal(module as string, name as string));
           break;
         }
-        case 0x52: { // REDUCE
+        case 0x52: {
+          // REDUCE
           const args = pop();
           const callable = pop();
           if (typeof callable !== 'function') fail(`REDUCE calls a ${typeName(callable)}, which is not callable`);
@@ -146,7 +255,8 @@ export function unpickle(bytes: Uint8Array, hooks: UnpicklerHooks): unknown {
           stack.push((callable as PyCallable)(args as unknown[]));
           break;
         }
-        case 0x62: { // BUILD
+        case 0x62: {
+          // BUILD
           const state = pop();
           const obj = top();
           if (obj instanceof PyDict) obj.state = state;
@@ -154,14 +264,28 @@ export function unpickle(bytes: Uint8Array, hooks: UnpicklerHooks): unknown {
           else fail(`BUILD on a ${typeName(obj)}`);
           break;
         }
-        case 0x51: stack.push(hooks.persistentLoad(pop())); break; // BINPERSID
-        case 0x71: memo.set(u8(), top()); break; // BINPUT
-        case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-        case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-        case 0x68: stack.push(memoGet(u8())); break; // BINGET
-        case 0x6a: stack.push(memoGet(u32())); break; // LONG_BINGET
+        case 0x51:
+          stack.push(hooks.persistentLoad(pop()));
+          break; // BINPERSID
+        case 0x71:
+          memo.set(u8(), top());
+          break; // BINPUT
+        case 0x72:
+          memo.set(u32(), top());
+          break; // LONG_BINPUT
+        case 0x94:
+          memo.set(memo.size, top());
+          break; // MEMOIZE
+        case 0x68:
+          stack.push(memoGet(u8()));
+          break; // BINGET
+        case 0x6a:
+          stack.push(memoGet(u32()));
+          break; // LONG_BINGET
         default:
-          fail(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')}${op >= 0x20 && op < 0x7f ? ` (${JSON.stringify(String.fromCharCode(op))})` : ''}`);
+          fail(
+            `unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')}${op >= 0x20 && op < 0x7f ? ` (${JSON.stringify(String.fromCharCode(op))})` : ''}`,
+          );
       }
     } catch (err) {
       if (err instanceof PickleError) throw err;

@@ -7,10 +7,18 @@ import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import type { RawTensor } from './safetensors.js';
 
 type Fail = (message: string, tensor?: string) => never;
-export type ShardFile = { has(name: string): boolean; info(name: string): unknown; readRaw(name: string): RawTensor; close(): void };
+export type ShardFile = {
+  has(name: string): boolean;
+  info(name: string): unknown;
+  readRaw(name: string): RawTensor;
+  close(): void;
+};
 
 /** Reads and checks an index, and that every shard it names exists inside its directory. */
-function readShardIndex(indexPath: string, fail: Fail): { metadata: Record<string, unknown>; weightMap: Map<string, string> } {
+function readShardIndex(
+  indexPath: string,
+  fail: Fail,
+): { metadata: Record<string, unknown>; weightMap: Map<string, string> } {
   let index: unknown;
   try {
     index = JSON.parse(readFileSync(indexPath, 'utf8'));
@@ -33,7 +41,9 @@ function readShardIndex(indexPath: string, fail: Fail): { metadata: Record<strin
   for (const file of new Set(map.values())) {
     if (!existsSync(join(dir, file))) {
       const users = [...map].filter(([, f]) => f === file).map(([n]) => n);
-      fail(`weight_map names shard ${JSON.stringify(file)} (for ${JSON.stringify(users[0])}${users.length > 1 ? ` and ${users.length - 1} more` : ''}), but ${join(dir, file)} does not exist`);
+      fail(
+        `weight_map names shard ${JSON.stringify(file)} (for ${JSON.stringify(users[0])}${users.length > 1 ? ` and ${users.length - 1} more` : ''}), but ${join(dir, file)} does not exist`,
+      );
     }
   }
   return { metadata: metadata as Record<string, unknown>, weightMap: map };
@@ -47,8 +57,14 @@ export abstract class ShardedCheckpoint<F extends ShardFile> {
   private readonly weightMap: Map<string, string>;
 
   /** Reads and checks the index; opens no shard yet. */
-  protected constructor(readonly indexPath: string, private readonly openShard: (path: string) => F, private readonly error: (file: string, message: string, tensor?: string) => Error) {
-    ({ metadata: this.metadata, weightMap: this.weightMap } = readShardIndex(indexPath, (message, tensor) => { throw error(indexPath, message, tensor); }));
+  protected constructor(
+    readonly indexPath: string,
+    private readonly openShard: (path: string) => F,
+    private readonly error: (file: string, message: string, tensor?: string) => Error,
+  ) {
+    ({ metadata: this.metadata, weightMap: this.weightMap } = readShardIndex(indexPath, (message, tensor) => {
+      throw error(indexPath, message, tensor);
+    }));
   }
 
   /** Tensor names in the index's order (sorted, as transformers writes it). */
@@ -80,13 +96,19 @@ export abstract class ShardedCheckpoint<F extends ShardFile> {
 
   private shardOf(name: string): F {
     const file = this.weightMap.get(name);
-    if (file === undefined) throw this.error(this.indexPath, `no such tensor in weight_map (it has ${this.weightMap.size})`, name);
+    if (file === undefined)
+      throw this.error(this.indexPath, `no such tensor in weight_map (it has ${this.weightMap.size})`, name);
     let shard = this.shards.get(file);
     if (shard === undefined) {
       shard = this.openShard(join(dirname(this.indexPath), file));
       this.shards.set(file, shard);
     }
-    if (!shard.has(name)) throw this.error(this.indexPath, `weight_map puts it in ${JSON.stringify(file)}, but that shard has no such tensor`, name);
+    if (!shard.has(name))
+      throw this.error(
+        this.indexPath,
+        `weight_map puts it in ${JSON.stringify(file)}, but that shard has no such tensor`,
+        name,
+      );
     return shard;
   }
 }

@@ -6,7 +6,14 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAll, writeFileAtomic } from './atomic.js';
-import { checkTensorToWrite, DTYPE_SIZE, numel, SafetensorsError, SafetensorsFile, writeSafetensors } from './safetensors.js';
+import {
+  checkTensorToWrite,
+  DTYPE_SIZE,
+  numel,
+  SafetensorsError,
+  SafetensorsFile,
+  writeSafetensors,
+} from './safetensors.js';
 import type { RawTensorSource, TensorToWrite } from './safetensors.js';
 import { ShardedCheckpoint } from './shard-index.js';
 
@@ -16,7 +23,11 @@ export const SAFE_WEIGHTS_INDEX_NAME = 'model.safetensors.index.json';
 /** A sharded safetensors checkpoint opened through its index; each shard's header is read on first use of one of its tensors. */
 export class ShardedSafetensors extends ShardedCheckpoint<SafetensorsFile> implements RawTensorSource {
   static open(indexPath: string): ShardedSafetensors {
-    return new ShardedSafetensors(indexPath, (path) => SafetensorsFile.open(path), (file, message, tensor) => new SafetensorsError(file, message, tensor));
+    return new ShardedSafetensors(
+      indexPath,
+      (path) => SafetensorsFile.open(path),
+      (file, message, tensor) => new SafetensorsError(file, message, tensor),
+    );
   }
 }
 
@@ -33,7 +44,11 @@ export interface ShardedWriteOptions {
  * than that gets a shard of its own), then the index. Every file is written atomically, the index last; shards
  * and index left by an earlier save under other names are then removed. Returns the file names written.
  */
-export function writeShardedSafetensors(dir: string, tensors: Readonly<Record<string, TensorToWrite>>, options: ShardedWriteOptions = {}): string[] {
+export function writeShardedSafetensors(
+  dir: string,
+  tensors: Readonly<Record<string, TensorToWrite>>,
+  options: ShardedWriteOptions = {},
+): string[] {
   const maxShardSize = parseShardSize(options.maxShardSize ?? '5GB');
   const metadata = options.metadata ?? { format: 'pt' };
   const entries = Object.entries(tensors);
@@ -67,7 +82,10 @@ export function writeShardedSafetensors(dir: string, tensors: Readonly<Record<st
     files.push(SAFE_WEIGHTS_INDEX_NAME);
   }
   for (const stale of readdirSync(dir)) {
-    const ours = /^model-\d{5}-of-\d{5}\.safetensors$/.test(stale) || stale === SAFE_WEIGHTS_NAME || stale === SAFE_WEIGHTS_INDEX_NAME;
+    const ours =
+      /^model-\d{5}-of-\d{5}\.safetensors$/.test(stale) ||
+      stale === SAFE_WEIGHTS_NAME ||
+      stale === SAFE_WEIGHTS_INDEX_NAME;
     if (ours && !files.includes(stale)) rmSync(join(dir, stale));
   }
   return files;
@@ -86,7 +104,10 @@ export function parseShardSize(size: number | string): number {
     throw new RangeError(`maxShardSize must be a positive integer number of bytes, got ${size}`);
   }
   const m = /^(\d+)(GiB|MiB|KiB|GB|MB|KB)$/i.exec(size);
-  if (m === null) throw new RangeError(`maxShardSize ${JSON.stringify(size)} is not an integer followed by a unit, e.g. '5GB' or '10GiB'`);
+  if (m === null)
+    throw new RangeError(
+      `maxShardSize ${JSON.stringify(size)} is not an integer followed by a unit, e.g. '5GB' or '10GiB'`,
+    );
   const scale: Record<string, number> = { GIB: 2 ** 30, MIB: 2 ** 20, KIB: 2 ** 10, GB: 1e9, MB: 1e6, KB: 1e3 };
   const bytes = Number(m[1]) * scale[m[2].toUpperCase()];
   const bits = !m[2].toUpperCase().endsWith('IB') && size.endsWith('b');
@@ -96,7 +117,8 @@ export function parseShardSize(size: number | string): number {
 /** Python's json.dumps(index, indent=2, sort_keys=True) + "\n", as transformers writes the index. */
 function formatIndex(totalSize: number, weightMap: [string, string][]): string {
   // Python sorts str by code point and escapes all non-ASCII (ensure_ascii) as lower-case \uXXXX per UTF-16 unit.
-  const py = (s: string) => JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const py = (s: string) =>
+    JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   const byCodePoint = ([a]: [string, string], [b]: [string, string]) => {
     const [x, y] = [[...a], [...b]];
     for (let i = 0; i < Math.min(x.length, y.length); i++) {

@@ -13,6 +13,10 @@ export const WEIGHTS_INDEX_NAME = 'pytorch_model.bin.index.json';
 /** A sharded .bin checkpoint opened through its index; each shard's directory and data.pkl are read on first use of one of its tensors. */
 export class ShardedTorchBin extends ShardedCheckpoint<TorchBinFile> implements TorchBinSource {
   static open(indexPath: string): ShardedTorchBin {
-    return new ShardedTorchBin(indexPath, (path) => TorchBinFile.open(path), (file, message, tensor) => new TorchBinError(file, message, tensor));
+    return new ShardedTorchBin(
+      indexPath,
+      (path) => TorchBinFile.open(path),
+      (file, message, tensor) => new TorchBinError(file, message, tensor),
+    );
   }
 }

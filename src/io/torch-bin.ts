@@ -23,8 +23,16 @@ import { ZipError, ZipFile } from './zip.js';
 
 /** torch.<T>Storage -> element dtype (safetensors names, as RawTensor uses). */
 const STORAGE_DTYPE: Readonly<Record<string, SafetensorsDType>> = {
-  DoubleStorage: 'F64', FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16', LongStorage: 'I64',
-  IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
+  DoubleStorage: 'F64',
+  FloatStorage: 'F32',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
+  BoolStorage: 'BOOL',
 };
 
 /** Where a tensor's elements are: `storageOffset` and `stride` count elements of the storage. */
@@ -49,22 +57,37 @@ export interface TorchBinSource {
 
 /** A malformed, unsafe or unsupported .bin file; `file` and (when one is to blame) `tensor` say where. */
 export class TorchBinError extends Error {
-  constructor(readonly file: string, message: string, readonly tensor?: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+    readonly tensor?: string,
+  ) {
     super(`${file}: ${tensor === undefined ? '' : `tensor ${JSON.stringify(tensor)}: `}${message}`);
     this.name = 'TorchBinError';
   }
 }
 
 class StorageType {
-  constructor(readonly name: string, readonly dtype: SafetensorsDType) {}
+  constructor(
+    readonly name: string,
+    readonly dtype: SafetensorsDType,
+  ) {}
 }
 
 class StorageRef {
-  constructor(readonly key: string, readonly dtype: SafetensorsDType) {}
+  constructor(
+    readonly key: string,
+    readonly dtype: SafetensorsDType,
+  ) {}
 }
 
 class TensorRef {
-  constructor(readonly storage: StorageRef, readonly storageOffset: number, readonly shape: number[], readonly stride: number[]) {}
+  constructor(
+    readonly storage: StorageRef,
+    readonly storageOffset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {}
 }
 
 export class TorchBinFile implements TorchBinSource {
@@ -84,12 +107,17 @@ export class TorchBinFile implements TorchBinSource {
     try {
       zip = ZipFile.open(path);
     } catch (err) {
-      throw err instanceof ZipError ? new TorchBinError(path, `not a readable torch.save zip archive: ${err.detail}`) : err;
+      throw err instanceof ZipError
+        ? new TorchBinError(path, `not a readable torch.save zip archive: ${err.detail}`)
+        : err;
     }
     try {
       const archive = archiveName(zip, path);
-      const byteorder = zip.entries.has(`${archive}/byteorder`) ? new TextDecoder().decode(readEntry(zip, `${archive}/byteorder`, path)).trim() : 'little';
-      if (byteorder !== 'little' && byteorder !== 'big') throw new TorchBinError(path, `${archive}/byteorder says ${JSON.stringify(byteorder)}, not "little" or "big"`);
+      const byteorder = zip.entries.has(`${archive}/byteorder`)
+        ? new TextDecoder().decode(readEntry(zip, `${archive}/byteorder`, path)).trim()
+        : 'little';
+      if (byteorder !== 'little' && byteorder !== 'big')
+        throw new TorchBinError(path, `${archive}/byteorder says ${JSON.stringify(byteorder)}, not "little" or "big"`);
       const tensors = readStateDict(zip, archive, path);
       return new TorchBinFile(path, zip, archive, byteorder === 'big', tensors);
     } catch (err) {
@@ -109,7 +137,8 @@ export class TorchBinFile implements TorchBinSource {
 
   info(name: string): TorchTensorInfo {
     const info = this.tensors.get(name);
-    if (info === undefined) throw new TorchBinError(this.path, `no such tensor (the file has ${this.tensors.size})`, name);
+    if (info === undefined)
+      throw new TorchBinError(this.path, `no such tensor (the file has ${this.tensors.size})`, name);
     return { ...info, shape: [...info.shape], stride: [...info.stride] };
   }
 
@@ -158,8 +187,11 @@ function refuseLegacyFormat(path: string): void {
     closeSync(fd);
   }
   if (LEGACY_MAGIC.every((b, i) => head[i] === b)) {
-    throw new TorchBinError(path, 'this is the legacy torch.save format (PyTorch < 1.6, or _use_new_zipfile_serialization=False), '
-      + 'which is not read here; re-save it once with PyTorch >= 1.6: torch.save(torch.load(p), p), or convert it to safetensors');
+    throw new TorchBinError(
+      path,
+      'this is the legacy torch.save format (PyTorch < 1.6, or _use_new_zipfile_serialization=False), ' +
+        'which is not read here; re-save it once with PyTorch >= 1.6: torch.save(torch.load(p), p), or convert it to safetensors',
+    );
   }
 }
 
@@ -167,13 +199,21 @@ function refuseLegacyFormat(path: string): void {
 function archiveName(zip: ZipFile, path: string): string {
   const names = [...zip.entries.keys()];
   const pickles = names.filter((n) => /^[^/]+\/data\.pkl$/.test(n));
-  if (pickles.length > 1) throw new TorchBinError(path, `the zip holds several state dicts (${pickles.join(', ')}); torch.save writes one`);
+  if (pickles.length > 1)
+    throw new TorchBinError(path, `the zip holds several state dicts (${pickles.join(', ')}); torch.save writes one`);
   if (pickles.length === 0) {
-    throw new TorchBinError(path, `no <archive>/data.pkl entry, so not a torch.save file (entries: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''})`);
+    throw new TorchBinError(
+      path,
+      `no <archive>/data.pkl entry, so not a torch.save file (entries: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''})`,
+    );
   }
   const archive = pickles[0].slice(0, -'/data.pkl'.length);
   // torch.jit.save writes data.pkl too, beside the module's code and constants.
-  if (zip.entries.has(`${archive}/constants.pkl`)) throw new TorchBinError(path, 'this is a TorchScript archive (torch.jit.save), not a torch.save state dict: load it with torch.jit.load');
+  if (zip.entries.has(`${archive}/constants.pkl`))
+    throw new TorchBinError(
+      path,
+      'this is a TorchScript archive (torch.jit.save), not a torch.save state dict: load it with torch.jit.load',
+    );
   return archive;
 }
 
@@ -198,22 +238,46 @@ function readStateDict(zip: ZipFile, archive: string, path: string): Map<string,
   } catch (err) {
     throw err instanceof PickleError ? new TorchBinError(path, `${pkl}: ${err.message}`) : err;
   }
-  if (!(root instanceof PyDict)) throw new TorchBinError(path, `${pkl} holds a ${typeName(root)}, not a state dict (a dict of tensors)`);
+  if (!(root instanceof PyDict))
+    throw new TorchBinError(path, `${pkl} holds a ${typeName(root)}, not a state dict (a dict of tensors)`);
 
   const tensors = new Map<string, TorchTensorInfo>();
   for (const [name, value] of root.items) {
-    if (typeof name !== 'string') throw new TorchBinError(path, `the state dict has a key that is a ${typeName(name)} (${String(name)}), not a string`);
-    if (!(value instanceof TensorRef)) throw new TorchBinError(path, `the value is a ${typeName(value)}, not a tensor; only state dicts of tensors are read`, name);
+    if (typeof name !== 'string')
+      throw new TorchBinError(
+        path,
+        `the state dict has a key that is a ${typeName(name)} (${String(name)}), not a string`,
+      );
+    if (!(value instanceof TensorRef))
+      throw new TorchBinError(
+        path,
+        `the value is a ${typeName(value)}, not a tensor; only state dicts of tensors are read`,
+        name,
+      );
     const { storage, storageOffset, shape, stride } = value;
     const entry = `${archive}/data/${storage.key}`;
-    if (!zip.entries.has(entry)) throw new TorchBinError(path, `its storage ${JSON.stringify(storage.key)} has no data entry ${JSON.stringify(entry)} (file incomplete?)`, name);
+    if (!zip.entries.has(entry))
+      throw new TorchBinError(
+        path,
+        `its storage ${JSON.stringify(storage.key)} has no data entry ${JSON.stringify(entry)} (file incomplete?)`,
+        name,
+      );
     const size = DTYPE_SIZE[storage.dtype];
     const available = zip.entries.get(entry)!.size;
-    if (available % size !== 0) throw new TorchBinError(path, `entry ${JSON.stringify(entry)} is ${available} bytes, not a whole number of ${storage.dtype} elements`, name);
+    if (available % size !== 0)
+      throw new TorchBinError(
+        path,
+        `entry ${JSON.stringify(entry)} is ${available} bytes, not a whole number of ${storage.dtype} elements`,
+        name,
+      );
     const needed = numel(shape) === 0 ? 0 : storageOffset + lastElement(shape, stride) + 1;
     if (needed * size > available) {
-      throw new TorchBinError(path, `its view (offset ${storageOffset}, size [${shape}], stride [${stride}]) reaches element ${needed - 1} of storage `
-        + `${JSON.stringify(storage.key)}, which holds ${available / size} ${storage.dtype} elements (${available} bytes): storage too small`, name);
+      throw new TorchBinError(
+        path,
+        `its view (offset ${storageOffset}, size [${shape}], stride [${stride}]) reaches element ${needed - 1} of storage ` +
+          `${JSON.stringify(storage.key)}, which holds ${available / size} ${storage.dtype} elements (${available} bytes): storage too small`,
+        name,
+      );
     }
     tensors.set(name, { dtype: storage.dtype, shape, storage: storage.key, storageOffset, stride });
   }
@@ -226,7 +290,8 @@ function findGlobal(module: string, name: string): unknown {
   switch (qualified) {
     case 'collections.OrderedDict':
       return ((args) => {
-        if (args.length !== 0) throw new Error(`OrderedDict called with ${args.length} arguments; torch.save passes none`);
+        if (args.length !== 0)
+          throw new Error(`OrderedDict called with ${args.length} arguments; torch.save passes none`);
         return new PyDict();
       }) satisfies PyCallable;
     case 'torch._utils._rebuild_tensor':
@@ -243,37 +308,50 @@ function findGlobal(module: string, name: string): unknown {
   }
   if (module === 'torch' && Object.hasOwn(STORAGE_DTYPE, name)) return new StorageType(name, STORAGE_DTYPE[name]);
   if (module === 'torch' && name.endsWith('Storage')) {
-    throw new Error(`storages of torch.${name} are not supported (supported: ${Object.keys(STORAGE_DTYPE).join(', ')})`);
+    throw new Error(
+      `storages of torch.${name} are not supported (supported: ${Object.keys(STORAGE_DTYPE).join(', ')})`,
+    );
   }
-  throw new Error(`refusing the global ${qualified}: only the globals of a plain state dict of tensors are allowed `
-    + '(collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, torch.<T>Storage); '
-    + 'this file holds other Python objects, and loading it with Python would run that code');
+  throw new Error(
+    `refusing the global ${qualified}: only the globals of a plain state dict of tensors are allowed ` +
+      '(collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, torch.<T>Storage); ' +
+      'this file holds other Python objects, and loading it with Python would run that code',
+  );
 }
 
 /** _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata]). */
 function rebuildTensor(args: readonly unknown[]): TensorRef {
   const [storage, offset, size, stride] = args;
-  if (!(storage instanceof StorageRef)) throw new Error(`_rebuild_tensor_v2 expects a storage first, got a ${typeName(storage)}`);
+  if (!(storage instanceof StorageRef))
+    throw new Error(`_rebuild_tensor_v2 expects a storage first, got a ${typeName(storage)}`);
   const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   const isIndexTuple = (v: unknown): v is number[] => Array.isArray(v) && v.every(isIndex);
   if (!isIndex(offset)) throw new Error(`storage_offset must be a non-negative integer, got ${String(offset)}`);
   if (!isIndexTuple(size) || !isIndexTuple(stride) || size.length !== stride.length) {
-    throw new Error(`size and stride must be tuples of non-negative integers of one length, got ${JSON.stringify(size)} and ${JSON.stringify(stride)}`);
+    throw new Error(
+      `size and stride must be tuples of non-negative integers of one length, got ${JSON.stringify(size)} and ${JSON.stringify(stride)}`,
+    );
   }
-  if (!size.includes(0) && size.reduce((a, b) => a * b, DTYPE_SIZE[storage.dtype]) > Number.MAX_SAFE_INTEGER) throw new Error(`size [${size}] is too large to address`);
+  if (!size.includes(0) && size.reduce((a, b) => a * b, DTYPE_SIZE[storage.dtype]) > Number.MAX_SAFE_INTEGER)
+    throw new Error(`size [${size}] is too large to address`);
   return new TensorRef(storage, offset, [...size], [...stride]);
 }
 
 /** ('storage', torch.<T>Storage, key, location, numel) -> the storage, one object per key. */
 function loadStorage(pid: unknown, storages: Map<string, StorageRef>): StorageRef {
   if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') {
-    throw new Error(`persistent id ${JSON.stringify(pid)?.slice(0, 80)} is not ('storage', type, key, location, numel)`);
+    throw new Error(
+      `persistent id ${JSON.stringify(pid)?.slice(0, 80)} is not ('storage', type, key, location, numel)`,
+    );
   }
   const [, type, key] = pid;
-  if (!(type instanceof StorageType)) throw new Error(`persistent id names a ${typeName(type)} where a torch.<T>Storage belongs`);
-  if (typeof key !== 'string' || !/^[\w.-]+$/.test(key)) throw new Error(`storage key ${JSON.stringify(key)} is not a plain name`);
+  if (!(type instanceof StorageType))
+    throw new Error(`persistent id names a ${typeName(type)} where a torch.<T>Storage belongs`);
+  if (typeof key !== 'string' || !/^[\w.-]+$/.test(key))
+    throw new Error(`storage key ${JSON.stringify(key)} is not a plain name`);
   const known = storages.get(key);
-  if (known !== undefined && known.dtype !== type.dtype) throw new Error(`storage ${JSON.stringify(key)} is used both as ${known.dtype} and as ${type.dtype}`);
+  if (known !== undefined && known.dtype !== type.dtype)
+    throw new Error(`storage ${JSON.stringify(key)} is used both as ${known.dtype} and as ${type.dtype}`);
   if (known === undefined) storages.set(key, new StorageRef(key, type.dtype));
   return storages.get(key)!;
 }
@@ -298,8 +376,10 @@ function gather(span: Uint8Array, shape: readonly number[], stride: readonly num
   const out = new Uint8Array(numel(shape) * size);
   // Copy whole elements as 1-, 2- or 4-byte words (two words for 8-byte ones): integer words keep NaN payloads.
   // Both buffers are fresh, so aligned.
-  const Words: { new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): Uint8Array | Uint16Array | Uint32Array; BYTES_PER_ELEMENT: number } =
-    size === 1 ? Uint8Array : size === 2 ? Uint16Array : Uint32Array;
+  const Words: {
+    new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): Uint8Array | Uint16Array | Uint32Array;
+    BYTES_PER_ELEMENT: number;
+  } = size === 1 ? Uint8Array : size === 2 ? Uint16Array : Uint32Array;
   const perElement = size / Words.BYTES_PER_ELEMENT;
   const src = new Words(span.buffer, span.byteOffset, span.byteLength / Words.BYTES_PER_ELEMENT);
   const dst = new Words(out.buffer);

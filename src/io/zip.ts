@@ -26,7 +26,10 @@ export interface ZipEntry {
 /** A malformed, truncated or unsupported zip file; `file` says which. */
 export class ZipError extends Error {
   /** `detail` is the message without the file name. */
-  constructor(readonly file: string, readonly detail: string) {
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+  ) {
     super(`${file}: ${detail}`);
     this.name = 'ZipError';
   }
@@ -72,9 +75,16 @@ export class ZipFile {
     try {
       out = inflateRawSync(compressed);
     } catch (err) {
-      throw new ZipError(this.path, `entry ${JSON.stringify(name)}: deflate data is corrupt (${(err as Error).message})`);
+      throw new ZipError(
+        this.path,
+        `entry ${JSON.stringify(name)}: deflate data is corrupt (${(err as Error).message})`,
+      );
     }
-    if (out.byteLength !== entry.size) throw new ZipError(this.path, `entry ${JSON.stringify(name)}: inflates to ${out.byteLength} bytes, but the directory says ${entry.size}`);
+    if (out.byteLength !== entry.size)
+      throw new ZipError(
+        this.path,
+        `entry ${JSON.stringify(name)}: inflates to ${out.byteLength} bytes, but the directory says ${entry.size}`,
+      );
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
 
@@ -82,7 +92,10 @@ export class ZipFile {
   readRange(name: string, begin: number, length: number): Uint8Array {
     const entry = this.entry(name);
     if (begin < 0 || length < 0 || begin + length > entry.size) {
-      throw new ZipError(this.path, `entry ${JSON.stringify(name)}: bytes [${begin}, ${begin + length}) are outside its ${entry.size}`);
+      throw new ZipError(
+        this.path,
+        `entry ${JSON.stringify(name)}: bytes [${begin}, ${begin + length}) are outside its ${entry.size}`,
+      );
     }
     if (entry.method !== STORED) return this.read(name).slice(begin, begin + length);
     return this.readAt(this.dataStart(entry) + begin, length, name);
@@ -105,11 +118,17 @@ export class ZipFile {
     if (start === undefined) {
       const header = view(this.readAt(entry.localHeaderOffset, 30, entry.name));
       if (header.getUint32(0, true) !== LOCAL_SIGNATURE) {
-        throw new ZipError(this.path, `entry ${JSON.stringify(entry.name)}: no local header at offset ${entry.localHeaderOffset} (corrupt directory)`);
+        throw new ZipError(
+          this.path,
+          `entry ${JSON.stringify(entry.name)}: no local header at offset ${entry.localHeaderOffset} (corrupt directory)`,
+        );
       }
       start = entry.localHeaderOffset + 30 + header.getUint16(26, true) + header.getUint16(28, true);
       if (start + entry.compressedSize > this.size) {
-        throw new ZipError(this.path, `entry ${JSON.stringify(entry.name)}: its ${entry.compressedSize} bytes at ${start} run past the end of the file (${this.size} bytes): truncated?`);
+        throw new ZipError(
+          this.path,
+          `entry ${JSON.stringify(entry.name)}: its ${entry.compressedSize} bytes at ${start} run past the end of the file (${this.size} bytes): truncated?`,
+        );
       }
       this.dataStarts.set(entry.name, start);
     }
@@ -123,29 +142,37 @@ export class ZipFile {
 }
 
 function readCentralDirectory(fd: number, path: string, size: number): Map<string, ZipEntry> {
-  const fail = (message: string): never => { throw new ZipError(path, message); };
+  const fail = (message: string): never => {
+    throw new ZipError(path, message);
+  };
   // The end record is the last thing in the file but for its comment (at most 64 KiB); search back for it.
   const tailLength = Math.min(size, EOCD_SIZE + MAX_COMMENT);
   const tail = readExactly(fd, path, size - tailLength, tailLength);
   const tailView = view(tail);
   let eocd = -1;
   for (let i = tailLength - EOCD_SIZE; i >= 0; i--) {
-    if (tailView.getUint32(i, true) === EOCD_SIGNATURE && i + EOCD_SIZE + tailView.getUint16(i + 20, true) === tailLength) {
+    if (
+      tailView.getUint32(i, true) === EOCD_SIGNATURE &&
+      i + EOCD_SIZE + tailView.getUint16(i + 20, true) === tailLength
+    ) {
       eocd = i;
       break;
     }
   }
-  if (eocd < 0) fail(`no zip end-of-central-directory record in the last ${tailLength} bytes: not a zip archive, or truncated`);
+  if (eocd < 0)
+    fail(`no zip end-of-central-directory record in the last ${tailLength} bytes: not a zip archive, or truncated`);
   const eocdPosition = size - tailLength + eocd;
   let count = tailView.getUint16(eocd + 10, true);
   let directorySize = tailView.getUint32(eocd + 12, true);
   let directoryOffset = tailView.getUint32(eocd + 16, true);
-  if (tailView.getUint16(eocd + 4, true) !== 0 || tailView.getUint16(eocd + 6, true) !== 0) fail('multi-disk (split) zip archives are not supported');
+  if (tailView.getUint16(eocd + 4, true) !== 0 || tailView.getUint16(eocd + 6, true) !== 0)
+    fail('multi-disk (split) zip archives are not supported');
 
   if (count === 0xffff || directorySize === 0xffffffff || directoryOffset === 0xffffffff) {
     if (eocdPosition < 20) fail('the end record points to a zip64 end record, but there is no room for its locator');
     const locator = view(readExactly(fd, path, eocdPosition - 20, 20));
-    if (locator.getUint32(0, true) !== ZIP64_LOCATOR_SIGNATURE) fail('the end record says zip64, but the zip64 locator is missing');
+    if (locator.getUint32(0, true) !== ZIP64_LOCATOR_SIGNATURE)
+      fail('the end record says zip64, but the zip64 locator is missing');
     const recordOffset = u64(locator, 8, path);
     if (recordOffset + 56 > eocdPosition - 20) fail(`zip64 end record offset ${recordOffset} is out of range`);
     const record = view(readExactly(fd, path, recordOffset, 56));
@@ -155,7 +182,9 @@ function readCentralDirectory(fd: number, path: string, size: number): Map<strin
     directoryOffset = u64(record, 48, path);
   }
   if (directoryOffset + directorySize > eocdPosition) {
-    fail(`the central directory (${directorySize} bytes at ${directoryOffset}) overlaps the end record at ${eocdPosition}: truncated or corrupt`);
+    fail(
+      `the central directory (${directorySize} bytes at ${directoryOffset}) overlaps the end record at ${eocdPosition}: truncated or corrupt`,
+    );
   }
 
   const directory = readExactly(fd, path, directoryOffset, directorySize);
@@ -163,7 +192,8 @@ function readCentralDirectory(fd: number, path: string, size: number): Map<strin
   const entries = new Map<string, ZipEntry>();
   let p = 0;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > directorySize || dv.getUint32(p, true) !== CENTRAL_SIGNATURE) fail(`central directory entry ${i} of ${count} is missing or corrupt (at byte ${p} of the directory)`);
+    if (p + 46 > directorySize || dv.getUint32(p, true) !== CENTRAL_SIGNATURE)
+      fail(`central directory entry ${i} of ${count} is missing or corrupt (at byte ${p} of the directory)`);
     const flags = dv.getUint16(p + 8, true);
     const method = dv.getUint16(p + 10, true);
     let compressedSize = dv.getUint32(p + 20, true);
@@ -193,10 +223,16 @@ function readCentralDirectory(fd: number, path: string, size: number): Map<strin
       e += 4 + length;
     }
     if (flags & 1) fail(`entry ${JSON.stringify(name)} is encrypted`);
-    if (method !== STORED && method !== DEFLATED) fail(`entry ${JSON.stringify(name)} uses compression method ${method}; only stored (0) and deflate (8) are supported`);
-    if (method === STORED && compressedSize !== uncompressedSize) fail(`entry ${JSON.stringify(name)} is stored, yet its sizes differ (${compressedSize} vs ${uncompressedSize})`);
+    if (method !== STORED && method !== DEFLATED)
+      fail(
+        `entry ${JSON.stringify(name)} uses compression method ${method}; only stored (0) and deflate (8) are supported`,
+      );
+    if (method === STORED && compressedSize !== uncompressedSize)
+      fail(`entry ${JSON.stringify(name)} is stored, yet its sizes differ (${compressedSize} vs ${uncompressedSize})`);
     if (localHeaderOffset + 30 + compressedSize > directoryOffset) {
-      fail(`entry ${JSON.stringify(name)}: its ${compressedSize} bytes at offset ${localHeaderOffset} run into the central directory (at ${directoryOffset}): corrupt`);
+      fail(
+        `entry ${JSON.stringify(name)}: its ${compressedSize} bytes at offset ${localHeaderOffset} run into the central directory (at ${directoryOffset}): corrupt`,
+      );
     }
     entries.set(name, { name, method, compressedSize, size: uncompressedSize, localHeaderOffset });
     p = end;
@@ -206,7 +242,8 @@ function readCentralDirectory(fd: number, path: string, size: number): Map<strin
 
 function u64(dv: DataView, offset: number, path: string): number {
   const value = dv.getBigUint64(offset, true);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new ZipError(path, `a 64-bit size or offset (${value}) is too large to address`);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new ZipError(path, `a 64-bit size or offset (${value}) is too large to address`);
   return Number(value);
 }
 
@@ -221,7 +258,11 @@ function readExactly(fd: number, path: string, position: number, length: number)
   let done = 0;
   while (done < length) {
     const n = readSync(fd, out, done, Math.min(CHUNK, length - done), position + done);
-    if (n === 0) throw new ZipError(path, `file ended after ${position + done} bytes, while reading ${length} bytes at ${position} (truncated?)`);
+    if (n === 0)
+      throw new ZipError(
+        path,
+        `file ended after ${position + done} bytes, while reading ${length} bytes at ${position} (truncated?)`,
+      );
     done += n;
   }
   return out;

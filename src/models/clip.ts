@@ -7,13 +7,18 @@ import type { CLIPVisionConfig } from './config.js';
 import { loadClipVision, savePretrained, type LoadOptions } from './pretrained.js';
 
 export class CLIPVisionEmbeddings extends Module {
-  readonly class_embedding: Tensor; readonly patch_embedding: Conv2d; readonly position_embedding: Embedding;
+  readonly class_embedding: Tensor;
+  readonly patch_embedding: Conv2d;
+  readonly position_embedding: Embedding;
   readonly numPositions: number;
   constructor(readonly config: CLIPVisionConfig) {
     super();
     const D = config.hidden_size;
     this.class_embedding = this.registerParameter('class_embedding', randn([D]));
-    this.patch_embedding = this.registerModule('patch_embedding', new Conv2d(config.num_channels, D, config.patch_size, config.patch_size, 0, false));
+    this.patch_embedding = this.registerModule(
+      'patch_embedding',
+      new Conv2d(config.num_channels, D, config.patch_size, config.patch_size, 0, false),
+    );
     this.numPositions = (config.image_size / config.patch_size) ** 2 + 1;
     this.position_embedding = this.registerModule('position_embedding', new Embedding(this.numPositions, D));
   }
@@ -22,18 +27,26 @@ export class CLIPVisionEmbeddings extends Module {
     const { image_size: size, num_channels: channels } = this.config;
     const [N, C, H, W] = pixels.shape as [number, number, number, number];
     if (C !== channels || H !== size || W !== size) {
-      throw new Error(`CLIPVisionModel: pixel values must be [N, ${channels}, ${size}, ${size}], got [${pixels.shape}]`);
+      throw new Error(
+        `CLIPVisionModel: pixel values must be [N, ${channels}, ${size}, ${size}], got [${pixels.shape}]`,
+      );
     }
     const weightDtype = this.patch_embedding.weight.dtype;
     const patches = this.patch_embedding.forward(pixels.to(weightDtype)).flatten(2).transpose(1, 2); // [N, P, D]
     const cls = this.class_embedding.view(1, 1, -1).expand(N, 1, this.config.hidden_size);
-    return cat([cls, patches], 1).add(this.position_embedding.forward(arange(0, this.numPositions, 1, { device: pixels.device }).view(1, -1)));
+    return cat([cls, patches], 1).add(
+      this.position_embedding.forward(arange(0, this.numPositions, 1, { device: pixels.device }).view(1, -1)),
+    );
   }
 }
 
 export class CLIPAttention extends Module {
-  readonly q_proj: Linear; readonly k_proj: Linear; readonly v_proj: Linear; readonly out_proj: Linear;
-  readonly heads: number; readonly headDim: number;
+  readonly q_proj: Linear;
+  readonly k_proj: Linear;
+  readonly v_proj: Linear;
+  readonly out_proj: Linear;
+  readonly heads: number;
+  readonly headDim: number;
   constructor(config: CLIPVisionConfig) {
     super();
     const D = config.hidden_size;
@@ -52,14 +65,15 @@ export class CLIPAttention extends Module {
       const q = split(this.q_proj.forward(x).mul(this.headDim ** -0.5));
       const k = split(this.k_proj.forward(x));
       const v = split(this.v_proj.forward(x));
-        const probs = scope(() => q.matmul(k.transpose(2, 3)).softmax(-1)); // [N, H, T, T]
+      const probs = scope(() => q.matmul(k.transpose(2, 3)).softmax(-1)); // [N, H, T, T]
       return this.out_proj.forward(probs.matmul(v).transpose(1, 2).reshape(N, T, D));
     });
   }
 }
 
 export class CLIPMLP extends Module {
-  readonly fc1: Linear; readonly fc2: Linear;
+  readonly fc1: Linear;
+  readonly fc2: Linear;
   constructor(readonly config: CLIPVisionConfig) {
     super();
     this.fc1 = this.registerModule('fc1', new Linear(config.hidden_size, config.intermediate_size));
@@ -75,7 +89,10 @@ export class CLIPMLP extends Module {
 }
 
 export class CLIPEncoderLayer extends Module {
-  readonly self_attn: CLIPAttention; readonly layer_norm1: LayerNorm; readonly mlp: CLIPMLP; readonly layer_norm2: LayerNorm;
+  readonly self_attn: CLIPAttention;
+  readonly layer_norm1: LayerNorm;
+  readonly mlp: CLIPMLP;
+  readonly layer_norm2: LayerNorm;
   constructor(config: CLIPVisionConfig) {
     super();
     this.self_attn = this.registerModule('self_attn', new CLIPAttention(config));
@@ -95,18 +112,27 @@ export class CLIPEncoder extends Module {
   readonly layers: ModuleList<CLIPEncoderLayer>;
   constructor(config: CLIPVisionConfig) {
     super();
-    this.layers = this.registerModule('layers', new ModuleList(Array.from({ length: config.num_hidden_layers }, () => new CLIPEncoderLayer(config))));
+    this.layers = this.registerModule(
+      'layers',
+      new ModuleList(Array.from({ length: config.num_hidden_layers }, () => new CLIPEncoderLayer(config))),
+    );
   }
 }
 
 export class CLIPVisionTransformer extends Module {
-  readonly embeddings: CLIPVisionEmbeddings; readonly pre_layrnorm: LayerNorm; readonly encoder: CLIPEncoder; readonly post_layernorm: LayerNorm;
+  readonly embeddings: CLIPVisionEmbeddings;
+  readonly pre_layrnorm: LayerNorm;
+  readonly encoder: CLIPEncoder;
+  readonly post_layernorm: LayerNorm;
   constructor(readonly config: CLIPVisionConfig) {
     super();
     this.embeddings = this.registerModule('embeddings', new CLIPVisionEmbeddings(config));
     this.pre_layrnorm = this.registerModule('pre_layrnorm', new LayerNorm(config.hidden_size, config.layer_norm_eps));
     this.encoder = this.registerModule('encoder', new CLIPEncoder(config));
-    this.post_layernorm = this.registerModule('post_layernorm', new LayerNorm(config.hidden_size, config.layer_norm_eps));
+    this.post_layernorm = this.registerModule(
+      'post_layernorm',
+      new LayerNorm(config.hidden_size, config.layer_norm_eps),
+    );
   }
 }
 

@@ -60,17 +60,47 @@ export type LlavaConfig = {
 type Json = Record<string, unknown>;
 
 const LLAMA_DEFAULTS: Omit<LlamaConfig, 'num_key_value_heads'> = {
-  model_type: 'llama', vocab_size: 32000, hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32,
-  num_attention_heads: 32, hidden_act: 'silu', max_position_embeddings: 2048, rms_norm_eps: 1e-6, rope_theta: 10000,
-  rope_scaling: null, attention_bias: false, tie_word_embeddings: false, bos_token_id: 1, eos_token_id: 2, pad_token_id: null,
+  model_type: 'llama',
+  vocab_size: 32000,
+  hidden_size: 4096,
+  intermediate_size: 11008,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  hidden_act: 'silu',
+  max_position_embeddings: 2048,
+  rms_norm_eps: 1e-6,
+  rope_theta: 10000,
+  rope_scaling: null,
+  attention_bias: false,
+  tie_word_embeddings: false,
+  bos_token_id: 1,
+  eos_token_id: 2,
+  pad_token_id: null,
 };
 
 // CLIPVisionConfig() defaults (ViT-B/32); LlavaConfig uses ViT-L/14-336 when vision_config is absent.
 const CLIP_DEFAULTS: CLIPVisionConfig = {
-  model_type: 'clip_vision_model', hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12,
-  num_channels: 3, image_size: 224, patch_size: 32, hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, projection_dim: 512,
+  model_type: 'clip_vision_model',
+  hidden_size: 768,
+  intermediate_size: 3072,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  num_channels: 3,
+  image_size: 224,
+  patch_size: 32,
+  hidden_act: 'quick_gelu',
+  layer_norm_eps: 1e-5,
+  projection_dim: 512,
 };
-const LLAVA_DEFAULT_VISION: Json = { intermediate_size: 4096, hidden_size: 1024, patch_size: 14, image_size: 336, num_hidden_layers: 24, num_attention_heads: 16, projection_dim: 768 };
+const LLAVA_DEFAULT_VISION: Json = {
+  intermediate_size: 4096,
+  hidden_size: 1024,
+  patch_size: 14,
+  image_size: 336,
+  num_hidden_layers: 24,
+  num_attention_heads: 16,
+  projection_dim: 768,
+};
 
 function pick<T extends object>(defaults: T, json: Json): T {
   const out = { ...defaults } as Record<string, unknown>;
@@ -84,15 +114,31 @@ function check(cond: boolean, where: string, message: string): void {
 
 export function llamaConfig(json: Json, where = 'config.json'): LlamaConfig {
   const type = json.model_type ?? 'llama';
-  check(type === 'llama' || type === 'llava_llama' || type === 'llava', where, `model_type '${String(type)}' is not a LLaMA-family model (expected 'llama')`);
+  check(
+    type === 'llama' || type === 'llava_llama' || type === 'llava',
+    where,
+    `model_type '${String(type)}' is not a LLaMA-family model (expected 'llama')`,
+  );
   const c = pick({ ...LLAMA_DEFAULTS, num_key_value_heads: 0 }, json);
   c.model_type = 'llama';
   c.num_key_value_heads = (json.num_key_value_heads as number | undefined) ?? c.num_attention_heads;
-  check(c.hidden_size % c.num_attention_heads === 0, where, `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
-  check(c.num_attention_heads % c.num_key_value_heads === 0, where, `num_attention_heads ${c.num_attention_heads} is not divisible by num_key_value_heads ${c.num_key_value_heads}`);
+  check(
+    c.hidden_size % c.num_attention_heads === 0,
+    where,
+    `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`,
+  );
+  check(
+    c.num_attention_heads % c.num_key_value_heads === 0,
+    where,
+    `num_attention_heads ${c.num_attention_heads} is not divisible by num_key_value_heads ${c.num_key_value_heads}`,
+  );
   check(c.hidden_act === 'silu', where, `hidden_act '${c.hidden_act}' is not supported for LLaMA (expected 'silu')`);
   if (c.rope_scaling) {
-    check(c.rope_scaling.type === 'linear' || c.rope_scaling.type === 'dynamic', where, `rope_scaling type '${c.rope_scaling.type}' is not supported (expected 'linear' or 'dynamic')`);
+    check(
+      c.rope_scaling.type === 'linear' || c.rope_scaling.type === 'dynamic',
+      where,
+      `rope_scaling type '${c.rope_scaling.type}' is not supported (expected 'linear' or 'dynamic')`,
+    );
     check(c.rope_scaling.factor > 1, where, `rope_scaling factor must be > 1, got ${c.rope_scaling.factor}`);
   }
   return c;
@@ -102,29 +148,55 @@ export function clipVisionConfig(json: Json, where = 'config.json'): CLIPVisionC
   // A full CLIPModel config nests the tower under vision_config.
   const src = (json.model_type === 'clip' && json.vision_config ? json.vision_config : json) as Json;
   const type = src.model_type ?? 'clip_vision_model';
-  check(type === 'clip_vision_model', where, `model_type '${String(type)}' is not a CLIP vision model (expected 'clip_vision_model' or 'clip')`);
+  check(
+    type === 'clip_vision_model',
+    where,
+    `model_type '${String(type)}' is not a CLIP vision model (expected 'clip_vision_model' or 'clip')`,
+  );
   const c = pick(CLIP_DEFAULTS, src);
-  check(['quick_gelu', 'gelu', 'gelu_new', 'gelu_pytorch_tanh'].includes(c.hidden_act), where, `hidden_act '${c.hidden_act}' is not supported for CLIP`);
-  check(c.image_size % c.patch_size === 0, where, `image_size ${c.image_size} is not a multiple of patch_size ${c.patch_size}`);
-  check(c.hidden_size % c.num_attention_heads === 0, where, `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
+  check(
+    ['quick_gelu', 'gelu', 'gelu_new', 'gelu_pytorch_tanh'].includes(c.hidden_act),
+    where,
+    `hidden_act '${c.hidden_act}' is not supported for CLIP`,
+  );
+  check(
+    c.image_size % c.patch_size === 0,
+    where,
+    `image_size ${c.image_size} is not a multiple of patch_size ${c.patch_size}`,
+  );
+  check(
+    c.hidden_size % c.num_attention_heads === 0,
+    where,
+    `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`,
+  );
   return c;
 }
 
 /** A llava-hf config.json (model_type 'llava'). */
 export function llavaConfig(json: Json, where = 'config.json'): LlavaConfig {
   check(json.model_type === 'llava', where, `model_type '${String(json.model_type)}' is not 'llava'`);
-  const vision = clipVisionConfig({ model_type: 'clip_vision_model', ...(json.vision_config as Json | undefined ?? LLAVA_DEFAULT_VISION) }, `${where} vision_config`);
+  const vision = clipVisionConfig(
+    { model_type: 'clip_vision_model', ...((json.vision_config as Json | undefined) ?? LLAVA_DEFAULT_VISION) },
+    `${where} vision_config`,
+  );
   const text = llamaConfig((json.text_config as Json | undefined) ?? {}, `${where} text_config`);
   const act = (json.projector_hidden_act as string | undefined) ?? 'gelu';
   check(act === 'gelu', where, `projector_hidden_act '${act}' is not supported (expected 'gelu')`);
   const strategy = (json.vision_feature_select_strategy as string | undefined) ?? 'default';
-  check(strategy === 'default' || strategy === 'full', where, `vision_feature_select_strategy '${strategy}' is not 'default' or 'full'`);
+  check(
+    strategy === 'default' || strategy === 'full',
+    where,
+    `vision_feature_select_strategy '${strategy}' is not 'default' or 'full'`,
+  );
   return {
-    model_type: 'llava', text_config: text, vision_config: vision,
+    model_type: 'llava',
+    text_config: text,
+    vision_config: vision,
     image_token_index: (json.image_token_index as number | undefined) ?? 32000,
     vision_feature_layer: (json.vision_feature_layer as number | undefined) ?? -2,
     vision_feature_select_strategy: strategy as LlavaConfig['vision_feature_select_strategy'],
-    projector_type: 'mlp2x_gelu', projector_hidden_act: 'gelu',
+    projector_type: 'mlp2x_gelu',
+    projector_hidden_act: 'gelu',
     ignore_index: (json.ignore_index as number | undefined) ?? -100,
     pad_token_id: (json.pad_token_id as number | null | undefined) ?? text.pad_token_id,
     image_seq_length: (json.image_seq_length as number | undefined) ?? 576,
@@ -134,10 +206,17 @@ export function llavaConfig(json: Json, where = 'config.json'): LlavaConfig {
 /** The config.json that transformers writes for this config (llava-hf layout). */
 export function llavaConfigJson(c: LlavaConfig): Json {
   return {
-    architectures: ['LlavaForConditionalGeneration'], model_type: 'llava',
-    ignore_index: c.ignore_index, image_token_index: c.image_token_index, image_seq_length: c.image_seq_length,
-    pad_token_id: c.pad_token_id, projector_hidden_act: c.projector_hidden_act,
-    vision_feature_layer: c.vision_feature_layer, vision_feature_select_strategy: c.vision_feature_select_strategy,
-    text_config: { ...c.text_config }, vision_config: { ...c.vision_config }, tie_word_embeddings: false,
+    architectures: ['LlavaForConditionalGeneration'],
+    model_type: 'llava',
+    ignore_index: c.ignore_index,
+    image_token_index: c.image_token_index,
+    image_seq_length: c.image_seq_length,
+    pad_token_id: c.pad_token_id,
+    projector_hidden_act: c.projector_hidden_act,
+    vision_feature_layer: c.vision_feature_layer,
+    vision_feature_select_strategy: c.vision_feature_select_strategy,
+    text_config: { ...c.text_config },
+    vision_config: { ...c.vision_config },
+    tie_word_embeddings: false,
   };
 }

@@ -34,18 +34,31 @@ export type GenerationStep = { index: number; tokens: number[]; finished: boolea
  * Runs the decoder from a prepared prefill (token ids, or embeddings with images spliced in)
  * and returns [promptIds, new tokens] as transformers returns sequences: [B, L + steps].
  */
-export async function generate(lm: LlamaForCausalLM, prefill: DecoderInput, promptIds: Tensor, options: GenerationOptions): Promise<Tensor> {
+export async function generate(
+  lm: LlamaForCausalLM,
+  prefill: DecoderInput,
+  promptIds: Tensor,
+  options: GenerationOptions,
+): Promise<Tensor> {
   const o = resolveOptions(lm, options);
   const [B, promptLen] = promptIds.shape as [number, number];
   const first = prefill.inputsEmbeds ?? prefill.inputIds!;
   const prefillLen = first.size(1);
   const cfg = lm.config;
   const weight = lm.model.embed_tokens.weight;
-  const cache = new KVCache(cfg.num_hidden_layers, prefillLen + o.maxNewTokens, { batch: B, kvHeads: cfg.num_key_value_heads, headDim: cfg.hidden_size / cfg.num_attention_heads }, weight.dtype, weight.device);
+  const cache = new KVCache(
+    cfg.num_hidden_layers,
+    prefillLen + o.maxNewTokens,
+    { batch: B, kvHeads: cfg.num_key_value_heads, headDim: cfg.hidden_size / cfg.num_attention_heads },
+    weight.dtype,
+    weight.device,
+  );
   if (o.seed !== undefined) manualSeed(o.seed);
 
   const rows = Array.from(promptIds.toTypedArray() as BigInt64Array, Number);
-  const history = Array.from({ length: B }, (_, b) => rows.slice(b * promptLen, (b + 1) * promptLen).filter((id) => id >= 0));
+  const history = Array.from({ length: B }, (_, b) =>
+    rows.slice(b * promptLen, (b + 1) * promptLen).filter((id) => id >= 0),
+  );
   const generated: number[][] = Array.from({ length: B }, () => []);
   const finished = new Array<boolean>(B).fill(false);
   const device = weight.device;
@@ -53,22 +66,35 @@ export async function generate(lm: LlamaForCausalLM, prefill: DecoderInput, prom
   let mask = keep(prefill.attentionMask ?? full([B, prefillLen], 1, { dtype: 'int64', device }));
   const attended = Array.from(mask.sum(1).toTypedArray() as BigInt64Array, Number);
   let positionIds = keep(prefill.positionIds ?? scope(() => mask.cumsum(1).sub(1).maskedFill(mask.eq(0), 1)));
-  let step: DecoderInput = { inputIds: prefill.inputIds && keep(prefill.inputIds.clone()), inputsEmbeds: prefill.inputsEmbeds };
+  let step: DecoderInput = {
+    inputIds: prefill.inputIds && keep(prefill.inputIds.clone()),
+    inputsEmbeds: prefill.inputsEmbeds,
+  };
   try {
     for (let index = 0; index < o.maxNewTokens; index++) {
-      const tokens = scope(() => noGrad(() => {
-        const logits = lm.forward({ ...step, attentionMask: mask, positionIds, cache, logitsToKeep: 1 }).logits.select(1, -1); // [B, V]
-        const scores = processLogits(logits, history, o);
-        const next = o.doSample ? multinomial(scores.softmax(-1), 1).view(B) : scores.argmax(-1);
-        const ids = Array.from(next.toTypedArray() as BigInt64Array, Number).map((id, b) => (finished[b] ? o.padTokenId : id));
-        o.onStep?.({ index, tokens: ids, logits, finished: [...finished] });
-        return ids;
-      }));
+      const tokens = scope(() =>
+        noGrad(() => {
+          const logits = lm
+            .forward({ ...step, attentionMask: mask, positionIds, cache, logitsToKeep: 1 })
+            .logits.select(1, -1); // [B, V]
+          const scores = processLogits(logits, history, o);
+          const next = o.doSample ? multinomial(scores.softmax(-1), 1).view(B) : scores.argmax(-1);
+          const ids = Array.from(next.toTypedArray() as BigInt64Array, Number).map((id, b) =>
+            finished[b] ? o.padTokenId : id,
+          );
+          o.onStep?.({ index, tokens: ids, logits, finished: [...finished] });
+          return ids;
+        }),
+      );
       tokens.forEach((id, b) => {
         history[b]!.push(id);
         if (finished[b]) return;
         generated[b]!.push(id);
-        if (o.eos.includes(id) || (o.stopStrings.length && o.decode && o.stopStrings.some((s) => o.decode!(generated[b]!).includes(s)))) finished[b] = true;
+        if (
+          o.eos.includes(id) ||
+          (o.stopStrings.length && o.decode && o.stopStrings.some((s) => o.decode!(generated[b]!).includes(s)))
+        )
+          finished[b] = true;
       });
       padTo(generated, finished, o.padTokenId);
       if (finished.every(Boolean)) break;
@@ -77,7 +103,11 @@ export async function generate(lm: LlamaForCausalLM, prefill: DecoderInput, prom
       mask.dispose();
       mask = nextMask;
       positionIds.dispose();
-      positionIds = keep(scope(() => onDevice(tensor(BigInt64Array.from(attended.map((n, b) => BigInt(n + generated[b]!.length - 1))), [B, 1]))));
+      positionIds = keep(
+        scope(() =>
+          onDevice(tensor(BigInt64Array.from(attended.map((n, b) => BigInt(n + generated[b]!.length - 1))), [B, 1])),
+        ),
+      );
       step.inputIds?.dispose();
       step = { inputIds: keep(scope(() => onDevice(tensor(BigInt64Array.from(tokens.map(BigInt)), [B, 1])))) };
       await new Promise((r) => setImmediate(r));
@@ -89,7 +119,10 @@ export async function generate(lm: LlamaForCausalLM, prefill: DecoderInput, prom
     positionIds.dispose();
   }
   const width = Math.max(...generated.map((g) => g.length));
-  const continuation = tensor(BigInt64Array.from(generated.flatMap((g) => [...g, ...new Array(width - g.length).fill(o.padTokenId)]).map(BigInt)), [B, width]);
+  const continuation = tensor(
+    BigInt64Array.from(generated.flatMap((g) => [...g, ...new Array(width - g.length).fill(o.padTokenId)]).map(BigInt)),
+    [B, width],
+  );
   return cat([promptIds, continuation.to(promptIds.device)], 1);
 }
 
@@ -101,19 +134,36 @@ function padTo(generated: number[][], finished: boolean[], pad: number): void {
   });
 }
 
-type Resolved = Required<Pick<GenerationOptions, 'maxNewTokens' | 'doSample' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty' | 'padTokenId' | 'stopStrings'>> &
+type Resolved = Required<
+  Pick<
+    GenerationOptions,
+    'maxNewTokens' | 'doSample' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty' | 'padTokenId' | 'stopStrings'
+  >
+> &
   Pick<GenerationOptions, 'seed' | 'decode' | 'onStep'> & { eos: number[] };
 
 function resolveOptions(lm: LlamaForCausalLM, o: GenerationOptions): Resolved {
   const eosSetting = o.eosTokenId === undefined ? lm.config.eos_token_id : o.eosTokenId;
   const eos = eosSetting === null ? [] : Array.isArray(eosSetting) ? eosSetting : [eosSetting];
   const r: Resolved = {
-    maxNewTokens: o.maxNewTokens, doSample: o.doSample ?? false, temperature: o.temperature ?? 1, topK: o.topK ?? 50,
-    topP: o.topP ?? 1, repetitionPenalty: o.repetitionPenalty ?? 1, padTokenId: o.padTokenId ?? lm.config.pad_token_id ?? eos[0] ?? 0,
-    stopStrings: o.stopStrings ?? [], seed: o.seed, decode: o.decode, onStep: o.onStep, eos,
+    maxNewTokens: o.maxNewTokens,
+    doSample: o.doSample ?? false,
+    temperature: o.temperature ?? 1,
+    topK: o.topK ?? 50,
+    topP: o.topP ?? 1,
+    repetitionPenalty: o.repetitionPenalty ?? 1,
+    padTokenId: o.padTokenId ?? lm.config.pad_token_id ?? eos[0] ?? 0,
+    stopStrings: o.stopStrings ?? [],
+    seed: o.seed,
+    decode: o.decode,
+    onStep: o.onStep,
+    eos,
   };
-  const bad = (what: string) => { throw new RangeError(`generate: ${what}`); };
-  if (!Number.isInteger(r.maxNewTokens) || r.maxNewTokens < 1) bad(`maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
+  const bad = (what: string) => {
+    throw new RangeError(`generate: ${what}`);
+  };
+  if (!Number.isInteger(r.maxNewTokens) || r.maxNewTokens < 1)
+    bad(`maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
   if (!(r.temperature > 0)) bad(`temperature must be > 0, got ${r.temperature}`);
   if (!(r.topP > 0 && r.topP <= 1)) bad(`topP must be in (0, 1], got ${r.topP}`);
   if (!Number.isInteger(r.topK) || r.topK < 0) bad(`topK must be a non-negative integer, got ${r.topK}`);
@@ -127,7 +177,10 @@ function processLogits(logits: Tensor, history: number[][], o: Resolved): Tensor
   let scores = logits;
   if (o.repetitionPenalty !== 1) {
     const width = Math.max(...history.map((h) => h.length));
-    const seen = tensor(BigInt64Array.from(history.flatMap((h) => [...h, ...new Array(width - h.length).fill(h[0] ?? 0)]).map(BigInt)), [history.length, width]).to(scores.device);
+    const seen = tensor(
+      BigInt64Array.from(history.flatMap((h) => [...h, ...new Array(width - h.length).fill(h[0] ?? 0)]).map(BigInt)),
+      [history.length, width],
+    ).to(scores.device);
     const s = scores.gather(1, seen);
     scores = scores.scatter(1, seen, where(s.lt(0), s.mul(o.repetitionPenalty), s.div(o.repetitionPenalty)));
   }
@@ -139,7 +192,10 @@ function processLogits(logits: Tensor, history: number[][], o: Resolved): Tensor
   }
   if (o.topP < 1) {
     const { values, indices } = scores.sort(-1, false);
-    const remove = values.softmax(-1).cumsum(-1).le(1 - o.topP);
+    const remove = values
+      .softmax(-1)
+      .cumsum(-1)
+      .le(1 - o.topP);
     const V = scores.size(-1);
     const keepLast = remove.narrow(-1, 0, V - 1);
     const sortedRemove = cat([keepLast, full([scores.size(0), 1], false, { device: scores.device })], -1);

@@ -1,5 +1,12 @@
 export * from './config.js';
-export { LlamaForCausalLM, LlamaModel, causalMask, causalLMLoss, type CausalLMOutput, type DecoderInput } from './llama.js';
+export {
+  LlamaForCausalLM,
+  LlamaModel,
+  causalMask,
+  causalLMLoss,
+  type CausalLMOutput,
+  type DecoderInput,
+} from './llama.js';
 export { CLIPVisionModel, type CLIPVisionOutput } from './clip.js';
 export { MultiModalProjector } from './projector.js';
 export { LlavaForConditionalGeneration, type LlavaInput } from './llava.js';

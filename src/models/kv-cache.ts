@@ -11,7 +11,13 @@ export class KVCache {
   readonly #keys: Tensor[] = [];
   readonly #values: Tensor[] = [];
 
-  constructor(readonly numLayers: number, readonly capacity: number, readonly shape: { batch: number; kvHeads: number; headDim: number }, dtype: DType, device = 'cpu') {
+  constructor(
+    readonly numLayers: number,
+    readonly capacity: number,
+    readonly shape: { batch: number; kvHeads: number; headDim: number },
+    dtype: DType,
+    device = 'cpu',
+  ) {
     for (let i = 0; i < numLayers; i++) {
       this.#keys.push(keep(zeros([shape.batch, shape.kvHeads, shape.headDim, capacity], { dtype, device })));
       this.#values.push(keep(zeros([shape.batch, shape.kvHeads, capacity, shape.headDim], { dtype, device })));
@@ -21,12 +27,16 @@ export class KVCache {
   /** Writes k, v [B, H_kv, T, d] for `layer` after the cached prefix; returns Kᵀ [B, H_kv, d, S] and V [B, H_kv, S, d] so far. */
   update(layer: number, k: Tensor, v: Tensor): { keysT: Tensor; values: Tensor } {
     const t = k.size(2);
-    if (this.length + t > this.capacity) throw new Error(`KVCache: ${this.length} cached + ${t} new positions exceed its capacity of ${this.capacity}`);
+    if (this.length + t > this.capacity)
+      throw new Error(`KVCache: ${this.length} cached + ${t} new positions exceed its capacity of ${this.capacity}`);
     noGrad(() => {
       this.#keys[layer]!.narrow(3, this.length, t).copy_(k.transpose(2, 3));
       this.#values[layer]!.narrow(2, this.length, t).copy_(v);
     });
-    return { keysT: this.#keys[layer]!.narrow(3, 0, this.length + t), values: this.#values[layer]!.narrow(2, 0, this.length + t) };
+    return {
+      keysT: this.#keys[layer]!.narrow(3, 0, this.length + t),
+      values: this.#values[layer]!.narrow(2, 0, this.length + t),
+    };
   }
 
   /** Called once per forward pass, after every layer has written its `t` new positions. */

@@ -9,10 +9,18 @@ import { generate, type GenerationOptions } from './generate.js';
 import { loadLlama, savePretrained, type LoadOptions } from './pretrained.js';
 
 export class LlamaAttention extends Module {
-  readonly q_proj: Linear; readonly k_proj: Linear; readonly v_proj: Linear; readonly o_proj: Linear;
-  readonly heads: number; readonly kvHeads: number; readonly headDim: number;
+  readonly q_proj: Linear;
+  readonly k_proj: Linear;
+  readonly v_proj: Linear;
+  readonly o_proj: Linear;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
 
-  constructor(config: LlamaConfig, readonly layerIdx: number) {
+  constructor(
+    config: LlamaConfig,
+    readonly layerIdx: number,
+  ) {
     super();
     this.heads = config.num_attention_heads;
     this.kvHeads = config.num_key_value_heads;
@@ -38,8 +46,13 @@ export class LlamaAttention extends Module {
       v = repeatKv(v, this.heads / this.kvHeads);
       // Scale and mask in place (autograd allows it: matmul saves its inputs, not its output), in
       // an inner scope, so only the probabilities [B, H, T, S] outlive this line.
-      const probs = scope(() => q.matmul(kT).div_(Math.sqrt(this.headDim)).add_(mask).to('float32').softmax(-1).to(q.dtype));
-      const out = probs.matmul(v).transpose(1, 2).reshape(B, T, this.heads * this.headDim);
+      const probs = scope(() =>
+        q.matmul(kT).div_(Math.sqrt(this.headDim)).add_(mask).to('float32').softmax(-1).to(q.dtype),
+      );
+      const out = probs
+        .matmul(v)
+        .transpose(1, 2)
+        .reshape(B, T, this.heads * this.headDim);
       return this.o_proj.forward(out);
     });
   }
@@ -49,11 +62,16 @@ export class LlamaAttention extends Module {
 function repeatKv(x: Tensor, n: number): Tensor {
   if (n === 1) return x;
   const [B, h, a, b] = x.shape as [number, number, number, number];
-  return x.unsqueeze(2).expand(B, h, n, a, b).reshape(B, h * n, a, b);
+  return x
+    .unsqueeze(2)
+    .expand(B, h, n, a, b)
+    .reshape(B, h * n, a, b);
 }
 
 export class LlamaMLP extends Module {
-  readonly gate_proj: Linear; readonly up_proj: Linear; readonly down_proj: Linear;
+  readonly gate_proj: Linear;
+  readonly up_proj: Linear;
+  readonly down_proj: Linear;
   constructor(config: LlamaConfig) {
     super();
     this.gate_proj = this.registerModule('gate_proj', new Linear(config.hidden_size, config.intermediate_size, false));
@@ -69,14 +87,19 @@ export class LlamaMLP extends Module {
 }
 
 export class LlamaDecoderLayer extends Module {
-  readonly self_attn: LlamaAttention; readonly mlp: LlamaMLP;
-  readonly input_layernorm: RMSNorm; readonly post_attention_layernorm: RMSNorm;
+  readonly self_attn: LlamaAttention;
+  readonly mlp: LlamaMLP;
+  readonly input_layernorm: RMSNorm;
+  readonly post_attention_layernorm: RMSNorm;
   constructor(config: LlamaConfig, layerIdx: number) {
     super();
     this.self_attn = this.registerModule('self_attn', new LlamaAttention(config, layerIdx));
     this.mlp = this.registerModule('mlp', new LlamaMLP(config));
     this.input_layernorm = this.registerModule('input_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
-    this.post_attention_layernorm = this.registerModule('post_attention_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
+    this.post_attention_layernorm = this.registerModule(
+      'post_attention_layernorm',
+      new RMSNorm(config.hidden_size, config.rms_norm_eps),
+    );
   }
   forward(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache?: KVCache): Tensor {
     return scope(() => {
@@ -96,12 +119,20 @@ export type DecoderInput = {
 };
 
 export class LlamaModel extends Module {
-  readonly embed_tokens: Embedding; readonly layers: ModuleList<LlamaDecoderLayer>; readonly norm: RMSNorm;
+  readonly embed_tokens: Embedding;
+  readonly layers: ModuleList<LlamaDecoderLayer>;
+  readonly norm: RMSNorm;
   readonly rotary: RotaryEmbedding;
   constructor(readonly config: LlamaConfig) {
     super();
-    this.embed_tokens = this.registerModule('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, config.pad_token_id ?? undefined));
-    this.layers = this.registerModule('layers', new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(config, i))));
+    this.embed_tokens = this.registerModule(
+      'embed_tokens',
+      new Embedding(config.vocab_size, config.hidden_size, config.pad_token_id ?? undefined),
+    );
+    this.layers = this.registerModule(
+      'layers',
+      new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(config, i))),
+    );
     this.norm = this.registerModule('norm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
     this.rotary = new RotaryEmbedding(config);
   }
@@ -111,7 +142,11 @@ export class LlamaModel extends Module {
     const x0 = input.inputsEmbeds ?? this.embed_tokens.forward(input.inputIds!);
     const [B, T] = x0.shape as [number, number];
     const past = input.cache?.length ?? 0;
-    const positionIds = input.positionIds ?? arange(past, past + T, 1, { device: x0.device }).view(1, T).expand(B, T);
+    const positionIds =
+      input.positionIds ??
+      arange(past, past + T, 1, { device: x0.device })
+        .view(1, T)
+        .expand(B, T);
     const { cos, sin } = this.rotary.forward(positionIds, x0.dtype);
     const mask = causalMask(B, T, past, input.attentionMask, x0.dtype, x0.device);
     const hiddenStates: Tensor[] = [x0];
@@ -132,11 +167,27 @@ export class LlamaModel extends Module {
  * key j, the dtype's lowest value elsewhere — key after the query, or padding. Like transformers,
  * a fully masked row stays finite, so pad positions never turn into NaN that reaches real tokens.
  */
-export function causalMask(B: number, T: number, past: number, attentionMask: Tensor | undefined, dtype: Tensor['dtype'], device = 'cpu'): Tensor {
+export function causalMask(
+  B: number,
+  T: number,
+  past: number,
+  attentionMask: Tensor | undefined,
+  dtype: Tensor['dtype'],
+  device = 'cpu',
+): Tensor {
   const S = past + T;
-  const lowest = dtype === 'float32' ? -3.4028234663852886e38 : dtype === 'float64' ? -Number.MAX_VALUE : dtype === 'bfloat16' ? -3.3895313892515355e38 : -65504;
+  const lowest =
+    dtype === 'float32'
+      ? -3.4028234663852886e38
+      : dtype === 'float64'
+        ? -Number.MAX_VALUE
+        : dtype === 'bfloat16'
+          ? -3.3895313892515355e38
+          : -65504;
   return scope(() => {
-    let blocked = full([T, S], 1, { dtype: 'bool', device }).triu(past + 1).view(1, 1, T, S); // key j > past + i
+    let blocked = full([T, S], 1, { dtype: 'bool', device })
+      .triu(past + 1)
+      .view(1, 1, T, S); // key j > past + i
     if (attentionMask) blocked = blocked.logicalOr(attentionMask.eq(0).view(B, 1, 1, S));
     return zeros([B, 1, T, S], { dtype, device }).maskedFill(blocked.expand(B, 1, T, S), lowest);
   });
@@ -161,7 +212,8 @@ export class LlamaForCausalLM extends Module {
   constructor(readonly config: LlamaConfig) {
     super();
     this.model = this.registerModule('model', new LlamaModel(config));
-    if (!config.tie_word_embeddings) this.lm_head = this.registerModule('lm_head', new Linear(config.hidden_size, config.vocab_size, false));
+    if (!config.tie_word_embeddings)
+      this.lm_head = this.registerModule('lm_head', new Linear(config.hidden_size, config.vocab_size, false));
   }
 
   /** Greedy or sampled continuation of inputIds [B, L] (left-padded for batches): resolves to [B, L + new]. */
@@ -177,7 +229,8 @@ export class LlamaForCausalLM extends Module {
   forward(input: DecoderInput & { labels?: Tensor; logitsToKeep?: number }): CausalLMOutput {
     const { lastHiddenState: h, hiddenStates } = this.model.forward(input);
     const T = h.size(1);
-    const lastHiddenState = input.logitsToKeep && input.logitsToKeep < T ? h.narrow(1, T - input.logitsToKeep, input.logitsToKeep) : h;
+    const lastHiddenState =
+      input.logitsToKeep && input.logitsToKeep < T ? h.narrow(1, T - input.logitsToKeep, input.logitsToKeep) : h;
     const logits = linear(lastHiddenState, (this.lm_head ?? this.model.embed_tokens).weight).to('float32');
     return { logits, loss: input.labels ? causalLMLoss(logits, input.labels) : undefined, hiddenStates };
   }

@@ -42,7 +42,10 @@ export class LlavaForConditionalGeneration extends Module {
   constructor(readonly config: LlavaConfig) {
     super();
     this.vision_tower = this.registerModule('vision_tower', new CLIPVisionModel(config.vision_config));
-    this.multi_modal_projector = this.registerModule('multi_modal_projector', new MultiModalProjector(config.projector_type, config.vision_config.hidden_size, config.text_config.hidden_size));
+    this.multi_modal_projector = this.registerModule(
+      'multi_modal_projector',
+      new MultiModalProjector(config.projector_type, config.vision_config.hidden_size, config.text_config.hidden_size),
+    );
     this.language_model = this.registerModule('language_model', new LlamaForCausalLM(config.text_config));
   }
 
@@ -57,10 +60,13 @@ export class LlavaForConditionalGeneration extends Module {
     const layers = this.config.vision_config.num_hidden_layers;
     const layer = this.config.vision_feature_layer;
     const index = layer < 0 ? layers + 1 + layer : layer;
-    if (index < 0 || index > layers) throw new Error(`vision_feature_layer ${layer} is outside the tower's ${layers + 1} hidden states`);
+    if (index < 0 || index > layers)
+      throw new Error(`vision_feature_layer ${layer} is outside the tower's ${layers + 1} hidden states`);
     const { hiddenStates } = this.vision_tower.forward({ pixelValues, stopAtLayer: index });
     const selected = hiddenStates[index]!;
-    return this.config.vision_feature_select_strategy === 'default' ? selected.narrow(1, 1, selected.size(1) - 1) : selected;
+    return this.config.vision_feature_select_strategy === 'default'
+      ? selected.narrow(1, 1, selected.size(1) - 1)
+      : selected;
   }
 
   /** pixelValues [N, 3, S, S] -> projected image features [N, P, D_text]. */
@@ -75,18 +81,28 @@ export class LlavaForConditionalGeneration extends Module {
   prepareInputs(input: LlavaInput): DecoderInput & { labels?: Tensor } {
     if (!input.pixelValues) {
       const placeholders = input.inputIds.eq(this.config.image_token_index).sum().item();
-      if (placeholders > 0) throw new Error(`LLaVA: the prompts hold ${placeholders} image tokens but no pixel values were given`);
+      if (placeholders > 0)
+        throw new Error(`LLaVA: the prompts hold ${placeholders} image tokens but no pixel values were given`);
       return { inputIds: input.inputIds, attentionMask: input.attentionMask, labels: input.labels };
     }
     // Placeholder ids may lie outside the vocabulary (-200 in the original LLaVA): embed them as
     // id 0; their rows are replaced by image features anyway.
     const ids = input.inputIds.maskedFill(input.inputIds.eq(this.config.image_token_index), 0);
     const spliced = spliceImageFeatures({
-      inputIds: input.inputIds, textEmbeds: this.language_model.model.embed_tokens.forward(ids),
-      imageFeatures: this.imageFeatures(input.pixelValues), imageTokenIndex: this.config.image_token_index,
-      attentionMask: input.attentionMask, labels: input.labels, ignoreIndex: this.config.ignore_index,
+      inputIds: input.inputIds,
+      textEmbeds: this.language_model.model.embed_tokens.forward(ids),
+      imageFeatures: this.imageFeatures(input.pixelValues),
+      imageTokenIndex: this.config.image_token_index,
+      attentionMask: input.attentionMask,
+      labels: input.labels,
+      ignoreIndex: this.config.ignore_index,
     });
-    return { inputsEmbeds: spliced.inputsEmbeds, attentionMask: spliced.attentionMask, positionIds: spliced.positionIds, labels: spliced.labels };
+    return {
+      inputsEmbeds: spliced.inputsEmbeds,
+      attentionMask: spliced.attentionMask,
+      positionIds: spliced.positionIds,
+      labels: spliced.labels,
+    };
   }
 
   /**
@@ -105,7 +121,9 @@ export class LlavaForConditionalGeneration extends Module {
     const out = this.language_model.forward({ ...decoderInput, outputHiddenStates: input.outputHiddenStates });
     const [B, T] = out.logits.shape as [number, number];
     const attentionMask = prepared.attentionMask ?? zeros([B, T], { dtype: 'int64', device: out.logits.device }).add(1);
-    const loss = labels ? causalLMLoss(out.logits, labels.maskedFill(attentionMask.eq(0), this.config.ignore_index)) : undefined;
+    const loss = labels
+      ? causalLMLoss(out.logits, labels.maskedFill(attentionMask.eq(0), this.config.ignore_index))
+      : undefined;
     return { ...out, loss, attentionMask };
   }
 }

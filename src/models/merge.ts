@@ -34,7 +34,9 @@ export function spliceImageFeatures(input: SpliceInput): SpliceOutput {
   const placeholders = ids.reduce((n, r) => n + r.filter((id) => id === input.imageTokenIndex).length, 0);
   const expanded = placeholders === N * P && P > 1;
   if (!expanded && placeholders !== N) {
-    throw new Error(`LLaVA: the prompts hold ${placeholders} image tokens (id ${input.imageTokenIndex}) but ${N} images were given: expected one placeholder per image, or ${P} per image (${N * P}) for prompts already expanded`);
+    throw new Error(
+      `LLaVA: the prompts hold ${placeholders} image tokens (id ${input.imageTokenIndex}) but ${N} images were given: expected one placeholder per image, or ${P} per image (${N * P}) for prompts already expanded`,
+    );
   }
   const slotsPerToken = expanded ? 1 : P;
   // Row indices into the gather table [B·L text rows; N·P feature rows; 1 zero row].
@@ -55,7 +57,8 @@ export function spliceImageFeatures(input: SpliceInput): SpliceOutput {
         out.labels.push(mask[b]![i] && labels ? labels[b]![i]! : input.ignoreIndex);
       }
     });
-    if (input.maxLength !== undefined) for (const key of ['src', 'mask', 'labels'] as const) out[key] = out[key].slice(0, input.maxLength);
+    if (input.maxLength !== undefined)
+      for (const key of ['src', 'mask', 'labels'] as const) out[key] = out[key].slice(0, input.maxLength);
     return out;
   });
   const width = Math.max(...built.map((r) => r.src.length));
@@ -71,10 +74,16 @@ export function spliceImageFeatures(input: SpliceInput): SpliceOutput {
     let p = -1;
     return padRow(r.mask, 0).map((m) => (m ? ++p : 1));
   });
-  const table = cat([input.textEmbeds.reshape(B * L, D), input.imageFeatures.reshape(N * P, D).to(input.textEmbeds.dtype), zeros([1, D], { dtype: input.textEmbeds.dtype, device: input.textEmbeds.device })]);
+  const table = cat([
+    input.textEmbeds.reshape(B * L, D),
+    input.imageFeatures.reshape(N * P, D).to(input.textEmbeds.dtype),
+    zeros([1, D], { dtype: input.textEmbeds.dtype, device: input.textEmbeds.device }),
+  ]);
   const i64 = (v: number[]) => tensor(BigInt64Array.from(v, BigInt), [B, width]).to(input.textEmbeds.device);
   return {
-    inputsEmbeds: table.indexSelect(0, tensor(BigInt64Array.from(src, BigInt)).to(input.textEmbeds.device)).view(B, width, D),
+    inputsEmbeds: table
+      .indexSelect(0, tensor(BigInt64Array.from(src, BigInt)).to(input.textEmbeds.device))
+      .view(B, width, D),
     attentionMask: i64(finalMask),
     positionIds: i64(positions),
     labels: labels ? i64(built.flatMap((r) => padRow(r.labels, input.ignoreIndex))) : undefined,

@@ -45,7 +45,9 @@ function openWeights(dir: string): WeightSource {
   const files = readdirSync(dir);
   if (files.some((f) => f === 'model.safetensors' || f === 'model.safetensors.index.json')) return openSafetensors(dir);
   if (files.some((f) => f === 'pytorch_model.bin' || f === 'pytorch_model.bin.index.json')) return openTorchBin(dir);
-  throw new Error(`${dir}: no weights (model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json)`);
+  throw new Error(
+    `${dir}: no weights (model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json)`,
+  );
 }
 
 /** One weights file: .safetensors, or a torch.save .bin (mm_projector.bin, non_lora_trainables.bin). */
@@ -60,7 +62,12 @@ function openWeightsFile(path: string): WeightSource {
  * random initialisation), then assigns every tensor that `rename` maps to one of its keys.
  * `rename` returns undefined for checkpoint keys the model ignores on purpose.
  */
-function load<M extends Module>(make: () => M, sources: { source: WeightSource; rename: (key: string) => string | undefined }[], options: LoadOptions, where: string): M {
+function load<M extends Module>(
+  make: () => M,
+  sources: { source: WeightSource; rename: (key: string) => string | undefined }[],
+  options: LoadOptions,
+  where: string,
+): M {
   const strict = options.strict ?? true;
   const model = strict ? withDevice('meta', make) : make();
   const own = model.stateDict();
@@ -76,16 +83,20 @@ function load<M extends Module>(make: () => M, sources: { source: WeightSource; 
   }
   const missing = [...own.keys()].filter((k) => !found.has(k));
   if (strict && (missing.length || unexpected.length)) {
-    throw new Error(`${where}: the checkpoint does not match ${model.constructor.name}` +
-      (missing.length ? `\n  missing keys (${missing.length}): ${missing.join(', ')}` : '') +
-      (unexpected.length ? `\n  unexpected keys (${unexpected.length}): ${unexpected.join(', ')}` : '') +
-      '\n  (pass strict: false to load what matches)');
+    throw new Error(
+      `${where}: the checkpoint does not match ${model.constructor.name}` +
+        (missing.length ? `\n  missing keys (${missing.length}): ${missing.join(', ')}` : '') +
+        (unexpected.length ? `\n  unexpected keys (${unexpected.length}): ${unexpected.join(', ')}` : '') +
+        '\n  (pass strict: false to load what matches)',
+    );
   }
   for (const [name, { source, key }] of found) {
     const target = own.get(name)!;
     const loaded = source.readTensor(key);
     if (loaded.shape.join() !== target.shape.join()) {
-      throw new Error(`${where}: '${key}' has shape [${loaded.shape}] in the checkpoint but the model expects [${target.shape}]`);
+      throw new Error(
+        `${where}: '${key}' has shape [${loaded.shape}] in the checkpoint but the model expects [${target.shape}]`,
+      );
     }
     const dtype = options.dtype ?? 'float32';
     const cast = dtype === 'auto' || loaded.dtype === dtype ? loaded : loaded.to(dtype);
@@ -95,7 +106,8 @@ function load<M extends Module>(make: () => M, sources: { source: WeightSource; 
   }
   // Non-strict: parameters the checkpoint lacks keep their random initialisation, in the dtype
   // the loaded ones have.
-  const dtype = options.dtype === 'auto' ? [...found.keys()].map((k) => own.get(k)!.dtype).find(isFloating) : options.dtype;
+  const dtype =
+    options.dtype === 'auto' ? [...found.keys()].map((k) => own.get(k)!.dtype).find(isFloating) : options.dtype;
   if (!strict && dtype) {
     for (const [name, t] of own) {
       if (found.has(name) || !isFloating(t.dtype) || t.dtype === dtype) continue;
@@ -113,7 +125,12 @@ const ignorePositionIds = (key: string) => (key.endsWith('embeddings.position_id
 export function loadLlama(dir: string, options: LoadOptions = {}): LlamaForCausalLM {
   const config = llamaConfig(readConfig(dir), join(dir, 'config.json'));
   // A tied lm_head is embed_tokens itself; some checkpoints still carry its copy.
-  const rename = (k: string) => (config.tie_word_embeddings && k === 'lm_head.weight' ? undefined : k.includes('rotary_emb.inv_freq') ? undefined : k);
+  const rename = (k: string) =>
+    config.tie_word_embeddings && k === 'lm_head.weight'
+      ? undefined
+      : k.includes('rotary_emb.inv_freq')
+        ? undefined
+        : k;
   return load(() => new LlamaForCausalLM(config), [{ source: openWeights(dir), rename }], options, dir);
 }
 
@@ -121,37 +138,52 @@ export function loadClipVision(dir: string, options: LoadOptions = {}): CLIPVisi
   const json = readConfig(dir);
   const config = clipVisionConfig(json, join(dir, 'config.json'));
   // A full CLIPModel checkpoint also holds the text tower and projections: only vision_model.* is ours.
-  const rename = (k: string) => (k.startsWith('vision_model.') ? ignorePositionIds(k) : json.model_type === 'clip' ? undefined : k);
+  const rename = (k: string) =>
+    k.startsWith('vision_model.') ? ignorePositionIds(k) : json.model_type === 'clip' ? undefined : k;
   return load(() => new CLIPVisionModel(config), [{ source: openWeights(dir), rename }], options, dir);
 }
 
 export function loadLlava(dir: string, options: LoadOptions = {}): LlavaForConditionalGeneration {
   const json = readConfig(dir);
-  if ('mm_vision_tower' in json || 'mm_projector_type' in json || 'mm_hidden_size' in json) return loadOriginalLlava(dir, json, options);
+  if ('mm_vision_tower' in json || 'mm_projector_type' in json || 'mm_hidden_size' in json)
+    return loadOriginalLlava(dir, json, options);
   const config = llavaConfig(json, join(dir, 'config.json'));
   const rename = (k: string) => (k.includes('rotary_emb.inv_freq') ? undefined : ignorePositionIds(k));
   return load(() => new LlavaForConditionalGeneration(config), [{ source: openWeights(dir), rename }], options, dir);
 }
 
 /** The original LLaVA repository's layout (LlavaLlamaForCausalLM), renamed onto llava-hf's modules. */
-function loadOriginalLlava(dir: string, json: Record<string, unknown>, options: LoadOptions): LlavaForConditionalGeneration {
+function loadOriginalLlava(
+  dir: string,
+  json: Record<string, unknown>,
+  options: LoadOptions,
+): LlavaForConditionalGeneration {
   const where = join(dir, 'config.json');
   const towerDir = findVisionTower(dir, String(json.mm_vision_tower ?? ''), options.visionTower);
   const selectFeature = (json.mm_vision_select_feature as string | undefined) ?? 'patch';
-  if (selectFeature !== 'patch' && selectFeature !== 'cls_patch') throw new Error(`${where}: mm_vision_select_feature '${selectFeature}' is not 'patch' or 'cls_patch'`);
+  if (selectFeature !== 'patch' && selectFeature !== 'cls_patch')
+    throw new Error(`${where}: mm_vision_select_feature '${selectFeature}' is not 'patch' or 'cls_patch'`);
   const text = llamaConfig(json, where);
   const config: LlavaConfig = {
-    model_type: 'llava', text_config: text, vision_config: clipVisionConfig(readConfig(towerDir), join(towerDir, 'config.json')),
-    image_token_index: -200, vision_feature_layer: (json.mm_vision_select_layer as number | undefined) ?? -1,
+    model_type: 'llava',
+    text_config: text,
+    vision_config: clipVisionConfig(readConfig(towerDir), join(towerDir, 'config.json')),
+    image_token_index: -200,
+    vision_feature_layer: (json.mm_vision_select_layer as number | undefined) ?? -1,
     vision_feature_select_strategy: selectFeature === 'patch' ? 'default' : 'full',
-    projector_type: projectorType((json.mm_projector_type as string | undefined) ?? 'linear', where), projector_hidden_act: 'gelu',
-    ignore_index: -100, pad_token_id: text.pad_token_id, image_seq_length: 0,
+    projector_type: projectorType((json.mm_projector_type as string | undefined) ?? 'linear', where),
+    projector_hidden_act: 'gelu',
+    ignore_index: -100,
+    pad_token_id: text.pad_token_id,
+    image_seq_length: 0,
   };
   config.image_seq_length = (config.vision_config.image_size / config.vision_config.patch_size) ** 2;
   const renameLlm = (k: string): string | undefined => {
     if (k.includes('rotary_emb.inv_freq')) return undefined;
-    if (k.startsWith('model.mm_projector.')) return `multi_modal_projector.${projectorKey(k.slice('model.mm_projector.'.length))}`;
-    if (k.startsWith('model.vision_tower.vision_tower.')) return `vision_tower.${ignorePositionIds(k.slice('model.vision_tower.vision_tower.'.length))}`;
+    if (k.startsWith('model.mm_projector.'))
+      return `multi_modal_projector.${projectorKey(k.slice('model.mm_projector.'.length))}`;
+    if (k.startsWith('model.vision_tower.vision_tower.'))
+      return `vision_tower.${ignorePositionIds(k.slice('model.vision_tower.vision_tower.'.length))}`;
     if (k.startsWith('model.')) return `language_model.${k}`;
     if (k === 'lm_head.weight') return text.tie_word_embeddings ? undefined : 'language_model.lm_head.weight';
     return k;
@@ -161,7 +193,12 @@ function loadOriginalLlava(dir: string, json: Record<string, unknown>, options: 
   const sources = [{ source: llm, rename: renameLlm }];
   if (!towerInCheckpoint) {
     const towerJson = readConfig(towerDir);
-    const renameTower = (k: string) => (k.startsWith('vision_model.') ? ignorePositionIds(`vision_tower.${k}`) : towerJson.model_type === 'clip' ? undefined : `vision_tower.${k}`);
+    const renameTower = (k: string) =>
+      k.startsWith('vision_model.')
+        ? ignorePositionIds(`vision_tower.${k}`)
+        : towerJson.model_type === 'clip'
+          ? undefined
+          : `vision_tower.${k}`;
     sources.push({ source: openWeights(towerDir), rename: renameTower });
   }
   return load(() => new LlavaForConditionalGeneration(config), sources, options, dir);
@@ -176,13 +213,20 @@ function projectorKey(rest: string): string {
 
 /** Where the CLIP folder named by mm_vision_tower is: as given, beside the checkpoint, or in the Hugging Face cache. */
 function findVisionTower(dir: string, name: string, explicit: string | undefined): string {
-  const candidates = explicit ? [explicit] : [
-    name, join(dir, name), join(dirname(resolve(dir)), name), join(dirname(resolve(dir)), basename(name)),
-    ...hfCacheSnapshots(name),
-  ];
+  const candidates = explicit
+    ? [explicit]
+    : [
+        name,
+        join(dir, name),
+        join(dirname(resolve(dir)), name),
+        join(dirname(resolve(dir)), basename(name)),
+        ...hfCacheSnapshots(name),
+      ];
   const found = candidates.find((c) => c && existsSync(join(c, 'config.json')));
   if (!found) {
-    throw new Error(`${dir}: the vision tower '${name}' (mm_vision_tower) was not found; looked in:\n  ${candidates.filter(Boolean).join('\n  ')}\n  pass visionTower: '<folder of the CLIP checkpoint>'`);
+    throw new Error(
+      `${dir}: the vision tower '${name}' (mm_vision_tower) was not found; looked in:\n  ${candidates.filter(Boolean).join('\n  ')}\n  pass visionTower: '<folder of the CLIP checkpoint>'`,
+    );
   }
   return found;
 }
@@ -191,7 +235,11 @@ function hfCacheSnapshots(name: string): string[] {
   if (!name.includes('/')) return [];
   const hub = process.env.HF_HUB_CACHE ?? join(process.env.HF_HOME ?? join(homedir(), '.cache', 'huggingface'), 'hub');
   const snapshots = join(hub, `models--${name.replace('/', '--')}`, 'snapshots');
-  return existsSync(snapshots) ? readdirSync(snapshots).map((s) => join(snapshots, s)).filter((p) => statSync(p).isDirectory()) : [];
+  return existsSync(snapshots)
+    ? readdirSync(snapshots)
+        .map((s) => join(snapshots, s))
+        .filter((p) => statSync(p).isDirectory())
+    : [];
 }
 
 /**
@@ -212,11 +260,21 @@ export function loadProjector(model: LlavaForConditionalGeneration, path: string
 }
 
 /** Writes config.json and the weights (sharded past maxShardSize) in the Hugging Face layout transformers loads. */
-export function savePretrained(model: LlamaForCausalLM | CLIPVisionModel | LlavaForConditionalGeneration, dir: string, options: { maxShardSize?: number | string } = {}): void {
+export function savePretrained(
+  model: LlamaForCausalLM | CLIPVisionModel | LlavaForConditionalGeneration,
+  dir: string,
+  options: { maxShardSize?: number | string } = {},
+): void {
   let config: Record<string, unknown>;
   if (model instanceof LlavaForConditionalGeneration) {
-    if (model.config.projector_type !== 'mlp2x_gelu') throw new Error(`savePretrained: transformers' LlavaForConditionalGeneration has only the mlp2x_gelu projector; this model's is '${model.config.projector_type}'`);
-    if (model.config.image_token_index < 0) throw new Error('savePretrained: the llava-hf layout needs an image token inside the vocabulary; this model uses the original -200 placeholder');
+    if (model.config.projector_type !== 'mlp2x_gelu')
+      throw new Error(
+        `savePretrained: transformers' LlavaForConditionalGeneration has only the mlp2x_gelu projector; this model's is '${model.config.projector_type}'`,
+      );
+    if (model.config.image_token_index < 0)
+      throw new Error(
+        'savePretrained: the llava-hf layout needs an image token inside the vocabulary; this model uses the original -200 placeholder',
+      );
     config = llavaConfigJson(model.config);
   } else if (model instanceof LlamaForCausalLM) {
     config = { architectures: ['LlamaForCausalLM'], ...model.config };

@@ -9,10 +9,17 @@ export class MultiModalProjector extends Module {
   readonly linear_1?: Linear;
   readonly linear_2?: Linear;
 
-  constructor(readonly type: ProjectorType, visionHidden: number, textHidden: number) {
+  constructor(
+    readonly type: ProjectorType,
+    visionHidden: number,
+    textHidden: number,
+  ) {
     super();
     if (type === 'identity') {
-      if (visionHidden !== textHidden) throw new Error(`identity projector needs the vision width (${visionHidden}) to equal the LLM width (${textHidden})`);
+      if (visionHidden !== textHidden)
+        throw new Error(
+          `identity projector needs the vision width (${visionHidden}) to equal the LLM width (${textHidden})`,
+        );
       return;
     }
     this.linear_1 = this.registerModule('linear_1', new Linear(visionHidden, textHidden));
@@ -29,5 +36,7 @@ export class MultiModalProjector extends Module {
 
 export function projectorType(name: string, where: string): ProjectorType {
   if (name === 'linear' || name === 'mlp2x_gelu' || name === 'identity') return name;
-  throw new Error(`${where}: projector type '${name}' is not supported (expected 'linear', 'mlp2x_gelu' or 'identity')`);
+  throw new Error(
+    `${where}: projector type '${name}' is not supported (expected 'linear', 'mlp2x_gelu' or 'identity')`,
+  );
 }

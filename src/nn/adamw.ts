@@ -15,7 +15,10 @@ export class AdamW {
   /** `params`: tensors, or groups that override lr / betas / eps / weightDecay (e.g. no decay on norms). */
   constructor(params: Tensor[] | ParamGroup[], defaults: Partial<AdamWHyper> = {}) {
     const base = { ...ADAMW_DEFAULTS, ...defaults };
-    const groups: ParamGroup[] = params.length > 0 && 'params' in (params[0] as object) ? (params as ParamGroup[]) : [{ params: params as Tensor[] }];
+    const groups: ParamGroup[] =
+      params.length > 0 && 'params' in (params[0] as object)
+        ? (params as ParamGroup[])
+        : [{ params: params as Tensor[] }];
     this.paramGroups = groups.map((g) => ({ ...base, ...g }));
     for (const g of this.paramGroups) validate(g);
   }
@@ -62,14 +65,19 @@ export class AdamW {
 
   loadStateDict(dict: { state: Map<number, ParamState>; paramGroups: AdamWHyper[] }): void {
     if (dict.paramGroups.length !== this.paramGroups.length) {
-      throw new Error(`AdamW.loadStateDict: saved state has ${dict.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`);
+      throw new Error(
+        `AdamW.loadStateDict: saved state has ${dict.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`,
+      );
     }
     dict.paramGroups.forEach((hyper, i) => Object.assign(this.paramGroups[i]!, hyper));
     const params = this.#allParams();
     for (const [i, s] of dict.state) {
       const p = params[i];
       if (!p) throw new Error(`AdamW.loadStateDict: state for parameter ${i} but only ${params.length} parameters`);
-      if (s.expAvg.shape.join() !== p.shape.join()) throw new Error(`AdamW.loadStateDict: parameter ${i} has shape [${p.shape}], saved moments [${s.expAvg.shape}]`);
+      if (s.expAvg.shape.join() !== p.shape.join())
+        throw new Error(
+          `AdamW.loadStateDict: parameter ${i} has shape [${p.shape}], saved moments [${s.expAvg.shape}]`,
+        );
       this.#state.get(p)?.expAvg.dispose();
       this.#state.get(p)?.expAvgSq.dispose();
       this.#state.set(p, { step: s.step, expAvg: keep(s.expAvg), expAvgSq: keep(s.expAvgSq) });
@@ -91,7 +99,9 @@ export class AdamW {
 }
 
 function validate(g: AdamWHyper): void {
-  const bad = (what: string) => { throw new RangeError(`AdamW: invalid ${what}`); };
+  const bad = (what: string) => {
+    throw new RangeError(`AdamW: invalid ${what}`);
+  };
   if (!(g.lr >= 0)) bad(`learning rate ${g.lr}`);
   if (!(g.eps >= 0)) bad(`eps ${g.eps}`);
   if (!(g.betas[0] >= 0 && g.betas[0] < 1)) bad(`beta1 ${g.betas[0]}`);

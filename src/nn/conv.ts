@@ -6,10 +6,20 @@ export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias?: Tensor;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, readonly stride = 1, readonly padding = 0, bias = true) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    readonly stride = 1,
+    readonly padding = 0,
+    bias = true,
+  ) {
     super();
     const bound = 1 / Math.sqrt(inChannels * kernelSize * kernelSize);
-    this.weight = this.registerParameter('weight', empty([outChannels, inChannels, kernelSize, kernelSize]).uniform_(-bound, bound));
+    this.weight = this.registerParameter(
+      'weight',
+      empty([outChannels, inChannels, kernelSize, kernelSize]).uniform_(-bound, bound),
+    );
     if (bias) this.bias = this.registerParameter('bias', empty([outChannels]).uniform_(-bound, bound));
   }
 

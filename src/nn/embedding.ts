@@ -5,7 +5,11 @@ import { Module } from './module.js';
 export class Embedding extends Module {
   readonly weight: Tensor;
 
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, readonly paddingIdx?: number) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    readonly paddingIdx?: number,
+  ) {
     super();
     this.weight = this.registerParameter('weight', randn([numEmbeddings, embeddingDim]));
   }

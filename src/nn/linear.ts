@@ -6,7 +6,11 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias?: Tensor;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, bias = true) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    bias = true,
+  ) {
     super();
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = this.registerParameter('weight', empty([outFeatures, inFeatures]).uniform_(-bound, bound));

@@ -34,7 +34,8 @@ export abstract class Module {
 
   namedParameters(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
-    for (const [prefix, m] of this.namedModules()) for (const [name, p] of m.#parameters) out.push([prefix ? `${prefix}.${name}` : name, p]);
+    for (const [prefix, m] of this.namedModules())
+      for (const [name, p] of m.#parameters) out.push([prefix ? `${prefix}.${name}` : name, p]);
     return out;
   }
 
@@ -45,7 +46,8 @@ export abstract class Module {
   namedBuffers(includeNonPersistent = true): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [prefix, m] of this.namedModules()) {
-      for (const [name, b] of m.#buffers) if (b.persistent || includeNonPersistent) out.push([prefix ? `${prefix}.${name}` : name, b.tensor]);
+      for (const [name, b] of m.#buffers)
+        if (b.persistent || includeNonPersistent) out.push([prefix ? `${prefix}.${name}` : name, b.tensor]);
     }
     return out;
   }
@@ -80,21 +82,28 @@ export abstract class Module {
    * throws listing every missing and unexpected key; a shape mismatch always throws, naming the
    * tensor and both shapes.
    */
-  loadStateDict(state: StateDict | Record<string, Tensor>, options: { strict?: boolean; assign?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+  loadStateDict(
+    state: StateDict | Record<string, Tensor>,
+    options: { strict?: boolean; assign?: boolean } = {},
+  ): { missingKeys: string[]; unexpectedKeys: string[] } {
     const given = state instanceof Map ? state : new Map(Object.entries(state));
     const own = this.stateDict();
     const missingKeys = [...own.keys()].filter((k) => !given.has(k));
     const unexpectedKeys = [...given.keys()].filter((k) => !own.has(k));
     if ((options.strict ?? true) && (missingKeys.length || unexpectedKeys.length)) {
-      throw new Error(`loadStateDict for ${this.constructor.name}:` +
-        (missingKeys.length ? `\n  missing keys (${missingKeys.length}): ${missingKeys.join(', ')}` : '') +
-        (unexpectedKeys.length ? `\n  unexpected keys (${unexpectedKeys.length}): ${unexpectedKeys.join(', ')}` : ''));
+      throw new Error(
+        `loadStateDict for ${this.constructor.name}:` +
+          (missingKeys.length ? `\n  missing keys (${missingKeys.length}): ${missingKeys.join(', ')}` : '') +
+          (unexpectedKeys.length ? `\n  unexpected keys (${unexpectedKeys.length}): ${unexpectedKeys.join(', ')}` : ''),
+      );
     }
     for (const [key, target] of own) {
       const src = given.get(key);
       if (!src) continue;
       if (src.shape.join() !== target.shape.join()) {
-        throw new Error(`loadStateDict for ${this.constructor.name}: '${key}' has shape [${src.shape}] in the state dict but [${target.shape}] in the model`);
+        throw new Error(
+          `loadStateDict for ${this.constructor.name}: '${key}' has shape [${src.shape}] in the state dict but [${target.shape}] in the model`,
+        );
       }
       if (options.assign) target.assign(src);
       else noGrad(() => target.copy_(src));
@@ -106,7 +115,7 @@ export abstract class Module {
   to(target: DType | string): this {
     noGrad(() => {
       for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) {
-        if (isDType(target) && !isFloating(t.dtype)) continue;  // ids and masks keep their type
+        if (isDType(target) && !isFloating(t.dtype)) continue; // ids and masks keep their type
         const moved = t.to(target);
         t.assign(moved);
         moved.dispose();

@@ -6,7 +6,10 @@ export class LayerNorm extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
 
-  constructor(readonly dim: number, readonly eps = 1e-5) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     this.weight = this.registerParameter('weight', ones([dim]));
     this.bias = this.registerParameter('bias', zeros([dim]));
@@ -25,7 +28,10 @@ export class LayerNorm extends Module {
 export class RMSNorm extends Module {
   readonly weight: Tensor;
 
-  constructor(readonly dim: number, readonly eps = 1e-6) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-6,
+  ) {
     super();
     this.weight = this.registerParameter('weight', ones([dim]));
   }

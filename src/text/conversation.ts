@@ -54,33 +54,135 @@ const V0_EXAMPLE: Message[] = [
   },
 ];
 
-function template(name: string, t: Omit<ConversationTemplate, 'name' | 'examples'> & { examples?: Message[] }): ConversationTemplate {
+function template(
+  name: string,
+  t: Omit<ConversationTemplate, 'name' | 'examples'> & { examples?: Message[] },
+): ConversationTemplate {
   return Object.freeze({ name, examples: [], ...t });
 }
 
-const vicunaV0 = template('vicuna_v0', { system: SYSTEM_HUMAN, roles: ['Human', 'Assistant'], examples: V0_EXAMPLE, sepStyle: 'SINGLE', sep: '###', sep2: null, version: 'Unknown' });
-const vicunaV1 = template('vicuna_v1', { system: SYSTEM_USER, roles: ['USER', 'ASSISTANT'], sepStyle: 'TWO', sep: ' ', sep2: '</s>', version: 'v1' });
-const llavaV1 = template('llava_v1', { system: SYSTEM_HUMAN, roles: ['USER', 'ASSISTANT'], sepStyle: 'TWO', sep: ' ', sep2: '</s>', version: 'v1' });
-const llavaV1Mmtag = template('v1_mmtag', { system: SYSTEM_MMTAG, roles: ['USER', 'ASSISTANT'], sepStyle: 'TWO', sep: ' ', sep2: '</s>', version: 'v1_mmtag' });
-const llavaV0 = template('llava_v0', { system: SYSTEM_HUMAN, roles: ['Human', 'Assistant'], sepStyle: 'SINGLE', sep: '###', sep2: null, version: 'Unknown' });
-const llavaV0Mmtag = template('v0_mmtag', { system: SYSTEM_MMTAG, roles: ['Human', 'Assistant'], sepStyle: 'SINGLE', sep: '###', sep2: null, version: 'v0_mmtag' });
-const plain = template('plain', { system: '', roles: ['', ''], sepStyle: 'PLAIN', sep: '\n', sep2: null, version: 'Unknown' });
-const llama2 = template('llama_2', { system: SYSTEM_LLAMA_2, roles: ['USER', 'ASSISTANT'], sepStyle: 'LLAMA_2', sep: '<s>', sep2: '</s>', version: 'llama_v2' });
-const llavaLlama2 = template('llava_llama_2', { system: SYSTEM_LLAVA_LLAMA_2, roles: ['USER', 'ASSISTANT'], sepStyle: 'LLAMA_2', sep: '<s>', sep2: '</s>', version: 'llama_v2' });
-const mpt = template('mpt', { system: SYSTEM_MPT, roles: ['<|im_start|>user\n', '<|im_start|>assistant\n'], sepStyle: 'MPT', sep: '<|im_end|>', sep2: null, version: 'mpt' });
-const mistralInstruct = template('mistral_instruct', { system: '', roles: ['USER', 'ASSISTANT'], sepStyle: 'LLAMA_2', sep: '', sep2: '</s>', version: 'llama_v2' });
-const chatmlDirect = template('chatml_direct', { system: '<|im_start|>system\nAnswer the questions.', roles: ['<|im_start|>user\n', '<|im_start|>assistant\n'], sepStyle: 'MPT', sep: '<|im_end|>', sep2: null, version: 'mpt' });
+const vicunaV0 = template('vicuna_v0', {
+  system: SYSTEM_HUMAN,
+  roles: ['Human', 'Assistant'],
+  examples: V0_EXAMPLE,
+  sepStyle: 'SINGLE',
+  sep: '###',
+  sep2: null,
+  version: 'Unknown',
+});
+const vicunaV1 = template('vicuna_v1', {
+  system: SYSTEM_USER,
+  roles: ['USER', 'ASSISTANT'],
+  sepStyle: 'TWO',
+  sep: ' ',
+  sep2: '</s>',
+  version: 'v1',
+});
+const llavaV1 = template('llava_v1', {
+  system: SYSTEM_HUMAN,
+  roles: ['USER', 'ASSISTANT'],
+  sepStyle: 'TWO',
+  sep: ' ',
+  sep2: '</s>',
+  version: 'v1',
+});
+const llavaV1Mmtag = template('v1_mmtag', {
+  system: SYSTEM_MMTAG,
+  roles: ['USER', 'ASSISTANT'],
+  sepStyle: 'TWO',
+  sep: ' ',
+  sep2: '</s>',
+  version: 'v1_mmtag',
+});
+const llavaV0 = template('llava_v0', {
+  system: SYSTEM_HUMAN,
+  roles: ['Human', 'Assistant'],
+  sepStyle: 'SINGLE',
+  sep: '###',
+  sep2: null,
+  version: 'Unknown',
+});
+const llavaV0Mmtag = template('v0_mmtag', {
+  system: SYSTEM_MMTAG,
+  roles: ['Human', 'Assistant'],
+  sepStyle: 'SINGLE',
+  sep: '###',
+  sep2: null,
+  version: 'v0_mmtag',
+});
+const plain = template('plain', {
+  system: '',
+  roles: ['', ''],
+  sepStyle: 'PLAIN',
+  sep: '\n',
+  sep2: null,
+  version: 'Unknown',
+});
+const llama2 = template('llama_2', {
+  system: SYSTEM_LLAMA_2,
+  roles: ['USER', 'ASSISTANT'],
+  sepStyle: 'LLAMA_2',
+  sep: '<s>',
+  sep2: '</s>',
+  version: 'llama_v2',
+});
+const llavaLlama2 = template('llava_llama_2', {
+  system: SYSTEM_LLAVA_LLAMA_2,
+  roles: ['USER', 'ASSISTANT'],
+  sepStyle: 'LLAMA_2',
+  sep: '<s>',
+  sep2: '</s>',
+  version: 'llama_v2',
+});
+const mpt = template('mpt', {
+  system: SYSTEM_MPT,
+  roles: ['<|im_start|>user\n', '<|im_start|>assistant\n'],
+  sepStyle: 'MPT',
+  sep: '<|im_end|>',
+  sep2: null,
+  version: 'mpt',
+});
+const mistralInstruct = template('mistral_instruct', {
+  system: '',
+  roles: ['USER', 'ASSISTANT'],
+  sepStyle: 'LLAMA_2',
+  sep: '',
+  sep2: '</s>',
+  version: 'llama_v2',
+});
+const chatmlDirect = template('chatml_direct', {
+  system: '<|im_start|>system\nAnswer the questions.',
+  roles: ['<|im_start|>user\n', '<|im_start|>assistant\n'],
+  sepStyle: 'MPT',
+  sep: '<|im_end|>',
+  sep2: null,
+  version: 'mpt',
+});
 
 /** The reference registry (`conv_templates`): several keys share one template. */
 export const conversationTemplates: Readonly<Record<string, ConversationTemplate>> = Object.freeze({
-  default: vicunaV0, v0: vicunaV0, v1: vicunaV1, vicuna_v1: vicunaV1, llama_2: llama2, mistral_instruct: mistralInstruct,
-  chatml_direct: chatmlDirect, mistral_direct: chatmlDirect, plain, v0_plain: plain, llava_v0: llavaV0, v0_mmtag: llavaV0Mmtag,
-  llava_v1: llavaV1, v1_mmtag: llavaV1Mmtag, llava_llama_2: llavaLlama2, mpt,
+  default: vicunaV0,
+  v0: vicunaV0,
+  v1: vicunaV1,
+  vicuna_v1: vicunaV1,
+  llama_2: llama2,
+  mistral_instruct: mistralInstruct,
+  chatml_direct: chatmlDirect,
+  mistral_direct: chatmlDirect,
+  plain,
+  v0_plain: plain,
+  llava_v0: llavaV0,
+  v0_mmtag: llavaV0Mmtag,
+  llava_v1: llavaV1,
+  v1_mmtag: llavaV1Mmtag,
+  llava_llama_2: llavaLlama2,
+  mpt,
 });
 
 export function conversationTemplate(name: string): ConversationTemplate {
   const t = conversationTemplates[name];
-  if (!t) throw new Error(`unknown conversation template '${name}'; known: ${Object.keys(conversationTemplates).join(', ')}`);
+  if (!t)
+    throw new Error(`unknown conversation template '${name}'; known: ${Object.keys(conversationTemplates).join(', ')}`);
   return t;
 }
 
@@ -90,10 +192,16 @@ export function renderPrompt(t: ConversationTemplate, messages: readonly Message
   const open = (m: Message) => m.content === null || m.content === '';
   switch (t.sepStyle) {
     case 'SINGLE':
-      return messages.reduce((ret, m) => ret + (open(m) ? `${m.role}:` : `${m.role}: ${m.content}${t.sep}`), t.system + t.sep);
+      return messages.reduce(
+        (ret, m) => ret + (open(m) ? `${m.role}:` : `${m.role}: ${m.content}${t.sep}`),
+        t.system + t.sep,
+      );
     case 'TWO': {
       const seps = [t.sep, t.sep2];
-      return messages.reduce((ret, m, i) => ret + (open(m) ? `${m.role}:` : `${m.role}: ${m.content}${seps[i % 2]}`), t.system + t.sep);
+      return messages.reduce(
+        (ret, m, i) => ret + (open(m) ? `${m.role}:` : `${m.role}: ${m.content}${seps[i % 2]}`),
+        t.system + t.sep,
+      );
     }
     case 'MPT':
       return messages.reduce((ret, m) => ret + (open(m) ? m.role : m.role + m.content + t.sep), t.system + t.sep);
@@ -103,7 +211,10 @@ export function renderPrompt(t: ConversationTemplate, messages: readonly Message
       return messages.reduce((ret, m, i) => {
         if (open(m)) return ret;
         const sep = i % 2 === 0 ? t.sep : t.sep2;
-        if (sep === null) throw new Error(`template '${t.name}' has no sep2 for the assistant turn; stage-1 strings are built by preprocessPlain`);
+        if (sep === null)
+          throw new Error(
+            `template '${t.name}' has no sep2 for the assistant turn; stage-1 strings are built by preprocessPlain`,
+          );
         return ret + m.content + sep;
       }, t.system);
   }

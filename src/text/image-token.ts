@@ -15,7 +15,11 @@ export interface ImageTokenOptions {
   tokensPerImage?: number;
 }
 
-export function tokenizerImageToken(tokenizer: TextTokenizer, prompt: string, options: ImageTokenOptions = {}): number[] {
+export function tokenizerImageToken(
+  tokenizer: TextTokenizer,
+  prompt: string,
+  options: ImageTokenOptions = {},
+): number[] {
   const imageIds = new Array<number>(options.tokensPerImage ?? 1).fill(options.imageTokenId ?? IMAGE_TOKEN_INDEX);
   const chunks = prompt.split(DEFAULT_IMAGE_TOKEN).map((chunk) => tokenizer.encode(chunk));
   // When the tokenizer adds BOS, every chunk starts with it: keep the first chunk's and drop one id from each chunk.

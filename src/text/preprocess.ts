@@ -25,14 +25,27 @@ export interface PreprocessOptions extends ImageTokenOptions {
 }
 
 /** Picks the reference's preprocess function from the template, as `preprocess()` does. */
-export function preprocess(tokenizer: TextTokenizer, template: ConversationTemplate, turns: readonly Turn[], options: PreprocessOptions): Preprocessed {
+export function preprocess(
+  tokenizer: TextTokenizer,
+  template: ConversationTemplate,
+  turns: readonly Turn[],
+  options: PreprocessOptions,
+): Preprocessed {
   if (template.sepStyle === 'PLAIN') return preprocessPlain(tokenizer, turns, options);
-  if (template.version.startsWith('llama_v2') || template.version.startsWith('v1')) return preprocessRounds(tokenizer, template, turns, options);
-  throw new Error(`template '${template.name}' (version ${template.version}): training preprocessing is implemented for v1, llama_2 and plain templates`);
+  if (template.version.startsWith('llama_v2') || template.version.startsWith('v1'))
+    return preprocessRounds(tokenizer, template, turns, options);
+  throw new Error(
+    `template '${template.name}' (version ${template.version}): training preprocessing is implemented for v1, llama_2 and plain templates`,
+  );
 }
 
 /** `preprocess_v1` (TWO style) and `preprocess_llama_2`: supervise each assistant answer and its `</s>`. */
-export function preprocessRounds(tokenizer: TextTokenizer, template: ConversationTemplate, turns: readonly Turn[], options: PreprocessOptions): Preprocessed {
+export function preprocessRounds(
+  tokenizer: TextTokenizer,
+  template: ConversationTemplate,
+  turns: readonly Turn[],
+  options: PreprocessOptions,
+): Preprocessed {
   const maxLen = options.modelMaxLength ?? tokenizer.modelMaxLength;
   const prompt = renderPrompt(template, toMessages(template, turns));
   // Image samples are never truncated here (the collator does it); text-only ones are, by the tokenizer.
@@ -76,9 +89,14 @@ export function preprocessRounds(tokenizer: TextTokenizer, template: Conversatio
 }
 
 /** `preprocess_plain` (stage 1): `<image>` + caption + `\n`; the instruction text is dropped, no EOS. */
-export function preprocessPlain(tokenizer: TextTokenizer, turns: readonly Turn[], options: ImageTokenOptions = {}): Preprocessed {
+export function preprocessPlain(
+  tokenizer: TextTokenizer,
+  turns: readonly Turn[],
+  options: ImageTokenOptions = {},
+): Preprocessed {
   if (turns.length !== 2) throw new Error(`plain (stage-1) samples need exactly 2 turns, got ${turns.length}`);
-  if (!turns[0]!.value.includes(DEFAULT_IMAGE_TOKEN)) throw new Error('plain (stage-1) samples need <image> in the first turn');
+  if (!turns[0]!.value.includes(DEFAULT_IMAGE_TOKEN))
+    throw new Error('plain (stage-1) samples need <image> in the first turn');
   const prompt = DEFAULT_IMAGE_TOKEN + turns[1]!.value + '\n';
   const inputIds = tokenizerImageToken(tokenizer, prompt, options);
   const labels = inputIds.slice();
@@ -93,7 +111,8 @@ function toMessages(template: ConversationTemplate, turns: readonly Turn[]): Mes
   return source.map((turn, j) => {
     const role = roles[turn.from];
     if (role === undefined) throw new Error(`turn ${j}: unknown speaker '${turn.from}' (expected 'human' or 'gpt')`);
-    if (role !== template.roles[j % 2]) throw new Error(`turn ${j}: speakers must alternate human, gpt, ... but turn ${j} is '${turn.from}'`);
+    if (role !== template.roles[j % 2])
+      throw new Error(`turn ${j}: speakers must alternate human, gpt, ... but turn ${j} is '${turn.from}'`);
     return { role, content: turn.value };
   });
 }

@@ -30,7 +30,11 @@ export interface TokenizerConfig {
   [key: string]: unknown;
 }
 
-interface AddedTokenJson { id: number; content: string; special?: boolean }
+interface AddedTokenJson {
+  id: number;
+  content: string;
+  special?: boolean;
+}
 interface TokenizerJson {
   model: { type: string; byte_fallback?: boolean; vocab: Record<string, number> | unknown };
   added_tokens?: AddedTokenJson[];
@@ -108,7 +112,8 @@ export class TextTokenizer {
     }
     this.lib = new Tokenizer(tokenizerJson, config);
     const model = this.lib.model;
-    if (model === null) throw new Error(`tokenizer: unsupported model type '${tokenizerJson.model.type}' in tokenizer.json`);
+    if (model === null)
+      throw new Error(`tokenizer: unsupported model type '${tokenizerJson.model.type}' in tokenizer.json`);
     this.bpe = (pieces) => model(pieces);
     for (const t of tokenizerJson.added_tokens ?? []) {
       this.addedTokenIds.set(t.content, t.id);
@@ -127,7 +132,12 @@ export class TextTokenizer {
     this.modelMaxLength = typeof maxLen === 'number' && maxLen < 1e12 ? maxLen : Number.MAX_SAFE_INTEGER;
     const pick = (key: 'bos_token' | 'eos_token' | 'unk_token' | 'pad_token') =>
       tokenContent(config[key]) ?? tokenContent(specialTokensMap[key]);
-    this.specialTokenStrings = { bos_token: pick('bos_token'), eos_token: pick('eos_token'), unk_token: pick('unk_token'), pad_token: pick('pad_token') };
+    this.specialTokenStrings = {
+      bos_token: pick('bos_token'),
+      eos_token: pick('eos_token'),
+      unk_token: pick('unk_token'),
+      pad_token: pick('pad_token'),
+    };
     const idOf = (s: string | undefined) => (s === undefined ? undefined : this.tokenToId(s));
     this.bosId = idOf(this.specialTokenStrings.bos_token);
     this.eosId = idOf(this.specialTokenStrings.eos_token);
@@ -173,7 +183,9 @@ export class TextTokenizer {
   /** Renders the checkpoint's chat template (llava-hf) with the special tokens transformers passes it. */
   applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
     if (this.chatTemplate === undefined) {
-      throw new Error('tokenizer: this checkpoint has no chat_template (tokenizer_config.json or chat_template.json); use a conversation template');
+      throw new Error(
+        'tokenizer: this checkpoint has no chat_template (tokenizer_config.json or chat_template.json); use a conversation template',
+      );
     }
     return renderChatTemplate(this.chatTemplate, messages, {
       addGenerationPrompt: options.addGenerationPrompt ?? false,
@@ -207,12 +219,14 @@ export class TextTokenizer {
 
   private pieceId(piece: string): number {
     const id = this.tokenToId(piece);
-    if (id === undefined) throw new Error(`tokenizer: BPE produced piece ${JSON.stringify(piece)} that is not in the vocabulary`);
+    if (id === undefined)
+      throw new Error(`tokenizer: BPE produced piece ${JSON.stringify(piece)} that is not in the vocabulary`);
     return id;
   }
 
   private requireId(id: number | undefined, name: string): number {
-    if (id === undefined) throw new Error(`tokenizer: ${name} is not set in tokenizer_config.json / special_tokens_map.json`);
+    if (id === undefined)
+      throw new Error(`tokenizer: ${name} is not set in tokenizer_config.json / special_tokens_map.json`);
     return id;
   }
 }

@@ -23,11 +23,20 @@ export const isGradEnabled = (): boolean => {
 };
 
 /** Gradients of `outputs` with respect to `inputs` without touching `.grad` (torch.autograd.grad). */
-export function grad(outputs: Tensor[], inputs: Tensor[], options: { gradOutputs?: Tensor[]; retainGraph?: boolean; createGraph?: boolean; allowUnused?: boolean } = {}): (Tensor | undefined)[] {
+export function grad(
+  outputs: Tensor[],
+  inputs: Tensor[],
+  options: { gradOutputs?: Tensor[]; retainGraph?: boolean; createGraph?: boolean; allowUnused?: boolean } = {},
+): (Tensor | undefined)[] {
   const create = options.createGraph ?? false;
   const grads = native.autogradGrad(
-    outputs.map((t) => t.handle), inputs.map((t) => t.handle), options.gradOutputs?.map((t) => t.handle),
-    options.retainGraph ?? create, create, options.allowUnused ?? false);
+    outputs.map((t) => t.handle),
+    inputs.map((t) => t.handle),
+    options.gradOutputs?.map((t) => t.handle),
+    options.retainGraph ?? create,
+    create,
+    options.allowUnused ?? false,
+  );
   return grads.map((g) => (g === undefined ? undefined : new Tensor(g)));
 }
 

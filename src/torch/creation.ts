@@ -9,9 +9,18 @@ import { Tensor } from './tensor.js';
 export type TensorOptions = { dtype?: DType; device?: string; requiresGrad?: boolean };
 
 const op = {
-  zeros: aten('zeros'), ones: aten('ones'), full: aten('full'), empty: aten('empty', 'memory_format'),
-  arange: aten('arange', 'start_step'), randn: aten('randn'), rand: aten('rand'), randint: aten('randint', 'low'),
-  zerosLike: aten('zeros_like'), onesLike: aten('ones_like'), fullLike: aten('full_like'), randnLike: aten('randn_like'),
+  zeros: aten('zeros'),
+  ones: aten('ones'),
+  full: aten('full'),
+  empty: aten('empty', 'memory_format'),
+  arange: aten('arange', 'start_step'),
+  randn: aten('randn'),
+  rand: aten('rand'),
+  randint: aten('randint', 'low'),
+  zerosLike: aten('zeros_like'),
+  onesLike: aten('ones_like'),
+  fullLike: aten('full_like'),
+  randnLike: aten('randn_like'),
   multinomial: aten('multinomial'),
 };
 
@@ -23,10 +32,11 @@ const op = {
  */
 export function tensor(data: TypedArray | number[], shape?: number[], dtype?: DType): Tensor {
   if (Array.isArray(data)) return tensor(Float64Array.from(data), shape, dtype ?? 'float32');
-  if (dtype !== undefined) dtypeCode(dtype);  // an unknown name fails here, by name
+  if (dtype !== undefined) dtypeCode(dtype); // an unknown name fails here, by name
   const natural = dtype !== undefined && carries(data, dtype) ? dtype : inferDType(data);
   const dims = shape ?? [data.length];
-  for (const d of dims) if (!Number.isInteger(d) || d < 0) throw new RangeError(`tensor: shape [${dims}] has an invalid dimension ${d}`);
+  for (const d of dims)
+    if (!Number.isInteger(d) || d < 0) throw new RangeError(`tensor: shape [${dims}] has an invalid dimension ${d}`);
   const t = new Tensor(native.fromTypedArray(data, dims, dtypeCode(natural)));
   if (dtype === undefined || dtype === natural) return t;
   const converted = t.to(dtype);
@@ -60,16 +70,30 @@ export function withDevice<T>(device: string, fn: () => T): T {
 const dt = (o: TensorOptions) => dtypeCode(o.dtype ?? 'float32');
 const dev = (o: TensorOptions) => o.device ?? defaultDevice;
 
-export const zeros = (shape: number[], o: TensorOptions = {}) => factory(op.zeros(shape, dt(o), undefined, dev(o)) as Handle, o);
-export const ones = (shape: number[], o: TensorOptions = {}) => factory(op.ones(shape, dt(o), undefined, dev(o)) as Handle, o);
-export const empty = (shape: number[], o: TensorOptions = {}) => factory(op.empty(shape, dt(o), undefined, dev(o)) as Handle, o);
+export const zeros = (shape: number[], o: TensorOptions = {}) =>
+  factory(op.zeros(shape, dt(o), undefined, dev(o)) as Handle, o);
+export const ones = (shape: number[], o: TensorOptions = {}) =>
+  factory(op.ones(shape, dt(o), undefined, dev(o)) as Handle, o);
+export const empty = (shape: number[], o: TensorOptions = {}) =>
+  factory(op.empty(shape, dt(o), undefined, dev(o)) as Handle, o);
 export const full = (shape: number[], value: number | boolean, o: TensorOptions = {}) =>
-  factory(op.full(shape, value, dtypeCode(o.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32')), undefined, dev(o)) as Handle, o);
+  factory(
+    op.full(
+      shape,
+      value,
+      dtypeCode(o.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32')),
+      undefined,
+      dev(o),
+    ) as Handle,
+    o,
+  );
 /** [start, end) by step; int64 unless a dtype is given (PyTorch infers float from float bounds, JS cannot tell). */
 export const arange = (start: number, end: number, step = 1, o: TensorOptions = {}) =>
   factory(op.arange(start, end, step, dtypeCode(o.dtype ?? 'int64'), undefined, dev(o)) as Handle, o);
-export const randn = (shape: number[], o: TensorOptions = {}) => factory(op.randn(shape, dt(o), undefined, dev(o)) as Handle, o);
-export const rand = (shape: number[], o: TensorOptions = {}) => factory(op.rand(shape, dt(o), undefined, dev(o)) as Handle, o);
+export const randn = (shape: number[], o: TensorOptions = {}) =>
+  factory(op.randn(shape, dt(o), undefined, dev(o)) as Handle, o);
+export const rand = (shape: number[], o: TensorOptions = {}) =>
+  factory(op.rand(shape, dt(o), undefined, dev(o)) as Handle, o);
 /** Integers uniform in [low, high), int64 by default. */
 export const randint = (low: number, high: number, shape: number[], o: TensorOptions = {}) =>
   factory(op.randint(low, high, shape, dtypeCode(o.dtype ?? 'int64'), undefined, dev(o)) as Handle, o);
@@ -78,7 +102,8 @@ export const onesLike = (t: Tensor) => new Tensor(op.onesLike(t.handle) as Handl
 export const fullLike = (t: Tensor, value: number) => new Tensor(op.fullLike(t.handle, value) as Handle);
 export const randnLike = (t: Tensor) => new Tensor(op.randnLike(t.handle) as Handle);
 /** Draws `n` indices per row from the (unnormalised) probabilities in `probs` [..., K]. */
-export const multinomial = (probs: Tensor, n: number, replacement = false) => new Tensor(op.multinomial(probs.handle, n, replacement) as Handle);
+export const multinomial = (probs: Tensor, n: number, replacement = false) =>
+  new Tensor(op.multinomial(probs.handle, n, replacement) as Handle);
 
 /** Seeds libtorch's global generator (randn, rand, dropout, multinomial, ...). */
 export function manualSeed(seed: number): void {

@@ -2,8 +2,10 @@
 // are serialised by PyTorch itself), and the typed array that carries each across to JS.
 // float16 and bfloat16 travel as their raw bits in a Uint16Array (Node 20 has no Float16Array).
 
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
-export type TypedArray = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+export type DType =
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type TypedArray =
+  Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 type Info = { code: number; array: { new (buffer: ArrayBuffer): TypedArray; BYTES_PER_ELEMENT: number } };
 
@@ -56,7 +58,9 @@ export function inferDType(data: TypedArray): DType {
   if (data instanceof Int16Array) return 'int16';
   if (data instanceof Int8Array) return 'int8';
   if (data instanceof Uint8Array) return 'uint8';
-  throw new TypeError(`cannot infer a dtype from ${data.constructor.name}: pass 'float16' or 'bfloat16' for raw 16-bit data`);
+  throw new TypeError(
+    `cannot infer a dtype from ${data.constructor.name}: pass 'float16' or 'bfloat16' for raw 16-bit data`,
+  );
 }
 
 export function isFloating(dtype: DType): boolean {

@@ -4,10 +4,21 @@ import type { Handle, OpResult } from './native.js';
 import { Tensor } from './tensor.js';
 
 const op = {
-  cat: aten('cat'), stack: aten('stack'), where: aten('where', 'self'), whereScalar: aten('where', 'ScalarOther'),
-  linear: aten('linear'), layerNorm: aten('layer_norm'), embedding: aten('embedding'), conv2d: aten('conv2d'),
-  gelu: aten('gelu'), silu: aten('silu'), dropout: aten('dropout'), crossEntropy: aten('cross_entropy_loss'),
-  mseLoss: aten('mse_loss'), mv: aten('mv'), powScalarBase: aten('pow', 'Scalar'),
+  cat: aten('cat'),
+  stack: aten('stack'),
+  where: aten('where', 'self'),
+  whereScalar: aten('where', 'ScalarOther'),
+  linear: aten('linear'),
+  layerNorm: aten('layer_norm'),
+  embedding: aten('embedding'),
+  conv2d: aten('conv2d'),
+  gelu: aten('gelu'),
+  silu: aten('silu'),
+  dropout: aten('dropout'),
+  crossEntropy: aten('cross_entropy_loss'),
+  mseLoss: aten('mse_loss'),
+  mv: aten('mv'),
+  powScalarBase: aten('pow', 'Scalar'),
 };
 const wrap = (r: OpResult) => new Tensor(r as Handle);
 const handles = (ts: Tensor[]) => ts.map((t) => t.handle);
@@ -16,7 +27,11 @@ export const cat = (tensors: Tensor[], dim = 0) => wrap(op.cat(handles(tensors),
 export const stack = (tensors: Tensor[], dim = 0) => wrap(op.stack(handles(tensors), dim));
 /** Elementwise `condition ? a : b`. */
 export const where = (condition: Tensor, a: Tensor, b: Tensor | number) =>
-  wrap(b instanceof Tensor ? op.where(condition.handle, a.handle, b.handle) : op.whereScalar(condition.handle, a.handle, b));
+  wrap(
+    b instanceof Tensor
+      ? op.where(condition.handle, a.handle, b.handle)
+      : op.whereScalar(condition.handle, a.handle, b),
+  );
 
 /** base ** exponent elementwise, for a number base (torch.pow(10000.0, t)). */
 export const powBase = (base: number, exponent: Tensor) => wrap(op.powScalarBase(base, exponent.handle));
@@ -35,10 +50,18 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
 export const layerNorm = (x: Tensor, normalizedShape: number[], weight?: Tensor, bias?: Tensor, eps = 1e-5) =>
   wrap(op.layerNorm(x.handle, normalizedShape, weight?.handle, bias?.handle, eps));
 /** weight [num, dim] rows picked by ids [...] -> [..., dim]. */
-export const embedding = (ids: Tensor, weight: Tensor, paddingIdx = -1) => wrap(op.embedding(weight.handle, ids.handle, paddingIdx));
+export const embedding = (ids: Tensor, weight: Tensor, paddingIdx = -1) =>
+  wrap(op.embedding(weight.handle, ids.handle, paddingIdx));
 /** x [N, C, H, W] with weight [O, C/groups, kh, kw]. */
-export const conv2d = (x: Tensor, weight: Tensor, bias?: Tensor, stride: number | number[] = 1, padding: number | number[] = 0, dilation: number | number[] = 1, groups = 1) =>
-  wrap(op.conv2d(x.handle, weight.handle, bias?.handle, pair(stride), pair(padding), pair(dilation), groups));
+export const conv2d = (
+  x: Tensor,
+  weight: Tensor,
+  bias?: Tensor,
+  stride: number | number[] = 1,
+  padding: number | number[] = 0,
+  dilation: number | number[] = 1,
+  groups = 1,
+) => wrap(op.conv2d(x.handle, weight.handle, bias?.handle, pair(stride), pair(padding), pair(dilation), groups));
 /** GELU exact ('none', erf) or the tanh approximation ('tanh', GPT-2's gelu_new). */
 export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none') => wrap(op.gelu(x.handle, approximate));
 /** CLIP's x·σ(1.702x). */
@@ -54,10 +77,24 @@ export type Reduction = keyof typeof REDUCTION;
  * logits [N, C] (or [N, C, d...]) against int64 targets [N]; targets equal to ignoreIndex
  * (-100 by default, as in PyTorch and the LLaVA labels) add nothing and are left out of the mean.
  */
-export function crossEntropy(logits: Tensor, target: Tensor, options: { ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number; weight?: Tensor } = {}): Tensor {
-  return wrap(op.crossEntropy(logits.handle, target.handle, options.weight?.handle, REDUCTION[options.reduction ?? 'mean'], options.ignoreIndex ?? -100, options.labelSmoothing ?? 0));
+export function crossEntropy(
+  logits: Tensor,
+  target: Tensor,
+  options: { ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number; weight?: Tensor } = {},
+): Tensor {
+  return wrap(
+    op.crossEntropy(
+      logits.handle,
+      target.handle,
+      options.weight?.handle,
+      REDUCTION[options.reduction ?? 'mean'],
+      options.ignoreIndex ?? -100,
+      options.labelSmoothing ?? 0,
+    ),
+  );
 }
-export const mseLoss = (input: Tensor, target: Tensor, reduction: Reduction = 'mean') => wrap(op.mseLoss(input.handle, target.handle, REDUCTION[reduction]));
+export const mseLoss = (input: Tensor, target: Tensor, reduction: Reduction = 'mean') =>
+  wrap(op.mseLoss(input.handle, target.handle, REDUCTION[reduction]));
 
 function pair(v: number | number[]): number[] {
   return Array.isArray(v) ? v : [v, v];

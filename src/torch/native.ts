@@ -26,12 +26,25 @@ export interface NativeTorch {
   dispose(t: Handle): void;
   isDisposed(t: Handle): boolean;
   backward(roots: Handle[], grads: Handle[] | undefined, retainGraph: boolean, createGraph: boolean): void;
-  autogradGrad(outputs: Handle[], inputs: Handle[], gradOutputs: Handle[] | undefined, retainGraph: boolean, createGraph: boolean, allowUnused: boolean): (Handle | undefined)[];
+  autogradGrad(
+    outputs: Handle[],
+    inputs: Handle[],
+    gradOutputs: Handle[] | undefined,
+    retainGraph: boolean,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (Handle | undefined)[];
   setGradEnabled(enabled: boolean): boolean;
   manualSeed(seed: number): void;
   numThreads(set?: number): number;
   liveHandles(): number;
-  runtimeInfo(): { torchVersion: string; parallelInfo: string; buildConfig: string; cudaAvailable: boolean; cudaDeviceCount: number };
+  runtimeInfo(): {
+    torchVersion: string;
+    parallelInfo: string;
+    buildConfig: string;
+    cudaAvailable: boolean;
+    cudaDeviceCount: number;
+  };
   resolveOp(name: string, overload: string): number;
   opSchema(id: number): string;
   callOp(id: number, ...args: unknown[]): OpResult;
@@ -49,9 +62,12 @@ export const DEFAULT_SPINCOUNT = '10000';
 
 function load(): NativeTorch {
   // libgomp reads its environment when it loads, with the addon below.
-  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.GOMP_SPINCOUNT = DEFAULT_SPINCOUNT;
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined)
+    process.env.GOMP_SPINCOUNT = DEFAULT_SPINCOUNT;
   if (!existsSync(addonPath)) {
-    throw new Error(`the libtorch addon is not built (${addonPath} is missing): run 'bash scripts/setup.sh' or 'npm run build'`);
+    throw new Error(
+      `the libtorch addon is not built (${addonPath} is missing): run 'bash scripts/setup.sh' or 'npm run build'`,
+    );
   }
   const native = createRequire(import.meta.url)(addonPath) as NativeTorch;
   const threads = Number(process.env.OMP_NUM_THREADS) || availableParallelism();

@@ -23,7 +23,9 @@ export type RuntimeReport = {
 
 /** Shared libraries of BLAS, LAPACK and OpenMP mapped into this process now. */
 function mappedBlasLibraries(): string[] {
-  const paths = readFileSync('/proc/self/maps', 'utf8').split('\n').map((line) => line.split(/\s+/)[5] ?? '');
+  const paths = readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .map((line) => line.split(/\s+/)[5] ?? '');
   return [...new Set(paths.filter((p) => /blas|mkl_|lapack|libgomp|libiomp|libomp/.test(p)))];
 }
 
@@ -57,17 +59,19 @@ export function runtimeReport(): RuntimeReport {
 
 /** fp32 GEMM rate, n×n by n×n, the median of `reps` timed runs after one warm-up, in GFLOPS. */
 export function measureGemmGflops(n: number, reps = 5): number {
-  return scope(() => noGrad(() => {
-    const a = randn([n, n]);
-    const b = randn([n, n]);
-    a.matmul(b).dispose();
-    const times: number[] = [];
-    for (let i = 0; i < reps; i++) {
-      const t0 = performance.now();
+  return scope(() =>
+    noGrad(() => {
+      const a = randn([n, n]);
+      const b = randn([n, n]);
       a.matmul(b).dispose();
-      times.push(performance.now() - t0);
-    }
-    const median = times.sort((x, y) => x - y)[Math.floor(reps / 2)]!;
-    return (2 * n ** 3) / (median / 1e3) / 1e9;
-  }));
+      const times: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        const t0 = performance.now();
+        a.matmul(b).dispose();
+        times.push(performance.now() - t0);
+      }
+      const median = times.sort((x, y) => x - y)[Math.floor(reps / 2)]!;
+      return (2 * n ** 3) / (median / 1e3) / 1e9;
+    }),
+  );
 }

@@ -25,7 +25,8 @@ export function scope<T>(fn: () => T): T {
   let ok = false;
   try {
     result = fn();
-    if (result instanceof Promise) throw new TypeError('scope() takes a synchronous function: tensors made across an await cannot be tracked');
+    if (result instanceof Promise)
+      throw new TypeError('scope() takes a synchronous function: tensors made across an await cannot be tracked');
     ok = true;
     return result;
   } finally {
@@ -42,7 +43,8 @@ function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): Set<Tenso
   if (value === null || typeof value !== 'object' || depth > 8) return into;
   if (isTensor(value)) into.add(value);
   else if (Array.isArray(value)) for (const v of value) collectTensors(v, into, depth + 1);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collectTensors(v, into, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype)
+    for (const v of Object.values(value)) collectTensors(v, into, depth + 1);
   return into;
 }
 

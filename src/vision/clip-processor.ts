@@ -58,19 +58,28 @@ export class ClipImageProcessor {
     return new ClipImageProcessor(json as PreprocessorConfig, path);
   }
 
-  constructor(config: PreprocessorConfig = { size: { shortest_edge: 224 }, crop_size: 224 }, source = 'preprocessor config') {
+  constructor(
+    config: PreprocessorConfig = { size: { shortest_edge: 224 }, crop_size: 224 },
+    source = 'preprocessor config',
+  ) {
     const fail = (what: string) => new Error(`image processor (${source}): ${what}`);
-    if ((config.resample ?? PIL_BICUBIC) !== PIL_BICUBIC) throw fail(`resample ${config.resample} is not supported (only 3, PIL bicubic, which CLIP uses)`);
+    if ((config.resample ?? PIL_BICUBIC) !== PIL_BICUBIC)
+      throw fail(`resample ${config.resample} is not supported (only 3, PIL bicubic, which CLIP uses)`);
     this.doResize = config.do_resize ?? true;
     const size = config.size ?? 224;
     // An int size means the shortest edge for CLIP (transformers: get_size_dict(size, default_to_square=False)).
     if (typeof size === 'number') this.size = { shortestEdge: size };
     else if (size.shortest_edge !== undefined) this.size = { shortestEdge: size.shortest_edge };
-    else if (size.height !== undefined && size.width !== undefined) this.size = { height: size.height, width: size.width };
+    else if (size.height !== undefined && size.width !== undefined)
+      this.size = { height: size.height, width: size.width };
     else throw fail(`size ${JSON.stringify(size)} needs shortest_edge or height and width`);
     const crop = config.crop_size ?? 224;
-    this.cropSize = typeof crop === 'number' ? { height: crop, width: crop } : { height: crop.height ?? NaN, width: crop.width ?? NaN };
-    if (!(this.cropSize.height > 0 && this.cropSize.width > 0)) throw fail(`crop_size ${JSON.stringify(crop)} needs a positive height and width`);
+    this.cropSize =
+      typeof crop === 'number'
+        ? { height: crop, width: crop }
+        : { height: crop.height ?? NaN, width: crop.width ?? NaN };
+    if (!(this.cropSize.height > 0 && this.cropSize.width > 0))
+      throw fail(`crop_size ${JSON.stringify(crop)} needs a positive height and width`);
     this.doCenterCrop = config.do_center_crop ?? true;
     this.doRescale = config.do_rescale ?? true;
     this.rescaleFactor = config.rescale_factor ?? 1 / 255;
@@ -95,7 +104,10 @@ export class ClipImageProcessor {
 
   /** `image_aspect_ratio` 'pad' (LLaVA-1.5) squares the image first; 'square' (the default) crops the long side. */
   preprocess(image: RgbImage, aspectRatio: AspectRatio = 'square'): PixelValues {
-    let img = aspectRatio === 'pad' ? expandToSquare(image, this.mean.map((m) => Math.trunc(m * 255)) as [number, number, number]) : image;
+    let img =
+      aspectRatio === 'pad'
+        ? expandToSquare(image, this.mean.map((m) => Math.trunc(m * 255)) as [number, number, number])
+        : image;
     if (this.doResize) img = resizeBicubic(img, ...this.resizeTarget(img));
     if (this.doCenterCrop) img = centerCrop(img, this.cropSize.height, this.cropSize.width);
     return this.toPixelValues(img);
@@ -149,7 +161,9 @@ export function expandToSquare(img: RgbImage, background: [number, number, numbe
 /** transformers' center_crop: offsets floor((H - h) / 2), floor((W - w) / 2). */
 export function centerCrop(img: RgbImage, height: number, width: number): RgbImage {
   if (img.height < height || img.width < width) {
-    throw new Error(`centre crop ${width}x${height} is larger than the resized image ${img.width}x${img.height}; check size/crop_size in preprocessor_config.json`);
+    throw new Error(
+      `centre crop ${width}x${height} is larger than the resized image ${img.width}x${img.height}; check size/crop_size in preprocessor_config.json`,
+    );
   }
   if (img.height === height && img.width === width) return img;
   const top = Math.floor((img.height - height) / 2);

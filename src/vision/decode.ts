@@ -23,7 +23,10 @@ export interface DecodeOptions {
 export const DEFAULT_MAX_PIXELS = 2 * 89_478_485;
 
 export class ImageDecodeError extends Error {
-  constructor(readonly source: string, reason: string) {
+  constructor(
+    readonly source: string,
+    reason: string,
+  ) {
     super(`image ${source}: ${reason}`);
     this.name = 'ImageDecodeError';
   }
@@ -40,7 +43,11 @@ export async function decodeImageFile(path: string, options: DecodeOptions = {})
   return decodeImage(bytes, options, path);
 }
 
-export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}, source = '<buffer>'): Promise<RgbImage> {
+export async function decodeImage(
+  bytes: Uint8Array,
+  options: DecodeOptions = {},
+  source = '<buffer>',
+): Promise<RgbImage> {
   if (bytes.length === 0) throw new ImageDecodeError(source, 'file is empty (0 bytes)');
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   let meta: Metadata;
@@ -52,7 +59,10 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
   const { width, height } = meta;
   if (!width || !height) throw new ImageDecodeError(source, `image has zero size (${width ?? 0}x${height ?? 0})`);
   if (width * height > maxPixels) {
-    throw new ImageDecodeError(source, `${width}x${height} = ${width * height} pixels is over the limit of ${maxPixels} (possible decompression bomb)`);
+    throw new ImageDecodeError(
+      source,
+      `${width}x${height} = ${width * height} pixels is over the limit of ${maxPixels} (possible decompression bomb)`,
+    );
   }
   try {
     let pipeline = sharp(bytes, { failOn: 'error', limitInputPixels: maxPixels, ignoreIcc: true, pages: 1 });

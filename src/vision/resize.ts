@@ -82,7 +82,9 @@ function horizontal(src: RgbImage, outW: number): RgbImage {
   const inRow = src.width * 3;
   for (let y = 0; y < src.height; y++) {
     for (let xx = 0; xx < outW; xx++) {
-      let s0 = HALF, s1 = HALF, s2 = HALF;
+      let s0 = HALF,
+        s1 = HALF,
+        s2 = HALF;
       const base = y * inRow + start[xx]! * 3;
       const kb = xx * ksize;
       const n = count[xx]!;

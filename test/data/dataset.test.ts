@@ -17,7 +17,9 @@ import { coordinates, rawImage, tempDir } from '../helpers/text-images.js';
 
 const root = tempDir('llava-ds-');
 const images = join(root, 'images');
-const golden = goldenSamples().filter((s) => ['vis-01', 'vis-02', 'vis-03', 'vis-06', 'vis-09', 'vis-10', 'vis-11'].some((p) => s.id.startsWith(p)));
+const golden = goldenSamples().filter((s) =>
+  ['vis-01', 'vis-02', 'vis-03', 'vis-06', 'vis-09', 'vis-10', 'vis-11'].some((p) => s.id.startsWith(p)),
+);
 const cases = readJsonl<GoldenCase>('cases.jsonl').filter((c) => c.version === 'v1' && !c.legacy);
 
 async function writeImages(): Promise<void> {
@@ -25,12 +27,19 @@ async function writeImages(): Promise<void> {
     if (!s.image) continue;
     const path = join(images, s.image);
     mkdirSync(dirname(path), { recursive: true });
-    await rawImage(coordinates(20 + k, 12), 20 + k, 12, 3).jpeg().toFile(path);
+    await rawImage(coordinates(20 + k, 12), 20 + k, 12, 3)
+      .jpeg()
+      .toFile(path);
   }
 }
 
 const options = (dataPath: string, extra: Partial<SupervisedDataOptions> = {}): SupervisedDataOptions => ({
-  dataPath, imageFolder: images, tokenizerDir: writeLlamaTokenizerDir(false), version: 'v1', imageAspectRatio: 'pad', ...extra,
+  dataPath,
+  imageFolder: images,
+  tokenizerDir: writeLlamaTokenizerDir(false),
+  version: 'v1',
+  imageAspectRatio: 'pad',
+  ...extra,
 });
 
 test('image paths stay inside the image folder: ../, absolute paths and symlinks out are refused', () => {
@@ -89,19 +98,46 @@ test('worker threads return exactly the in-process items', async () => {
 
 test('bad samples: a clear error naming the record, or skipped and reported without misaligning the rest', async () => {
   const bad = [
-    { id: 'missing', image: 'coco/none.jpg', conversations: [{ from: 'human', value: '<image>\nQ' }, { from: 'gpt', value: 'A' }] },
-    { id: 'escape', image: '../golden.json', conversations: [{ from: 'human', value: '<image>\nQ' }, { from: 'gpt', value: 'A' }] },
-    { id: 'gpt-gpt', conversations: [{ from: 'human', value: 'Q' }, { from: 'human', value: 'Q again' }] },
+    {
+      id: 'missing',
+      image: 'coco/none.jpg',
+      conversations: [
+        { from: 'human', value: '<image>\nQ' },
+        { from: 'gpt', value: 'A' },
+      ],
+    },
+    {
+      id: 'escape',
+      image: '../golden.json',
+      conversations: [
+        { from: 'human', value: '<image>\nQ' },
+        { from: 'gpt', value: 'A' },
+      ],
+    },
+    {
+      id: 'gpt-gpt',
+      conversations: [
+        { from: 'human', value: 'Q' },
+        { from: 'human', value: 'Q again' },
+      ],
+    },
   ];
   const dataPath = join(root, 'mixed.jsonl');
   writeFileSync(dataPath, [golden[0], ...bad, golden[4]].map((s) => JSON.stringify(s)).join('\n'));
   const ds = await SupervisedDataset.open(options(dataPath));
   await assert.rejects(ds.get(1), new RegExp(`mixed\\.jsonl:2 \\(id missing\\): image coco/none\\.jpg not found`));
-  await assert.rejects(ds.get(2), /mixed\.jsonl:3 \(id escape\): image path \.\.\/golden\.json leaves the image folder/);
+  await assert.rejects(
+    ds.get(2),
+    /mixed\.jsonl:3 \(id escape\): image path \.\.\/golden\.json leaves the image folder/,
+  );
   await assert.rejects(ds.get(3), /mixed\.jsonl:4 \(id gpt-gpt\): turn 1: speakers must alternate/);
 
   const strict = new DataLoader(ds, { batchSize: 5, seed: 1 });
-  await assert.rejects(async () => { for await (const _ of strict.epoch(0)) { /* consume */ } }, /not found|leaves|alternate/);
+  await assert.rejects(async () => {
+    for await (const _ of strict.epoch(0)) {
+      /* consume */
+    }
+  }, /not found|leaves|alternate/);
 
   const loader = new DataLoader(ds, { batchSize: 5, seed: 1, onBadSample: 'skip' });
   const batches = [];
@@ -122,25 +158,47 @@ test('epochs: seeded, grouped by modality, and resumable at any step', async () 
   const ds = await SupervisedDataset.open(options(dataPath));
   const run = async (epoch: number, start = 0, seed = 3) => {
     const out = [];
-    for await (const b of new DataLoader(ds, { batchSize: 2, seed, groupByModalityLength: true }).epoch(epoch, start)) out.push(b);
+    for await (const b of new DataLoader(ds, { batchSize: 2, seed, groupByModalityLength: true }).epoch(epoch, start))
+      out.push(b);
     return out;
   };
   const full = await run(0);
-  assert.deepEqual(full.map((b) => b.step), [0, 1, 2, 3]);
-  assert.deepEqual(full.flatMap((b) => b.indices).sort(), golden.map((_, i) => i));
+  assert.deepEqual(
+    full.map((b) => b.step),
+    [0, 1, 2, 3],
+  );
+  assert.deepEqual(
+    full.flatMap((b) => b.indices).sort(),
+    golden.map((_, i) => i),
+  );
   // 5 image and 2 text-only samples, megabatches of 2: two full image megabatches (one modality each) in seeded
   // order, then the leftovers (1 image + 2 text) merged and sorted by index, as the reference does.
   for (const b of full.slice(0, 2)) assert.deepEqual(Array.from(b.hasImage), [1, 1], `step ${b.step}`);
   const tail = full.slice(2).flatMap((b) => b.indices);
-  assert.deepEqual(tail, [...tail].sort((a, b) => a - b));
+  assert.deepEqual(
+    tail,
+    [...tail].sort((a, b) => a - b),
+  );
   assert.deepEqual(tail.filter((i) => !golden[i]!.image).sort(), [4, 5]);
   const resumed = await run(0, 2);
-  assert.deepEqual(resumed.map((b) => [b.step, b.indices]), full.slice(2).map((b) => [b.step, b.indices]));
-  assert.deepEqual(resumed.map((b) => b.batch), full.slice(2).map((b) => b.batch));
-  assert.deepEqual((await run(0)).map((b) => b.indices), full.map((b) => b.indices));
+  assert.deepEqual(
+    resumed.map((b) => [b.step, b.indices]),
+    full.slice(2).map((b) => [b.step, b.indices]),
+  );
+  assert.deepEqual(
+    resumed.map((b) => b.batch),
+    full.slice(2).map((b) => b.batch),
+  );
+  assert.deepEqual(
+    (await run(0)).map((b) => b.indices),
+    full.map((b) => b.indices),
+  );
   const otherEpoch = (await run(1)).map((b) => b.indices);
   const otherSeed = (await run(0, 0, 4)).map((b) => b.indices);
-  assert.ok(JSON.stringify(otherEpoch) !== JSON.stringify(full.map((b) => b.indices)) || JSON.stringify(otherSeed) !== JSON.stringify(full.map((b) => b.indices)));
+  assert.ok(
+    JSON.stringify(otherEpoch) !== JSON.stringify(full.map((b) => b.indices)) ||
+      JSON.stringify(otherSeed) !== JSON.stringify(full.map((b) => b.indices)),
+  );
   ds.close();
 });
 
@@ -152,10 +210,16 @@ test('two ranks split every epoch between them: each sample once, the same steps
     const loader = new DataLoader(ds, { batchSize: 2, seed: 5, worldSize: 2, rank, groupByModalityLength: true });
     assert.equal(loader.stepsPerEpoch, 2); // 7 samples / (2 per rank x 2 ranks), rounded up
     const mine: number[] = [];
-    for await (const b of loader.epoch(0)) { seen.push(...b.indices); mine.push(b.step); }
+    for await (const b of loader.epoch(0)) {
+      seen.push(...b.indices);
+      mine.push(b.step);
+    }
     steps.push(mine);
   }
-  assert.deepEqual(seen.sort(), golden.map((_, i) => i));
+  assert.deepEqual(
+    seen.sort(),
+    golden.map((_, i) => i),
+  );
   assert.deepEqual(steps[0], [0, 1]);
   assert.throws(() => new DataLoader(ds, { batchSize: 2, seed: 5, worldSize: 2, rank: 2 }), /rank 2 is outside 0\.\.1/);
   ds.close();

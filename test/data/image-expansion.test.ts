@@ -18,6 +18,9 @@ test('the spliced sequence is cut to tokenizer_model_max_length (length grows by
 });
 
 test('a llava-hf image token id is expanded the same way; mismatched lengths are an error', () => {
-  assert.deepEqual(Array.from(expandImages([1, 32000, 9], [-100, -100, 9], { featuresPerImage: 2, imageTokenId: 32000 }).labels), [-100, -100, -100, 9]);
+  assert.deepEqual(
+    Array.from(expandImages([1, 32000, 9], [-100, -100, 9], { featuresPerImage: 2, imageTokenId: 32000 }).labels),
+    [-100, -100, -100, 9],
+  );
   assert.throws(() => expandImages([1, 2], [1], { featuresPerImage: 1 }), /2 ids but 1 labels/);
 });

@@ -19,27 +19,49 @@ test('prices: longest model-name prefix wins; unknown models have no price', () 
 
 test('a price file adds and overrides rows, and bad rows are named', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'datagen-prices-'));
-  await writeFile(join(dir, 'p.json'), JSON.stringify({ 'llama3': { input: 0, output: 0 }, 'gpt-4o': { input: 1, output: 2 } }));
+  await writeFile(
+    join(dir, 'p.json'),
+    JSON.stringify({ llama3: { input: 0, output: 0 }, 'gpt-4o': { input: 1, output: 2 } }),
+  );
   const table = await loadPrices(join(dir, 'p.json'));
   assert.deepEqual(priceFor(table, 'llama3:8b'), { input: 0, output: 0 });
   assert.deepEqual(priceFor(table, 'gpt-4o'), { input: 1, output: 2 });
   assert.deepEqual(priceFor(table, 'gpt-4o-mini'), { input: 0.15, output: 0.6 });
   await writeFile(join(dir, 'bad.json'), JSON.stringify({ m: { input: -1, output: 2 } }));
-  await assert.rejects(loadPrices(join(dir, 'bad.json')), /bad\.json: "m" needs non-negative numbers "input" and "output"/);
+  await assert.rejects(
+    loadPrices(join(dir, 'bad.json')),
+    /bad\.json: "m" needs non-negative numbers "input" and "output"/,
+  );
   await assert.rejects(loadPrices(join(dir, 'missing.json')), /prices: cannot read .*missing\.json/);
 });
 
 test('the progress line shows bar, counts, rate, ETA, cost and failures', () => {
   // 250 of 1000 in 10 s: 25/s, 750 left -> 30 s.
-  assert.equal(renderProgress({ finished: 250, total: 1000, costUsd: 1.5, failed: 2 }, 10, 8), '[##------] 250/1000 25.0% | 25.0/s | ETA 30s | $1.5000 | 2 failed');
-  assert.equal(renderProgress({ finished: 0, total: 10, failed: 0 }, 0, 4), '[----] 0/10 0.0% | 0.0/s | ETA ? | $? | 0 failed');
+  assert.equal(
+    renderProgress({ finished: 250, total: 1000, costUsd: 1.5, failed: 2 }, 10, 8),
+    '[##------] 250/1000 25.0% | 25.0/s | ETA 30s | $1.5000 | 2 failed',
+  );
+  assert.equal(
+    renderProgress({ finished: 0, total: 10, failed: 0 }, 0, 4),
+    '[----] 0/10 0.0% | 0.0/s | ETA ? | $? | 0 failed',
+  );
   assert.equal(formatDuration(3725), '1h02m');
   assert.equal(formatDuration(125), '2m05s');
 });
 
 test('the summary lists records per type, failures by reason and what to do next', () => {
   const s = emptySummary('gpt-4o-mini', true);
-  Object.assign(s, { tasks: 10, finished: 9, unfinished: 2, failed: 1, elapsed_s: 3, records: { conversation: 7 }, rejects: { refusal: 1 }, failures: { 'http 503': 1 }, retries: { 'http 429': 4 } });
+  Object.assign(s, {
+    tasks: 10,
+    finished: 9,
+    unfinished: 2,
+    failed: 1,
+    elapsed_s: 3,
+    records: { conversation: 7 },
+    rejects: { refusal: 1 },
+    failures: { 'http 503': 1 },
+    retries: { 'http 429': 4 },
+  });
   const text = formatSummary(s);
   assert.match(text, /^datagen finished: 9\/10 tasks in 3s \(3\.0\/s\)/);
   assert.match(text, /records: {2}conversation 7/);

@@ -19,11 +19,22 @@ before(async () => {
 });
 after(() => server.close());
 
-interface Exit { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Starts `llava datagen`; `whenLines` runs once the conversation file has that many lines. */
-function datagen(args: string[], whenLines?: { lines: number; out: string; then: (pid: number) => void }): Promise<Exit> {
-  const child = spawn(process.execPath, [MAIN, 'datagen', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENAI_API_KEY: 'test' } });
+function datagen(
+  args: string[],
+  whenLines?: { lines: number; out: string; then: (pid: number) => void },
+): Promise<Exit> {
+  const child = spawn(process.execPath, [MAIN, 'datagen', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OPENAI_API_KEY: 'test' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -40,19 +51,35 @@ function datagen(args: string[], whenLines?: { lines: number; out: string; then:
       }
     }, 5);
   }
-  return new Promise((done) => child.on('close', (code, signal) => {
-    clearInterval(poll);
-    done({ code, signal, stdout, stderr });
-  }));
+  return new Promise((done) =>
+    child.on('close', (code, signal) => {
+      clearInterval(poll);
+      done({ code, signal, stdout, stderr });
+    }),
+  );
 }
 
 const runArgs = (out: string) => [
-  '--input', CAPS_BOXES_80, '--prompts', REFERENCE_PROMPTS, '--out', out, '--model', 'gpt-4o-mini',
-  '--base-url', server.baseURL, '--concurrency', '4', '--timeout', '5', '--no-progress',
+  '--input',
+  CAPS_BOXES_80,
+  '--prompts',
+  REFERENCE_PROMPTS,
+  '--out',
+  out,
+  '--model',
+  'gpt-4o-mini',
+  '--base-url',
+  server.baseURL,
+  '--concurrency',
+  '4',
+  '--timeout',
+  '5',
+  '--no-progress',
 ];
 
 const outputNames = ['conversation.jsonl', 'detail_description.jsonl', 'complex_reasoning.jsonl', 'rejects.jsonl'];
-const outputBytes = (dir: string) => Promise.all(outputNames.map((n) => readFile(join(dir, n), 'utf8').catch(() => '')));
+const outputBytes = (dir: string) =>
+  Promise.all(outputNames.map((n) => readFile(join(dir, n), 'utf8').catch(() => '')));
 
 let uninterrupted: string[];
 
@@ -84,7 +111,10 @@ test('kill -9 mid-run, run again: same output as the uninterrupted run, nothing 
   assert.deepEqual(await outputBytes(out), uninterrupted);
   // Requests answered before the kill were cached (or committed): the second run sends only the rest.
   assert.ok(server.requests.length - sentBeforeResume <= 240 - committed);
-  assert.ok(server.requests.length - sent <= 240 + 4, `${server.requests.length - sent} requests for 240 tasks at concurrency 4`);
+  assert.ok(
+    server.requests.length - sent <= 240 + 4,
+    `${server.requests.length - sent} requests for 240 tasks at concurrency 4`,
+  );
 });
 
 test('Ctrl-C stops cleanly with exit code 130; running again completes the same output', async () => {
@@ -93,7 +123,10 @@ test('Ctrl-C stops cleanly with exit code 130; running again completes the same 
   assert.equal(interrupted.code, 130, interrupted.stderr);
   assert.match(interrupted.stderr, /interrupted; finishing up/);
   assert.match(interrupted.stdout, /datagen interrupted: \d+\/240 tasks/);
-  const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { stopped: string; unfinished: number };
+  const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as {
+    stopped: string;
+    unfinished: number;
+  };
   assert.equal(summary.stopped, 'interrupted');
   assert.ok(summary.unfinished > 0);
   const resumed = await datagen(runArgs(out));
@@ -106,9 +139,18 @@ test('usage errors exit 2 and say what is wrong', async () => {
   const cases: [string[], RegExp][] = [
     [['--input', CAPS_BOXES_80, '--out', out], /--model NAME is required/],
     [['--model', 'm', '--out', out], /an input is required/],
-    [['--input', CAPS_BOXES_80, '--out', out, '--model', 'm', '--types', 'conversation,captions'], /--types: unknown type\(s\) captions/],
-    [['--input', CAPS_BOXES_80, '--out', out, '--model', 'm', '--image-placement', 'middle'], /--image-placement must be first or random, got 'middle'/],
-    [['--input', CAPS_BOXES_80, '--out', out, '--model', 'm', '--base-url', 'localhost:8000/v1'], /--base-url must be an http:\/\/ or https:\/\/ URL/],
+    [
+      ['--input', CAPS_BOXES_80, '--out', out, '--model', 'm', '--types', 'conversation,captions'],
+      /--types: unknown type\(s\) captions/,
+    ],
+    [
+      ['--input', CAPS_BOXES_80, '--out', out, '--model', 'm', '--image-placement', 'middle'],
+      /--image-placement must be first or random, got 'middle'/,
+    ],
+    [
+      ['--input', CAPS_BOXES_80, '--out', out, '--model', 'm', '--base-url', 'localhost:8000/v1'],
+      /--base-url must be an http:\/\/ or https:\/\/ URL/,
+    ],
   ];
   for (const [args, message] of cases) {
     const exit = await datagen(args);
@@ -147,10 +189,20 @@ test('llava datagen and the library entry load no tensor code and no native addo
     const { files, packages } = await importGraph(resolve(entry));
     // Besides itself, the data engine may use the text layer's <image> placement (no tokenizer) and
     // the training data's record scanner (node:fs only).
-    const shared = ['/dist/src/text/image-placement.js', '/dist/src/text/image-token.js', '/dist/src/data/json-records.js'];
-    const allowed = (file: string) => file.includes('/dist/src/datagen/') || file.endsWith('/dist/src/cli/datagen.js') || shared.some((s) => file.endsWith(s));
+    const shared = [
+      '/dist/src/text/image-placement.js',
+      '/dist/src/text/image-token.js',
+      '/dist/src/data/json-records.js',
+    ];
+    const allowed = (file: string) =>
+      file.includes('/dist/src/datagen/') ||
+      file.endsWith('/dist/src/cli/datagen.js') ||
+      shared.some((s) => file.endsWith(s));
     for (const file of files) assert.ok(allowed(file), `${entry} reaches ${file}`);
-    assert.ok(files.some((f) => f.endsWith('/dist/src/datagen/run.js')), 'the graph was followed');
+    assert.ok(
+      files.some((f) => f.endsWith('/dist/src/datagen/run.js')),
+      'the graph was followed',
+    );
     assert.deepEqual([...packages].sort(), ['node:', 'openai']);
   }
 });

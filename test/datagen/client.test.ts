@@ -16,8 +16,13 @@ async function serve(actions: Action[]): Promise<FakeServer> {
 
 function client(server: FakeServer, options: Partial<ClientOptions> = {}): ChatClient {
   return new ChatClient({
-    baseURL: server.baseURL, apiKey: 'test', model: 'm', timeoutMs: 2000, maxRetries: 4,
-    backoff: { baseMs: 5, capMs: 20, maxRetryAfterMs: 5000 }, ...options,
+    baseURL: server.baseURL,
+    apiKey: 'test',
+    model: 'm',
+    timeoutMs: 2000,
+    maxRetries: 4,
+    backoff: { baseMs: 5, capMs: 20, maxRetryAfterMs: 5000 },
+    ...options,
   });
 }
 
@@ -35,12 +40,30 @@ test('Retry-After and retry-after-ms are read in seconds, as HTTP dates, and in 
 
 test('back-off: full jitter under an exponential cap; server hints honoured plus up to 10%', () => {
   const options = { baseMs: 1000, capMs: 60_000, maxRetryAfterMs: 600_000 };
-  assert.equal(backoffDelayMs(0, undefined, options, () => 0.5), 500);
-  assert.equal(backoffDelayMs(3, undefined, options, () => 0.5), 4000);
-  assert.equal(backoffDelayMs(10, undefined, options, () => 0.999), 59_940);
-  assert.equal(backoffDelayMs(0, 3000, options, () => 0), 3000);
-  assert.equal(backoffDelayMs(0, 3000, options, () => 1), 3300);
-  assert.equal(backoffDelayMs(0, 3_600_000, options, () => 0), 600_000);
+  assert.equal(
+    backoffDelayMs(0, undefined, options, () => 0.5),
+    500,
+  );
+  assert.equal(
+    backoffDelayMs(3, undefined, options, () => 0.5),
+    4000,
+  );
+  assert.equal(
+    backoffDelayMs(10, undefined, options, () => 0.999),
+    59_940,
+  );
+  assert.equal(
+    backoffDelayMs(0, 3000, options, () => 0),
+    3000,
+  );
+  assert.equal(
+    backoffDelayMs(0, 3000, options, () => 1),
+    3300,
+  );
+  assert.equal(
+    backoffDelayMs(0, 3_600_000, options, () => 0),
+    600_000,
+  );
 });
 
 test('a burst of 429 with Retry-After is waited out, then the reply arrives', async () => {
@@ -51,7 +74,8 @@ test('a burst of 429 with Retry-After is waited out, then the reply arrives', as
   assert.equal(completion.content, 'ok');
   assert.deepEqual(retried, ['http 429', 'http 429', 'http 429']);
   assert.equal(server.requests.length, 4);
-  for (let i = 1; i < 4; i++) assert.ok(server.arrivals[i]! - server.arrivals[i - 1]! >= 150, `retry ${i} waited at least the 150 ms asked for`);
+  for (let i = 1; i < 4; i++)
+    assert.ok(server.arrivals[i]! - server.arrivals[i - 1]! >= 150, `retry ${i} waited at least the 150 ms asked for`);
 });
 
 test('Retry-After in seconds on a 503 is honoured', async () => {
@@ -73,7 +97,15 @@ test('5xx, dropped connections, malformed bodies and slow replies are retried', 
   const retried: string[] = [];
   const completion = await client(server, { timeoutMs: 300, maxRetries: 8 }).complete(body, (r) => retried.push(r));
   assert.equal(completion.content, 'ok');
-  assert.deepEqual(retried, ['http 500', 'connection error', 'malformed response', 'malformed response', 'malformed response', 'timeout', 'timeout']);
+  assert.deepEqual(retried, [
+    'http 500',
+    'connection error',
+    'malformed response',
+    'malformed response',
+    'malformed response',
+    'timeout',
+    'timeout',
+  ]);
   assert.equal(server.requests.length, 8);
 });
 
@@ -91,9 +123,18 @@ test('retries run out: the failure names the reason and the attempts', async () 
 });
 
 test('401/403/404 are fatal and 400 fails this request only; neither is retried', async () => {
-  for (const [status, fatal] of [[401, true], [403, true], [404, true], [400, false], [422, false]] as const) {
+  for (const [status, fatal] of [
+    [401, true],
+    [403, true],
+    [404, true],
+    [400, false],
+    [422, false],
+  ] as const) {
     const server = await serve([{ kind: 'status', status }]);
-    await assert.rejects(client(server).complete(body), (err: unknown) => err instanceof RequestFailed && err.fatal === fatal && err.reason === `http ${status}`);
+    await assert.rejects(
+      client(server).complete(body),
+      (err: unknown) => err instanceof RequestFailed && err.fatal === fatal && err.reason === `http ${status}`,
+    );
     assert.equal(server.requests.length, 1, `HTTP ${status} is not retried`);
   }
 });
@@ -102,7 +143,12 @@ test('the request carries model and sampling settings; the SDK retries nothing i
   const server = await serve([]);
   const c = client(server, { temperature: 0.2, maxTokens: 64 });
   await c.complete(c.requestBody([{ role: 'user', content: 'x' }]));
-  assert.deepEqual(server.requests[0], { model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 0.2, max_tokens: 64 });
+  assert.deepEqual(server.requests[0], {
+    model: 'm',
+    messages: [{ role: 'user', content: 'x' }],
+    temperature: 0.2,
+    max_tokens: 64,
+  });
   const once = await serve([{ kind: 'status', status: 500 }]);
   await assert.rejects(client(once, { maxRetries: 0 }).complete(body), RequestFailed);
   assert.equal(once.requests.length, 1);
@@ -112,7 +158,10 @@ test('aborting stops a request in flight and a back-off wait', async () => {
   const server = await serve([{ kind: 'reply', content: 'never', delayMs: 5000 }]);
   const controller = new AbortController();
   setTimeout(() => controller.abort(new Error('interrupted')), 100);
-  await assert.rejects(client(server, { timeoutMs: 10_000 }).complete(body, undefined, controller.signal), /interrupted/);
+  await assert.rejects(
+    client(server, { timeoutMs: 10_000 }).complete(body, undefined, controller.signal),
+    /interrupted/,
+  );
   const waiting = await serve([{ kind: 'status', status: 429, headers: { 'retry-after': '30' } }]);
   const controller2 = new AbortController();
   setTimeout(() => controller2.abort(new Error('interrupted')), 100);

@@ -7,7 +7,12 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface ChatRequest { model: string; messages: { role: string; content: string }[]; temperature?: number; max_tokens?: number }
+export interface ChatRequest {
+  model: string;
+  messages: { role: string; content: string }[];
+  temperature?: number;
+  max_tokens?: number;
+}
 
 export type Action =
   | { kind: 'reply'; content: string | null; delayMs?: number; finishReason?: string; refusal?: string }
@@ -57,9 +62,18 @@ export function validReply(request: ChatRequest): string {
 function completionBody(request: ChatRequest, content: string | null, finishReason: string, refusal?: string): string {
   const promptChars = request.messages.reduce((n, m) => n + m.content.length, 0);
   return JSON.stringify({
-    id: 'chatcmpl-test', object: 'chat.completion', created: 0, model: request.model,
-    choices: [{ index: 0, message: { role: 'assistant', content, refusal: refusal ?? null }, finish_reason: finishReason }],
-    usage: { prompt_tokens: Math.ceil(promptChars / 4), completion_tokens: Math.ceil((content ?? '').length / 4), total_tokens: 0 },
+    id: 'chatcmpl-test',
+    object: 'chat.completion',
+    created: 0,
+    model: request.model,
+    choices: [
+      { index: 0, message: { role: 'assistant', content, refusal: refusal ?? null }, finish_reason: finishReason },
+    ],
+    usage: {
+      prompt_tokens: Math.ceil(promptChars / 4),
+      completion_tokens: Math.ceil((content ?? '').length / 4),
+      total_tokens: 0,
+    },
   });
 }
 
@@ -92,10 +106,13 @@ export async function startFakeServer(script: Script, { record = true } = {}): P
       case 'reply':
         if (action.delayMs) await new Promise((r) => timers.add(setTimeout(r, action.delayMs)));
         if (res.destroyed) return;
-        res.writeHead(200, { 'content-type': 'application/json' }).end(completionBody(request, action.content, action.finishReason ?? 'stop', action.refusal));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(completionBody(request, action.content, action.finishReason ?? 'stop', action.refusal));
         return;
       case 'status':
-        res.writeHead(action.status, { 'content-type': 'application/json', ...action.headers })
+        res
+          .writeHead(action.status, { 'content-type': 'application/json', ...action.headers })
           .end(action.body ?? JSON.stringify({ error: { message: `scripted ${action.status}`, type: 'test' } }));
         return;
       case 'malformed':
@@ -117,11 +134,12 @@ export async function startFakeServer(script: Script, { record = true } = {}): P
     baseURL: `http://127.0.0.1:${port}/v1`,
     requests,
     arrivals,
-    close: () => new Promise<void>((resolve) => {
-      for (const res of stalled) res.destroy();
-      for (const timer of timers) clearTimeout(timer);
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of stalled) res.destroy();
+        for (const timer of timers) clearTimeout(timer);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

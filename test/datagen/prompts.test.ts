@@ -3,7 +3,16 @@ import { mkdtemp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { buildMessages, DEFAULT_PROMPTS_DIR, loadPromptSet, parseReply, PROMPT_TYPES, readCapsBoxesJsonl, renderContext, type ImageContext } from '../../src/datagen/index.js';
+import {
+  buildMessages,
+  DEFAULT_PROMPTS_DIR,
+  loadPromptSet,
+  parseReply,
+  PROMPT_TYPES,
+  readCapsBoxesJsonl,
+  renderContext,
+  type ImageContext,
+} from '../../src/datagen/index.js';
 import { CAPS_BOXES_80, REFERENCE_PROMPTS } from './paths.js';
 
 /**
@@ -13,7 +22,9 @@ import { CAPS_BOXES_80, REFERENCE_PROMPTS } from './paths.js';
  */
 function expectedContext(rawLine: string, withBoxes: boolean): string {
   const captions = (JSON.parse(rawLine) as { captions: string[] }).captions.join('\n');
-  const boxes = [...rawLine.matchAll(/\{"category": "([^"]+)", "bbox": \[([^\]]+)\]\}/g)].map((m) => `${m[1]}: [${m[2]}]`);
+  const boxes = [...rawLine.matchAll(/\{"category": "([^"]+)", "bbox": \[([^\]]+)\]\}/g)].map(
+    (m) => `${m[1]}: [${m[2]}]`,
+  );
   return withBoxes && boxes.length > 0 ? `${captions}\n\n${boxes.join('\n')}` : captions;
 }
 
@@ -51,16 +62,28 @@ test('the shipped default prompts load in the reference layout, and their exampl
       if (type === 'conversation') assert.ok(parsed.turns.length >= 3);
       // Each caps example is in the exact shape renderContext gives a query.
       const [captions, boxes] = caps.split('\n\n') as [string, string | undefined];
-      assert.equal(boxes === undefined, type === 'conversation', `${type} example ${i}: boxes only for box-aware types`);
+      assert.equal(
+        boxes === undefined,
+        type === 'conversation',
+        `${type} example ${i}: boxes only for box-aware types`,
+      );
       const context: ImageContext = {
-        id: 'x', image: 'x.jpg', captions: captions.split('\n'),
-        instances: (boxes ?? '').split('\n').filter((l) => l).map((l) => {
-          const m = /^([a-z ]+): \[(.+)\]$/.exec(l);
-          assert.ok(m, `${type} example ${i}: box line ${JSON.stringify(l)}`);
-          const bbox = m[2]!.split(', ').map(Number) as [number, number, number, number];
-          assert.ok(bbox.every((v) => v >= 0 && v <= 1) && bbox[0] < bbox[2] && bbox[1] < bbox[3], `${type} example ${i}: box ${l}`);
-          return { category: m[1]!, bbox };
-        }),
+        id: 'x',
+        image: 'x.jpg',
+        captions: captions.split('\n'),
+        instances: (boxes ?? '')
+          .split('\n')
+          .filter((l) => l)
+          .map((l) => {
+            const m = /^([a-z ]+): \[(.+)\]$/.exec(l);
+            assert.ok(m, `${type} example ${i}: box line ${JSON.stringify(l)}`);
+            const bbox = m[2]!.split(', ').map(Number) as [number, number, number, number];
+            assert.ok(
+              bbox.every((v) => v >= 0 && v <= 1) && bbox[0] < bbox[2] && bbox[1] < bbox[3],
+              `${type} example ${i}: box ${l}`,
+            );
+            return { category: m[1]!, bbox };
+          }),
       };
       assert.equal(renderContext(context, type !== 'conversation'), caps, `${type} example ${i} caps format`);
       assert.equal(context.captions.length, 5, `${type} example ${i} has five captions`);
@@ -82,5 +105,9 @@ test('prompt folders with a missing part are refused with the path', async () =>
   await writeFile(join(root, 'conversation', '002_caps.txt'), 'e');
   await writeFile(join(root, 'conversation', '002_conv.txt'), 'f');
   const prompts = await loadPromptSet(root, 'conversation');
-  assert.deepEqual(prompts.examples, [{ caps: 'a', conv: 'b' }, { caps: 'e', conv: 'f' }, { caps: 'c', conv: 'd' }]);
+  assert.deepEqual(prompts.examples, [
+    { caps: 'a', conv: 'b' },
+    { caps: 'e', conv: 'f' },
+    { caps: 'c', conv: 'd' },
+  ]);
 });

@@ -4,10 +4,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  DEFAULT_PRICES, DETAIL_INSTRUCTIONS, loadPromptSet, PROMPT_TYPES, readCapsBoxesJsonl, runDatagen,
-  type DatagenOptions, type ImageContext, type PromptSet,
+  DEFAULT_PRICES,
+  DETAIL_INSTRUCTIONS,
+  loadPromptSet,
+  PROMPT_TYPES,
+  readCapsBoxesJsonl,
+  runDatagen,
+  type DatagenOptions,
+  type ImageContext,
+  type PromptSet,
 } from '../../src/datagen/index.js';
-import { startFakeServer, typeOf, validReply, queryOf, type Action, type ChatRequest, type FakeServer, type Script } from './fake-server.js';
+import {
+  startFakeServer,
+  typeOf,
+  validReply,
+  queryOf,
+  type Action,
+  type ChatRequest,
+  type FakeServer,
+  type Script,
+} from './fake-server.js';
 import { CAPS_BOXES_80, REFERENCE_PROMPTS } from './paths.js';
 
 let contexts: ImageContext[];
@@ -36,16 +52,35 @@ const tmp = () => mkdtemp(join(tmpdir(), 'datagen-run-'));
 
 function options(server: FakeServer, outDir: string, overrides: Partial<DatagenOptions> = {}): DatagenOptions {
   return {
-    contexts, prompts, instructions: DETAIL_INSTRUCTIONS, outDir,
-    client: { baseURL: server.baseURL, apiKey: 'test', model: 'gpt-4o-mini', timeoutMs: 2000, maxRetries: 1, backoff: { baseMs: 1, capMs: 5, maxRetryAfterMs: 100 } },
-    concurrency: 8, seed: 0, placement: 'first', cacheDir: join(outDir, 'cache'), prices: DEFAULT_PRICES,
-    maxConsecutiveFailures: 50, progress: null, ...overrides,
+    contexts,
+    prompts,
+    instructions: DETAIL_INSTRUCTIONS,
+    outDir,
+    client: {
+      baseURL: server.baseURL,
+      apiKey: 'test',
+      model: 'gpt-4o-mini',
+      timeoutMs: 2000,
+      maxRetries: 1,
+      backoff: { baseMs: 1, capMs: 5, maxRetryAfterMs: 100 },
+    },
+    concurrency: 8,
+    seed: 0,
+    placement: 'first',
+    cacheDir: join(outDir, 'cache'),
+    prices: DEFAULT_PRICES,
+    maxConsecutiveFailures: 50,
+    progress: null,
+    ...overrides,
   };
 }
 
 async function readJsonl(path: string): Promise<Record<string, unknown>[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
-  return text.split('\n').filter((l) => l).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter((l) => l)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 const outputNames = ['conversation.jsonl', 'detail_description.jsonl', 'complex_reasoning.jsonl', 'rejects.jsonl'];
@@ -57,10 +92,14 @@ async function outputBytes(dir: string): Promise<string[]> {
 const mixedScript: Script = (request) => {
   const image = imageOf(request);
   const type = typeOf(request);
-  if (image === 3 && type === 'conversation') return { kind: 'reply', content: 'Sure! Here is a conversation about the image.' };
-  if (image === 5 && type === 'complex_reasoning') return { kind: 'reply', content: null, refusal: 'I cannot help with that.' };
-  if (image === 7 && type === 'detail_description') return { kind: 'reply', content: 'The image shows a', finishReason: 'length' };
-  if ((image === 10 || image === 11) && type === 'detail_description') return { kind: 'reply', content: 'The same words for two images.' };
+  if (image === 3 && type === 'conversation')
+    return { kind: 'reply', content: 'Sure! Here is a conversation about the image.' };
+  if (image === 5 && type === 'complex_reasoning')
+    return { kind: 'reply', content: null, refusal: 'I cannot help with that.' };
+  if (image === 7 && type === 'detail_description')
+    return { kind: 'reply', content: 'The image shows a', finishReason: 'length' };
+  if ((image === 10 || image === 11) && type === 'detail_description')
+    return { kind: 'reply', content: 'The same words for two images.' };
   return { kind: 'reply', content: validReply(request) };
 };
 
@@ -74,38 +113,59 @@ test('a run over the 80 reference records writes records, rejects with reasons, 
   assert.equal(summary.unfinished, 0);
   assert.equal(summary.stopped, null);
   assert.deepEqual(summary.records, { conversation: 79, detail_description: 78, complex_reasoning: 79 });
-  assert.deepEqual(summary.rejects, { 'block without Question:/Answer: header': 1, refusal: 1, 'truncated reply': 1, 'duplicate reply': 1 });
+  assert.deepEqual(summary.rejects, {
+    'block without Question:/Answer: header': 1,
+    refusal: 1,
+    'truncated reply': 1,
+    'duplicate reply': 1,
+  });
   assert.deepEqual(summary.requests, { sent: 240, cached: 0, without_usage: 0 });
 
   // Token usage is what the server reported: ceil(prompt chars / 4) per request.
-  const promptTokens = server.requests.reduce((n, r) => n + Math.ceil(r.messages.reduce((c, m) => c + m.content.length, 0) / 4), 0);
+  const promptTokens = server.requests.reduce(
+    (n, r) => n + Math.ceil(r.messages.reduce((c, m) => c + m.content.length, 0) / 4),
+    0,
+  );
   assert.equal(summary.usage.promptTokens, promptTokens);
   assert.equal(summary.cost_usd, (summary.usage.promptTokens * 0.15 + summary.usage.completionTokens * 0.6) / 1e6);
 
   const conversation = await readJsonl(join(out, 'conversation.jsonl'));
-  assert.deepEqual(conversation.map((r) => r.id), contexts.filter((_, i) => i !== 3).map((c) => c.id), 'records in input order');
+  assert.deepEqual(
+    conversation.map((r) => r.id),
+    contexts.filter((_, i) => i !== 3).map((c) => c.id),
+    'records in input order',
+  );
   const first = contexts[0]!;
   const query = first.captions.join('\n');
   const request = server.requests.find((r) => queryOf(r) === query)!;
   assert.deepEqual(conversation[0], {
-    id: first.id, image: first.image,
+    id: first.id,
+    image: first.image,
     conversations: [
-      { from: 'human', value: `<image>\n${validReply(request).split('\n')[1]}` }, { from: 'gpt', value: first.captions[0] },
-      { from: 'human', value: 'How many lines describe it?' }, { from: 'gpt', value: `${first.captions.length} lines.` },
+      { from: 'human', value: `<image>\n${validReply(request).split('\n')[1]}` },
+      { from: 'gpt', value: first.captions[0] },
+      { from: 'human', value: 'How many lines describe it?' },
+      { from: 'gpt', value: `${first.captions.length} lines.` },
     ],
   });
   for (const record of await readJsonl(join(out, 'detail_description.jsonl'))) {
     const turns = record.conversations as { from: string; value: string }[];
     assert.equal(turns.length, 2);
-    assert.ok(turns[0]!.value.startsWith('<image>\n') && DETAIL_INSTRUCTIONS.includes(turns[0]!.value.slice(8)), turns[0]!.value);
+    assert.ok(
+      turns[0]!.value.startsWith('<image>\n') && DETAIL_INSTRUCTIONS.includes(turns[0]!.value.slice(8)),
+      turns[0]!.value,
+    );
   }
   const rejects = await readJsonl(join(out, 'rejects.jsonl'));
-  assert.deepEqual(rejects.map((r) => [r.type, r.id, r.reason]), [
-    ['conversation', contexts[3]!.id, 'block without Question:/Answer: header'],
-    ['complex_reasoning', contexts[5]!.id, 'refusal'],
-    ['detail_description', contexts[7]!.id, 'truncated reply'],
-    ['detail_description', contexts[11]!.id, 'duplicate reply'],
-  ]);
+  assert.deepEqual(
+    rejects.map((r) => [r.type, r.id, r.reason]),
+    [
+      ['conversation', contexts[3]!.id, 'block without Question:/Answer: header'],
+      ['complex_reasoning', contexts[5]!.id, 'refusal'],
+      ['detail_description', contexts[7]!.id, 'truncated reply'],
+      ['detail_description', contexts[11]!.id, 'duplicate reply'],
+    ],
+  );
   assert.equal(rejects[3]!.detail, `same answers as detail_description ${contexts[10]!.id}`);
   assert.equal(rejects[0]!.reply, 'Sure! Here is a conversation about the image.');
   assert.deepEqual(JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')), summary);
@@ -130,7 +190,11 @@ test('a run over the 80 reference records writes records, rejects with reasons, 
 
 test('output bytes do not depend on concurrency or on the order replies arrive', async () => {
   // Replies come back after a delay drawn from the request, so completion order is scrambled.
-  const server = await serve((request) => ({ kind: 'reply', content: validReply(request), delayMs: (queryOf(request).length * 7919) % 23 }));
+  const server = await serve((request) => ({
+    kind: 'reply',
+    content: validReply(request),
+    delayMs: (queryOf(request).length * 7919) % 23,
+  }));
   const serial = await tmp();
   const parallel = await tmp();
   await runDatagen(options(server, serial, { contexts: contexts.slice(0, 30), concurrency: 1, cacheDir: null }));
@@ -141,8 +205,11 @@ test('output bytes do not depend on concurrency or on the order replies arrive',
 
 test('a request that keeps failing is logged, left unfinished, and done by the next run', async () => {
   let healthy = false;
-  const server = await serve((request): Action => (!healthy && imageOf(request) === 2 && typeOf(request) === 'conversation'
-    ? { kind: 'status', status: 503 } : { kind: 'reply', content: validReply(request) }));
+  const server = await serve((request): Action =>
+    !healthy && imageOf(request) === 2 && typeOf(request) === 'conversation'
+      ? { kind: 'status', status: 503 }
+      : { kind: 'reply', content: validReply(request) },
+  );
   const out = await tmp();
   const some = contexts.slice(0, 6);
   const first = await runDatagen(options(server, out, { contexts: some }));
@@ -151,7 +218,10 @@ test('a request that keeps failing is logged, left unfinished, and done by the n
   assert.deepEqual(first.failures, { 'http 503': 1 });
   assert.deepEqual(first.retries, { 'http 503': 1 });
   const failures = await readJsonl(join(out, 'failures.jsonl'));
-  assert.deepEqual(failures.map((f) => [f.type, f.id, f.reason]), [['conversation', some[2]!.id, 'http 503']]);
+  assert.deepEqual(
+    failures.map((f) => [f.type, f.id, f.reason]),
+    [['conversation', some[2]!.id, 'http 503']],
+  );
   assert.equal((await readJsonl(join(out, 'conversation.jsonl'))).length, 5);
 
   healthy = true;
@@ -159,7 +229,10 @@ test('a request that keeps failing is logged, left unfinished, and done by the n
   const second = await runDatagen(options(server, out, { contexts: some }));
   assert.equal(second.tasks, 1);
   assert.equal(server.requests.length, sentBefore + 1);
-  assert.deepEqual((await readJsonl(join(out, 'conversation.jsonl'))).map((r) => r.id).sort(), some.map((c) => c.id).sort());
+  assert.deepEqual(
+    (await readJsonl(join(out, 'conversation.jsonl'))).map((r) => r.id).sort(),
+    some.map((c) => c.id).sort(),
+  );
 });
 
 test('a torn last line is cut off and its task redone from the cache', async () => {
@@ -182,7 +255,10 @@ test('resuming with other settings is refused, naming them', async () => {
   const server = await serve((request) => ({ kind: 'reply', content: validReply(request) }));
   const out = await tmp();
   await runDatagen(options(server, out, { contexts: contexts.slice(0, 1) }));
-  await assert.rejects(runDatagen(options(server, out, { contexts: contexts.slice(0, 1), seed: 1 })), /was started with other settings \(seed: 0 -> 1\)/);
+  await assert.rejects(
+    runDatagen(options(server, out, { contexts: contexts.slice(0, 1), seed: 1 })),
+    /was started with other settings \(seed: 0 -> 1\)/,
+  );
   const otherPrompts = [{ ...prompts[0]!, system: 'other' }];
   await assert.rejects(runDatagen(options(server, out, { prompts: otherPrompts })), /prompts_sha256\.conversation/);
 });
@@ -190,24 +266,41 @@ test('resuming with other settings is refused, naming them', async () => {
 test('the run stops after N failures in a row, and at once on a bad key', async () => {
   const down = await serve(() => ({ kind: 'status', status: 500 }));
   const out = await tmp();
-  const summary = await runDatagen(options(down, out, { concurrency: 1, maxConsecutiveFailures: 5, client: { ...options(down, out).client, maxRetries: 0 } }));
+  const summary = await runDatagen(
+    options(down, out, {
+      concurrency: 1,
+      maxConsecutiveFailures: 5,
+      client: { ...options(down, out).client, maxRetries: 0 },
+    }),
+  );
   assert.match(summary.stopped ?? '', /^stopped: 5 requests in a row failed \(last: HTTP 500/);
   assert.equal(down.requests.length, 5);
   assert.equal(summary.unfinished, 240);
 
-  const unauthorized = await serve(() => ({ kind: 'status', status: 401, body: '{"error": {"message": "Incorrect API key provided"}}' }));
+  const unauthorized = await serve(() => ({
+    kind: 'status',
+    status: 401,
+    body: '{"error": {"message": "Incorrect API key provided"}}',
+  }));
   const out2 = await tmp();
   const denied = await runDatagen(options(unauthorized, out2, { concurrency: 4 }));
-  assert.match(denied.stopped ?? '', /^stopped: HTTP 401: .*Incorrect API key provided \(check --api-key \/ OPENAI_API_KEY\)/);
+  assert.match(
+    denied.stopped ?? '',
+    /^stopped: HTTP 401: .*Incorrect API key provided \(check --api-key \/ OPENAI_API_KEY\)/,
+  );
   assert.ok(unauthorized.requests.length <= 4, `${unauthorized.requests.length} requests after a 401`);
-  assert.deepEqual(await readdir(out2).then((names) => names.filter((n) => n.endsWith('.jsonl')).sort()), ['failures.jsonl']);
+  assert.deepEqual(await readdir(out2).then((names) => names.filter((n) => n.endsWith('.jsonl')).sort()), [
+    'failures.jsonl',
+  ]);
 });
 
 test('an input id seen twice is used once', async () => {
   const server = await serve((request) => ({ kind: 'reply', content: validReply(request) }));
   const warnings: string[] = [];
   const twice = [contexts[0]!, contexts[1]!, { ...contexts[2]!, id: contexts[0]!.id }];
-  const summary = await runDatagen(options(server, await tmp(), { contexts: twice, prompts: prompts.slice(0, 1), warn: (m) => warnings.push(m) }));
+  const summary = await runDatagen(
+    options(server, await tmp(), { contexts: twice, prompts: prompts.slice(0, 1), warn: (m) => warnings.push(m) }),
+  );
   assert.equal(summary.duplicate_inputs, 1);
   assert.equal(summary.tasks, 2);
   assert.deepEqual(warnings, [`input: id ${contexts[0]!.id} appears more than once; only the first is used`]);
@@ -233,13 +326,23 @@ test('Ctrl-C (abort) keeps what is done; the next run finishes the rest without 
 });
 
 test('one slow request is overtaken once a window of results waits behind it', async () => {
-  const server = await serve((request) => ({ kind: 'reply', content: validReply(request), delayMs: imageOf(request) === 0 ? 1000 : 5 }));
+  const server = await serve((request) => ({
+    kind: 'reply',
+    content: validReply(request),
+    delayMs: imageOf(request) === 0 ? 1000 : 5,
+  }));
   const out = await tmp();
   const some = contexts.slice(0, 12);
-  const summary = await runDatagen(options(server, out, { contexts: some, prompts: prompts.slice(0, 1), concurrency: 3, reorderWindow: 4 }));
+  const summary = await runDatagen(
+    options(server, out, { contexts: some, prompts: prompts.slice(0, 1), concurrency: 3, reorderWindow: 4 }),
+  );
   assert.equal(summary.records.conversation, 12);
   const ids = (await readJsonl(join(out, 'conversation.jsonl'))).map((r) => r.id);
   assert.deepEqual([...ids].sort(), some.map((c) => c.id).sort(), 'every record once');
   assert.notEqual(ids[0], some[0]!.id, 'the slow first task did not hold the others back');
-  assert.deepEqual(ids.filter((id) => id !== some[0]!.id), some.slice(1).map((c) => c.id), 'the rest stay in order');
+  assert.deepEqual(
+    ids.filter((id) => id !== some[0]!.id),
+    some.slice(1).map((c) => c.id),
+    'the rest stay in order',
+  );
 });

@@ -16,12 +16,21 @@ const readJson = (...parts: string[]): Json => JSON.parse(readFileSync(join(GOLD
 /** Every .safetensors file under the golden folders, as "folder/file". */
 const goldenFiles = readdirSync(GOLDEN_DIR, { withFileTypes: true })
   .filter((d) => d.isDirectory())
-  .flatMap((d) => readdirSync(join(GOLDEN_DIR, d.name)).filter((f) => f.endsWith('.safetensors')).map((f) => `${d.name}/${f}`))
+  .flatMap((d) =>
+    readdirSync(join(GOLDEN_DIR, d.name))
+      .filter((f) => f.endsWith('.safetensors'))
+      .map((f) => `${d.name}/${f}`),
+  )
   .sort();
 
 /** name -> [dtype, shape] of a file, read through the reader. */
 function layout(file: SafetensorsFile): Record<string, [string, number[]]> {
-  return Object.fromEntries(file.names().map((n) => { const i = file.info(n); return [n, [i.dtype, i.shape]]; }));
+  return Object.fromEntries(
+    file.names().map((n) => {
+      const i = file.info(n);
+      return [n, [i.dtype, i.shape]];
+    }),
+  );
 }
 
 // Hugging Face parameter names and shapes, from the config (the README's table), for the models here.
@@ -29,15 +38,22 @@ function llamaParameters(c: Json, prefix: string): Record<string, [string, numbe
   const [h, inter, v] = [c.hidden_size, c.intermediate_size, c.vocab_size];
   const kv = (c.num_key_value_heads ?? c.num_attention_heads) * (h / c.num_attention_heads);
   const p: Record<string, [string, number[]]> = {
-    [`${prefix}model.embed_tokens.weight`]: ['F32', [v, h]], [`${prefix}model.norm.weight`]: ['F32', [h]], [`${prefix}lm_head.weight`]: ['F32', [v, h]],
+    [`${prefix}model.embed_tokens.weight`]: ['F32', [v, h]],
+    [`${prefix}model.norm.weight`]: ['F32', [h]],
+    [`${prefix}lm_head.weight`]: ['F32', [v, h]],
   };
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const at = `${prefix}model.layers.${l}.`;
     Object.assign(p, {
-      [`${at}input_layernorm.weight`]: ['F32', [h]], [`${at}post_attention_layernorm.weight`]: ['F32', [h]],
-      [`${at}self_attn.q_proj.weight`]: ['F32', [h, h]], [`${at}self_attn.k_proj.weight`]: ['F32', [kv, h]],
-      [`${at}self_attn.v_proj.weight`]: ['F32', [kv, h]], [`${at}self_attn.o_proj.weight`]: ['F32', [h, h]],
-      [`${at}mlp.gate_proj.weight`]: ['F32', [inter, h]], [`${at}mlp.up_proj.weight`]: ['F32', [inter, h]], [`${at}mlp.down_proj.weight`]: ['F32', [h, inter]],
+      [`${at}input_layernorm.weight`]: ['F32', [h]],
+      [`${at}post_attention_layernorm.weight`]: ['F32', [h]],
+      [`${at}self_attn.q_proj.weight`]: ['F32', [h, h]],
+      [`${at}self_attn.k_proj.weight`]: ['F32', [kv, h]],
+      [`${at}self_attn.v_proj.weight`]: ['F32', [kv, h]],
+      [`${at}self_attn.o_proj.weight`]: ['F32', [h, h]],
+      [`${at}mlp.gate_proj.weight`]: ['F32', [inter, h]],
+      [`${at}mlp.up_proj.weight`]: ['F32', [inter, h]],
+      [`${at}mlp.down_proj.weight`]: ['F32', [h, inter]],
     });
   }
   return p;
@@ -46,21 +62,30 @@ function llamaParameters(c: Json, prefix: string): Record<string, [string, numbe
 function clipVisionParameters(c: Json, prefix: string): Record<string, [string, number[]]> {
   const [d, inter, patch] = [c.hidden_size, c.intermediate_size, c.patch_size];
   const at = `${prefix}vision_model.`;
-  const norm = (name: string): Record<string, [string, number[]]> => ({ [`${name}.weight`]: ['F32', [d]], [`${name}.bias`]: ['F32', [d]] });
+  const norm = (name: string): Record<string, [string, number[]]> => ({
+    [`${name}.weight`]: ['F32', [d]],
+    [`${name}.bias`]: ['F32', [d]],
+  });
   const p: Record<string, [string, number[]]> = {
     [`${at}embeddings.class_embedding`]: ['F32', [d]],
     [`${at}embeddings.patch_embedding.weight`]: ['F32', [d, c.num_channels ?? 3, patch, patch]],
     [`${at}embeddings.position_embedding.weight`]: ['F32', [(c.image_size / patch) ** 2 + 1, d]],
-    ...norm(`${at}pre_layrnorm`), ...norm(`${at}post_layernorm`),
+    ...norm(`${at}pre_layrnorm`),
+    ...norm(`${at}post_layernorm`),
   };
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const layer = `${at}encoder.layers.${l}.`;
     Object.assign(p, norm(`${layer}layer_norm1`), norm(`${layer}layer_norm2`), {
-      [`${layer}mlp.fc1.weight`]: ['F32', [inter, d]], [`${layer}mlp.fc1.bias`]: ['F32', [inter]],
-      [`${layer}mlp.fc2.weight`]: ['F32', [d, inter]], [`${layer}mlp.fc2.bias`]: ['F32', [d]],
+      [`${layer}mlp.fc1.weight`]: ['F32', [inter, d]],
+      [`${layer}mlp.fc1.bias`]: ['F32', [inter]],
+      [`${layer}mlp.fc2.weight`]: ['F32', [d, inter]],
+      [`${layer}mlp.fc2.bias`]: ['F32', [d]],
     });
     for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
-      Object.assign(p, { [`${layer}self_attn.${proj}.weight`]: ['F32', [d, d]], [`${layer}self_attn.${proj}.bias`]: ['F32', [d]] });
+      Object.assign(p, {
+        [`${layer}self_attn.${proj}.weight`]: ['F32', [d, d]],
+        [`${layer}self_attn.${proj}.bias`]: ['F32', [d]],
+      });
     }
   }
   return p;
@@ -73,17 +98,27 @@ function expectedModel(folder: string): Record<string, [string, number[]]> {
   assert.equal(c.model_type, 'llava');
   const [h, d] = [c.text_config.hidden_size, c.vision_config.hidden_size];
   return {
-    ...llamaParameters(c.text_config, 'language_model.'), ...clipVisionParameters(c.vision_config, 'vision_tower.'),
-    'multi_modal_projector.linear_1.weight': ['F32', [h, d]], 'multi_modal_projector.linear_1.bias': ['F32', [h]],
-    'multi_modal_projector.linear_2.weight': ['F32', [h, h]], 'multi_modal_projector.linear_2.bias': ['F32', [h]],
+    ...llamaParameters(c.text_config, 'language_model.'),
+    ...clipVisionParameters(c.vision_config, 'vision_tower.'),
+    'multi_modal_projector.linear_1.weight': ['F32', [h, d]],
+    'multi_modal_projector.linear_1.bias': ['F32', [h]],
+    'multi_modal_projector.linear_2.weight': ['F32', [h, h]],
+    'multi_modal_projector.linear_2.bias': ['F32', [h]],
   };
 }
 
-test('the golden folders hold the nine safetensors files this test covers', () => {
+test('the golden folders hold the ten safetensors files this test covers', () => {
   assert.deepEqual(goldenFiles, [
-    'clip_preprocess/fixtures.safetensors', 'clip_vision_tiny/fixtures.safetensors', 'clip_vision_tiny/model.safetensors',
-    'llama_tiny/fixtures.safetensors', 'llama_tiny/model.safetensors', 'llama_tiny_gqa/fixtures.safetensors',
-    'llama_tiny_gqa/model.safetensors', 'llava_tiny/fixtures.safetensors', 'llava_tiny/model.safetensors',
+    'clip_preprocess/fixtures.safetensors',
+    'clip_vision_tiny/fixtures.safetensors',
+    'clip_vision_tiny/model.safetensors',
+    'llama_tiny/fixtures.safetensors',
+    'llama_tiny/model.safetensors',
+    'llama_tiny_gqa/fixtures.safetensors',
+    'llama_tiny_gqa/model.safetensors',
+    'llava_tiny/fixtures.safetensors',
+    'llava_tiny/model.safetensors',
+    'train_llava_tiny/fixtures.safetensors',
   ]);
 });
 
@@ -114,10 +149,12 @@ for (const relative of goldenFiles) {
   test(`${relative}: rewriting its tensors reproduces ${name === 'model.safetensors' ? 'the file byte for byte' : 'every tensor'}`, () => {
     const path = join(GOLDEN_DIR, relative);
     const file = SafetensorsFile.open(path);
-    const tensors: Record<string, TensorToWrite> = Object.fromEntries(file.names().map((n) => {
-      const { dtype, shape } = file.info(n);
-      return [n, { dtype, shape, data: () => file.readRaw(n).data }];
-    }));
+    const tensors: Record<string, TensorToWrite> = Object.fromEntries(
+      file.names().map((n) => {
+        const { dtype, shape } = file.info(n);
+        return [n, { dtype, shape, data: () => file.readRaw(n).data }];
+      }),
+    );
     const copy = join(scratchDir(), name);
     writeSafetensors(copy, tensors, file.metadata);
     if (name === 'model.safetensors') {
@@ -134,7 +171,8 @@ for (const relative of goldenFiles) {
 
 // Cross-file facts from meta.json's descriptions and the README, checked on the bytes read.
 const open = (relative: string) => SafetensorsFile.open(join(GOLDEN_DIR, relative));
-const int64s = (raw: RawTensor) => [...new BigInt64Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength / 8)].map(Number);
+const int64s = (raw: RawTensor) =>
+  [...new BigInt64Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength / 8)].map(Number);
 /** Bytes of row `i` of a 2-D F32 tensor. */
 const row = (raw: RawTensor, i: number) => raw.data.subarray(i * raw.shape[1] * 4, (i + 1) * raw.shape[1] * 4);
 
@@ -188,10 +226,15 @@ test('llava_tiny: its weights are llama_tiny and clip_vision_tiny, and the merge
     [0, ...Array(16).fill(-1), 2, 3, 4, 5, 6, 7, 8, 9],
     [0, 1, 2, 3, ...Array(16).fill(-1), 5, 6, 7, 8, 9],
   ];
-  sources.forEach((positions, r) => positions.forEach((source, p) => {
-    const got = merged.data.subarray((r * 25 + p) * 256, (r * 25 + p + 1) * 256);
-    const image = p - positions.indexOf(-1);
-    const want = source === -1 ? features.data.subarray((r * 16 + image) * 256, (r * 16 + image + 1) * 256) : row(embed, ids[r * 10 + source]);
-    assert.deepEqual(got, want, `row ${r} position ${p}`);
-  }));
+  sources.forEach((positions, r) =>
+    positions.forEach((source, p) => {
+      const got = merged.data.subarray((r * 25 + p) * 256, (r * 25 + p + 1) * 256);
+      const image = p - positions.indexOf(-1);
+      const want =
+        source === -1
+          ? features.data.subarray((r * 16 + image) * 256, (r * 16 + image + 1) * 256)
+          : row(embed, ids[r * 10 + source]);
+      assert.deepEqual(got, want, `row ${r} position ${p}`);
+    }),
+  );
 });

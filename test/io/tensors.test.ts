@@ -17,8 +17,26 @@ const bytesOf = (a: TypedArray) => new Uint8Array(a.buffer, a.byteOffset, a.byte
 function everyDtype(): Record<string, [Tensor, string]> {
   const t = (data: TypedArray, shape: number[], dtype: DType) => tensor(data, shape, dtype);
   return {
-    f64: [t(new Float64Array(new BigUint64Array([0x7ff8000000000123n, 0xfff0000000000001n, 0x8000000000000000n, 1n]).buffer), [2, 2], 'float64'), 'F64'],
-    f32: [t(new Float32Array(new Uint32Array([0x7fc00001, 0xff800001, 0x7f800001, 0x80000000, 0x00000001, 0x3f800000]).buffer), [3, 2], 'float32'), 'F32'],
+    f64: [
+      t(
+        new Float64Array(
+          new BigUint64Array([0x7ff8000000000123n, 0xfff0000000000001n, 0x8000000000000000n, 1n]).buffer,
+        ),
+        [2, 2],
+        'float64',
+      ),
+      'F64',
+    ],
+    f32: [
+      t(
+        new Float32Array(
+          new Uint32Array([0x7fc00001, 0xff800001, 0x7f800001, 0x80000000, 0x00000001, 0x3f800000]).buffer,
+        ),
+        [3, 2],
+        'float32',
+      ),
+      'F32',
+    ],
     f16: [t(new Uint16Array([0x7e01, 0xfc01, 0x7c01, 0x8000, 0x0001, 0x3c00]), [6], 'float16'), 'F16'],
     bf16: [t(new Uint16Array([0x7fc1, 0xffff, 0x7f81, 0xff80, 0x8000, 0x3f80]), [2, 3], 'bfloat16'), 'BF16'],
     i64: [t(new BigInt64Array([-(2n ** 63n), 2n ** 63n - 1n, -1n]), [3], 'int64'), 'I64'],
@@ -47,7 +65,10 @@ test('saveSafetensors -> readTensor is bit-exact for every dtype, with the safet
   reader.close();
   // The bytes on disk are the tensors' own: bf16 NaN payloads stay 0x7fc1, 0xffff, 0x7f81.
   const raw = SafetensorsFile.open(path).readRaw('bf16').data;
-  assert.deepEqual([...new Uint16Array(raw.buffer, raw.byteOffset, 6)], [0x7fc1, 0xffff, 0x7f81, 0xff80, 0x8000, 0x3f80]);
+  assert.deepEqual(
+    [...new Uint16Array(raw.buffer, raw.byteOffset, 6)],
+    [0x7fc1, 0xffff, 0x7f81, 0xff80, 0x8000, 0x3f80],
+  );
 });
 
 test('a non-contiguous tensor is saved in row-major order of its shape', () => {
@@ -64,7 +85,9 @@ test('golden checkpoints open by directory and file, and read as Tensors holding
   const embed = model.readTensor('model.embed_tokens.weight');
   assert.deepEqual([embed.shape, embed.dtype], [[512, 64], 'float32']);
   assert.equal(model.names().length, 21);
-  const raw = SafetensorsFile.open(join(GOLDEN_DIR, 'llama_tiny/model.safetensors')).readRaw('model.embed_tokens.weight');
+  const raw = SafetensorsFile.open(join(GOLDEN_DIR, 'llama_tiny/model.safetensors')).readRaw(
+    'model.embed_tokens.weight',
+  );
   assert.deepEqual(bytesOf(embed.toTypedArray()), raw.data);
 
   const fixtures = openSafetensors(join(GOLDEN_DIR, 'llama_tiny/fixtures.safetensors'));
@@ -94,5 +117,8 @@ test('saveShardedSafetensors -> openSafetensors(dir) reads the same tensors thro
 });
 
 test('a directory with no checkpoint in it is a clear error', () => {
-  assert.throws(() => openSafetensors(dir), new RegExp(`${dir}: no model.safetensors or model.safetensors.index.json in this directory`));
+  assert.throws(
+    () => openSafetensors(dir),
+    new RegExp(`${dir}: no model.safetensors or model.safetensors.index.json in this directory`),
+  );
 });

@@ -17,23 +17,39 @@ export interface ExpectedTensor {
 }
 
 interface Manifest {
-  [file: string]: { bytes: string; tensors: { name: string; dtype: string; shape: number[]; offset: number; nbytes: number }[] };
+  [file: string]: {
+    bytes: string;
+    tensors: { name: string; dtype: string; shape: number[]; offset: number; nbytes: number }[];
+  };
 }
 
 // str(torch.dtype) -> the safetensors name RawTensor uses (the mapping safetensors.torch documents).
 const DTYPE: Readonly<Record<string, SafetensorsDType>> = {
-  'torch.float64': 'F64', 'torch.float32': 'F32', 'torch.float16': 'F16', 'torch.bfloat16': 'BF16', 'torch.int64': 'I64',
-  'torch.int32': 'I32', 'torch.int16': 'I16', 'torch.int8': 'I8', 'torch.uint8': 'U8', 'torch.bool': 'BOOL',
+  'torch.float64': 'F64',
+  'torch.float32': 'F32',
+  'torch.float16': 'F16',
+  'torch.bfloat16': 'BF16',
+  'torch.int64': 'I64',
+  'torch.int32': 'I32',
+  'torch.int16': 'I16',
+  'torch.int8': 'I8',
+  'torch.uint8': 'U8',
+  'torch.bool': 'BOOL',
 };
 
-export const MANIFEST = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as Manifest & { zip64: Zip64Manifest };
+export const MANIFEST = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as Manifest & {
+  zip64: Zip64Manifest;
+};
 
 /** What torch.load returned for `file`, in its order. */
 export function expectedTensors(file: string): ExpectedTensor[] {
   const { bytes, tensors } = MANIFEST[file];
   const blob = readFileSync(join(FIXTURES, bytes));
   return tensors.map(({ name, dtype, shape, offset, nbytes }) => ({
-    name, dtype: DTYPE[dtype], shape, data: new Uint8Array(blob.subarray(offset, offset + nbytes)),
+    name,
+    dtype: DTYPE[dtype],
+    shape,
+    data: new Uint8Array(blob.subarray(offset, offset + nbytes)),
   }));
 }
 

@@ -12,14 +12,17 @@ import { FIXTURES } from './torch-bin-fixtures.js';
 const dir = scratchDir();
 
 function assertRefused(path: string, pattern: RegExp, tensor?: string): void {
-  assert.throws(() => readTorchBin(path), (err: unknown) => {
-    assert.ok(err instanceof TorchBinError, `expected a TorchBinError, got ${String(err)}`);
-    assert.equal(err.file, path);
-    assert.equal(err.tensor, tensor);
-    assert.ok(err.message.startsWith(`${path}: `), err.message);
-    assert.match(err.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => readTorchBin(path),
+    (err: unknown) => {
+      assert.ok(err instanceof TorchBinError, `expected a TorchBinError, got ${String(err)}`);
+      assert.equal(err.file, path);
+      assert.equal(err.tensor, tensor);
+      assert.ok(err.message.startsWith(`${path}: `), err.message);
+      assert.match(err.message, pattern);
+      return true;
+    },
+  );
 }
 
 /** A zip of stored entries built byte by byte (CRCs left 0: the reader does not check them). */
@@ -56,22 +59,42 @@ function storedZip(entries: Record<string, Uint8Array | string>): Uint8Array {
 }
 
 // Protocol-2 pickles assembled by hand (opcodes as in Python's pickletools).
-const str = (s: string) => { const b = Buffer.from(s); const n = Buffer.alloc(5); n[0] = 0x58; n.writeUInt32LE(b.length, 1); return Buffer.concat([n, b]); };
+const str = (s: string) => {
+  const b = Buffer.from(s);
+  const n = Buffer.alloc(5);
+  n[0] = 0x58;
+  n.writeUInt32LE(b.length, 1);
+  return Buffer.concat([n, b]);
+};
 const global = (module: string, name: string) => Buffer.from(`c${module}\n${name}\n`, 'latin1');
 const op = (...bytes: number[]) => Buffer.from(bytes);
 /** _rebuild_tensor_v2(('storage', torch.<type>, '0', 'cpu', 4), 0, (4,), (1,), False, OrderedDict()). */
-const tensorPickle = (storageType: string) => Buffer.concat([
-  global('torch._utils', '_rebuild_tensor_v2'), op(0x28, 0x28), str('storage'), global('torch', storageType), str('0'), str('cpu'),
-  op(0x4b, 4, 0x74, 0x51, 0x4b, 0, 0x4b, 4, 0x85, 0x4b, 1, 0x85, 0x89), global('collections', 'OrderedDict'), op(0x29, 0x52, 0x74, 0x52),
-]);
+const tensorPickle = (storageType: string) =>
+  Buffer.concat([
+    global('torch._utils', '_rebuild_tensor_v2'),
+    op(0x28, 0x28),
+    str('storage'),
+    global('torch', storageType),
+    str('0'),
+    str('cpu'),
+    op(0x4b, 4, 0x74, 0x51, 0x4b, 0, 0x4b, 4, 0x85, 0x4b, 1, 0x85, 0x89),
+    global('collections', 'OrderedDict'),
+    op(0x29, 0x52, 0x74, 0x52),
+  ]);
 const stateDict = (...items: Buffer[]) => Buffer.concat([op(0x80, 2, 0x7d, 0x28), ...items, op(0x75, 0x2e)]);
 
 test('the legacy (pre-1.6) format is recognised and the message says how to convert it', () => {
-  assertRefused(join(FIXTURES, 'legacy.bin'), /legacy torch\.save format \(PyTorch < 1\.6.*re-save it once with PyTorch >= 1\.6/);
+  assertRefused(
+    join(FIXTURES, 'legacy.bin'),
+    /legacy torch\.save format \(PyTorch < 1\.6.*re-save it once with PyTorch >= 1\.6/,
+  );
 });
 
 test('a global outside the allow-list (os.system in the fixture) is refused by name, never called', () => {
-  assertRefused(join(FIXTURES, 'unknown_global.bin'), /unknown_global\/data\.pkl: byte 175: refusing the global posix\.system/);
+  assertRefused(
+    join(FIXTURES, 'unknown_global.bin'),
+    /unknown_global\/data\.pkl: byte 175: refusing the global posix\.system/,
+  );
 });
 
 test('a storage whose data entry is missing names the tensor and the entry', () => {
@@ -79,22 +102,33 @@ test('a storage whose data entry is missing names the tensor and the entry', () 
 });
 
 test('a storage too small for a view names the tensor, its view and the storage size', () => {
-  assertRefused(join(FIXTURES, 'storage_too_small.bin'),
-    /its view \(offset 0, size \[6,4\], stride \[1,6\]\) reaches element 23 of storage "0", which holds 10 F32 elements \(40 bytes\): storage too small/, 'transposed');
+  assertRefused(
+    join(FIXTURES, 'storage_too_small.bin'),
+    /its view \(offset 0, size \[6,4\], stride \[1,6\]\) reaches element 23 of storage "0", which holds 10 F32 elements \(40 bytes\): storage too small/,
+    'transposed',
+  );
 });
 
 test('files that are not zips: text, a safetensors file, an empty file', () => {
-  const notZip = /not a readable torch\.save zip archive: no zip end-of-central-directory record .*not a zip archive, or truncated/;
+  const notZip =
+    /not a readable torch\.save zip archive: no zip end-of-central-directory record .*not a zip archive, or truncated/;
   assertRefused(writeBytes(dir, 'text.bin', Buffer.from('hello, this is not a checkpoint\n')), notZip);
   assertRefused(writeBytes(dir, 'empty.bin', new Uint8Array(0)), notZip);
-  assertRefused(writeBytes(dir, 'st.bin', Buffer.from('\x10\x00\x00\x00\x00\x00\x00\x00{"__metadata__":{}}', 'latin1')), notZip);
+  assertRefused(
+    writeBytes(dir, 'st.bin', Buffer.from('\x10\x00\x00\x00\x00\x00\x00\x00{"__metadata__":{}}', 'latin1')),
+    notZip,
+  );
 });
 
 test('every truncation of a torch.save file is refused with a TorchBinError naming it', () => {
   const whole = readFileSync(join(FIXTURES, 'views.bin'));
   for (let length = 0; length < whole.length; length++) {
     const path = writeBytes(dir, 'truncated.bin', whole.subarray(0, length));
-    assert.throws(() => readTorchBin(path), (err: unknown) => err instanceof TorchBinError && err.file === path, `cut at ${length} bytes`);
+    assert.throws(
+      () => readTorchBin(path),
+      (err: unknown) => err instanceof TorchBinError && err.file === path,
+      `cut at ${length} bytes`,
+    );
   }
 });
 
@@ -105,23 +139,46 @@ test('a directory that points past the end of the file (bytes cut from the middl
 });
 
 test('a zip that is not a torch.save file, and a TorchScript archive, are told apart', () => {
-  assertRefused(writeBytes(dir, 'other.zip', storedZip({ 'readme.txt': 'hi' })), /no <archive>\/data\.pkl entry, so not a torch\.save file \(entries: readme\.txt\)/);
-  assertRefused(writeBytes(dir, 'script.pt', storedZip({ 'm/data.pkl': '', 'm/constants.pkl': '' })), /TorchScript archive \(torch\.jit\.save\)/);
+  assertRefused(
+    writeBytes(dir, 'other.zip', storedZip({ 'readme.txt': 'hi' })),
+    /no <archive>\/data\.pkl entry, so not a torch\.save file \(entries: readme\.txt\)/,
+  );
+  assertRefused(
+    writeBytes(dir, 'script.pt', storedZip({ 'm/data.pkl': '', 'm/constants.pkl': '' })),
+    /TorchScript archive \(torch\.jit\.save\)/,
+  );
 });
 
 test('a state dict value that is not a tensor, and an unsupported storage dtype, are named', () => {
-  const withInt = storedZip({ 'archive/data.pkl': stateDict(str('w'), tensorPickle('FloatStorage'), str('step'), op(0x4b, 7)), 'archive/data/0': new Uint8Array(16) });
+  const withInt = storedZip({
+    'archive/data.pkl': stateDict(str('w'), tensorPickle('FloatStorage'), str('step'), op(0x4b, 7)),
+    'archive/data/0': new Uint8Array(16),
+  });
   assertRefused(writeBytes(dir, 'with-int.bin', withInt), /the value is a number, not a tensor/, 'step');
-  const complex = storedZip({ 'archive/data.pkl': stateDict(str('w'), tensorPickle('ComplexFloatStorage')), 'archive/data/0': new Uint8Array(32) });
+  const complex = storedZip({
+    'archive/data.pkl': stateDict(str('w'), tensorPickle('ComplexFloatStorage')),
+    'archive/data/0': new Uint8Array(32),
+  });
   assertRefused(writeBytes(dir, 'complex.bin', complex), /storages of torch\.ComplexFloatStorage are not supported/);
   // The same hand-built file with a supported storage reads, so the two refusals above are about what they say.
-  const ok = storedZip({ 'archive/data.pkl': stateDict(str('w'), tensorPickle('IntStorage')), 'archive/data/0': new Uint8Array(new Int32Array([1, -2, 3, 4]).buffer) });
-  assert.deepEqual(readTorchBin(writeBytes(dir, 'ok.bin', ok)).get('w'), { dtype: 'I32', shape: [4], data: new Uint8Array(new Int32Array([1, -2, 3, 4]).buffer) });
+  const ok = storedZip({
+    'archive/data.pkl': stateDict(str('w'), tensorPickle('IntStorage')),
+    'archive/data/0': new Uint8Array(new Int32Array([1, -2, 3, 4]).buffer),
+  });
+  assert.deepEqual(readTorchBin(writeBytes(dir, 'ok.bin', ok)).get('w'), {
+    dtype: 'I32',
+    shape: [4],
+    data: new Uint8Array(new Int32Array([1, -2, 3, 4]).buffer),
+  });
 });
 
 test('a truncated data.pkl is refused with the entry and byte position', () => {
   const pickle = stateDict(str('w'), tensorPickle('FloatStorage'));
-  const path = writeBytes(dir, 'short-pkl.bin', storedZip({ 'archive/data.pkl': pickle.subarray(0, 40), 'archive/data/0': new Uint8Array(16) }));
+  const path = writeBytes(
+    dir,
+    'short-pkl.bin',
+    storedZip({ 'archive/data.pkl': pickle.subarray(0, 40), 'archive/data/0': new Uint8Array(16) }),
+  );
   assertRefused(path, /archive\/data\.pkl: byte \d+: .*truncated/);
 });
 
@@ -133,12 +190,19 @@ test('asking for a tensor the file does not have names it', () => {
 });
 
 test('a sharded index naming a missing shard, or a tensor its shard lacks, is refused', () => {
-  const index = (weightMap: Record<string, string>) => Buffer.from(JSON.stringify({ metadata: {}, weight_map: weightMap }));
+  const index = (weightMap: Record<string, string>) =>
+    Buffer.from(JSON.stringify({ metadata: {}, weight_map: weightMap }));
   const missing = writeBytes(dir, 'missing.index.json', index({ a: 'pytorch_model-00009-of-00009.bin' }));
-  assert.throws(() => ShardedTorchBin.open(missing), /weight_map names shard "pytorch_model-00009-of-00009\.bin" \(for "a"\), but .* does not exist/);
+  assert.throws(
+    () => ShardedTorchBin.open(missing),
+    /weight_map names shard "pytorch_model-00009-of-00009\.bin" \(for "a"\), but .* does not exist/,
+  );
   writeBytes(dir, 'views.bin', readFileSync(join(FIXTURES, 'views.bin')));
   const sharded = ShardedTorchBin.open(writeBytes(dir, 'wrong.index.json', index({ ghost: 'views.bin' })));
-  assert.throws(() => sharded.readRaw('ghost'), /tensor "ghost": weight_map puts it in "views\.bin", but that shard has no such tensor/);
+  assert.throws(
+    () => sharded.readRaw('ghost'),
+    /tensor "ghost": weight_map puts it in "views\.bin", but that shard has no such tensor/,
+  );
   sharded.close();
 });
 

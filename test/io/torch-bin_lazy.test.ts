@@ -30,7 +30,10 @@ test('a zip64 torch.save file over 4 GiB: tensors before and after the 4 GiB off
   const path = rebuild('zip64.bin');
   const rssBefore = process.memoryUsage().rss;
   const file = TorchBinFile.open(path);
-  assert.deepEqual(file.names(), zip64.tensors.map((t) => t.name));
+  assert.deepEqual(
+    file.names(),
+    zip64.tensors.map((t) => t.name),
+  );
   for (const { name, dtype, shape } of zip64.tensors) {
     const info = file.info(name);
     assert.deepEqual([info.dtype, info.shape], [dtypeOf(dtype), shape], name);
@@ -49,5 +52,8 @@ test('a zip64 torch.save file over 4 GiB: tensors before and after the 4 GiB off
 test('the zip64 file cut short (end records lost) is refused', () => {
   const path = rebuild('zip64-cut.bin');
   truncateSync(path, zip64.size - 30);
-  assert.throws(() => TorchBinFile.open(path), (err: unknown) => err instanceof TorchBinError && /not a readable torch\.save zip archive/.test(err.message));
+  assert.throws(
+    () => TorchBinFile.open(path),
+    (err: unknown) => err instanceof TorchBinError && /not a readable torch\.save zip archive/.test(err.message),
+  );
 });

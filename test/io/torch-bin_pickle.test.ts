@@ -7,8 +7,12 @@ import { PickleError, PyDict, unpickle } from '../../src/io/pickle.js';
 import type { UnpicklerHooks } from '../../src/io/pickle.js';
 
 const refuseAll: UnpicklerHooks = {
-  findGlobal: (module, name) => { throw new Error(`no globals here (${module}.${name})`); },
-  persistentLoad: () => { throw new Error('no persistent ids here'); },
+  findGlobal: (module, name) => {
+    throw new Error(`no globals here (${module}.${name})`);
+  },
+  persistentLoad: () => {
+    throw new Error('no persistent ids here');
+  },
 };
 const run = (bytes: number[] | Uint8Array, hooks = refuseAll) => unpickle(Uint8Array.from(bytes), hooks);
 const ascii = (s: string) => [...Buffer.from(s, 'latin1')];
@@ -22,21 +26,80 @@ test('pickle.dumps({"a": 1}, protocol=2) builds a dict', () => {
 
 test('integers, floats, strings, bytes, None, booleans, tuples, lists and the memo', () => {
   const v = run([
-    0x80, 2, 0x5d, 0x71, 0, 0x28, // [ memo 0, MARK
-    0x4a, 0xfe, 0xff, 0xff, 0xff, // BININT -2
-    0x4d, 0x34, 0x12, // BININT2 0x1234
-    0x8a, 9, 1, 0, 0, 0, 0, 0, 0, 0x20, 0, // LONG1 2^61 + 1 (9 bytes): beyond 2^53, a bigint
-    0x8a, 2, 0x00, 0xff, // LONG1 -256
-    0x47, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, // BINFLOAT 1.5 (big-endian)
-    0x8c, 2, 0xc3, 0xa9, // SHORT_BINUNICODE "é"
-    0x55, 1, 0xe9, // SHORT_BINSTRING (latin-1) "é"
-    0x43, 2, 1, 2, // SHORT_BINBYTES b"\x01\x02"
-    0x4e, 0x88, 0x89, // None True False
-    0x29, 0x4b, 7, 0x85, // () (7,)
-    0x68, 0, // BINGET 0: the list itself
-    0x65, 0x2e, // APPENDS STOP
+    0x80,
+    2,
+    0x5d,
+    0x71,
+    0,
+    0x28, // [ memo 0, MARK
+    0x4a,
+    0xfe,
+    0xff,
+    0xff,
+    0xff, // BININT -2
+    0x4d,
+    0x34,
+    0x12, // BININT2 0x1234
+    0x8a,
+    9,
+    1,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x20,
+    0, // LONG1 2^61 + 1 (9 bytes): beyond 2^53, a bigint
+    0x8a,
+    2,
+    0x00,
+    0xff, // LONG1 -256
+    0x47,
+    0x3f,
+    0xf8,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0, // BINFLOAT 1.5 (big-endian)
+    0x8c,
+    2,
+    0xc3,
+    0xa9, // SHORT_BINUNICODE "é"
+    0x55,
+    1,
+    0xe9, // SHORT_BINSTRING (latin-1) "é"
+    0x43,
+    2,
+    1,
+    2, // SHORT_BINBYTES b"\x01\x02"
+    0x4e,
+    0x88,
+    0x89, // None True False
+    0x29,
+    0x4b,
+    7,
+    0x85, // () (7,)
+    0x68,
+    0, // BINGET 0: the list itself
+    0x65,
+    0x2e, // APPENDS STOP
   ]) as unknown[];
-  assert.deepEqual(v.slice(0, 11), [-2, 0x1234, 2n ** 61n + 1n, -256, 1.5, 'é', 'é', Uint8Array.from([1, 2]), null, true, false]);
+  assert.deepEqual(v.slice(0, 11), [
+    -2,
+    0x1234,
+    2n ** 61n + 1n,
+    -256,
+    1.5,
+    'é',
+    'é',
+    Uint8Array.from([1, 2]),
+    null,
+    true,
+    false,
+  ]);
   assert.deepEqual(v[11], []);
   assert.deepEqual(v[12], [7]);
   assert.ok(Object.isFrozen(v[12]) && !Object.isFrozen(v));
@@ -47,7 +110,10 @@ test('GLOBAL and REDUCE go through findGlobal; the callable gets the argument tu
   const calls: unknown[] = [];
   const hooks: UnpicklerHooks = {
     ...refuseAll,
-    findGlobal: (module, name) => (args: readonly unknown[]) => { calls.push([module, name, args]); return 'built'; },
+    findGlobal: (module, name) => (args: readonly unknown[]) => {
+      calls.push([module, name, args]);
+      return 'built';
+    },
   };
   const v = run([0x80, 2, ...ascii('cmod.sub\nf\n'), 0x4b, 3, 0x85, 0x52, 0x2e], hooks);
   assert.equal(v, 'built');
@@ -55,8 +121,11 @@ test('GLOBAL and REDUCE go through findGlobal; the callable gets the argument tu
 });
 
 test('a refused global stops the pickle with its position; nothing after it runs', () => {
-  assert.throws(() => run([0x80, 2, ...ascii('cposix\nsystem\n'), 0x2e]), (err: unknown) =>
-    err instanceof PickleError && err.position === 2 && /byte 2: no globals here \(posix\.system\)/.test(err.message));
+  assert.throws(
+    () => run([0x80, 2, ...ascii('cposix\nsystem\n'), 0x2e]),
+    (err: unknown) =>
+      err instanceof PickleError && err.position === 2 && /byte 2: no globals here \(posix\.system\)/.test(err.message),
+  );
 });
 
 test('opcodes outside the subset, truncation and stack misuse are refused with the byte position', () => {

@@ -12,14 +12,25 @@ import type { Tensor } from '../../src/torch/index.js';
 import { scratchDir } from './helpers.js';
 import { expectedTensors, FIXTURES } from './torch-bin-fixtures.js';
 
-const TORCH_DTYPE = { F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16', I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool' } as const;
+const TORCH_DTYPE = {
+  F64: 'float64',
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I64: 'int64',
+  I32: 'int32',
+  I16: 'int16',
+  I8: 'int8',
+  U8: 'uint8',
+  BOOL: 'bool',
+} as const;
 
 function bytesOf(t: Tensor): Uint8Array {
   const a = t.toTypedArray();
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-test('every dtype and every view becomes a Tensor with PyTorch\'s dtype, shape and bytes', () => {
+test("every dtype and every view becomes a Tensor with PyTorch's dtype, shape and bytes", () => {
   for (const file of ['dtypes.bin', 'views.bin', 'mm_projector.bin']) {
     const reader = openTorchBin(join(FIXTURES, file));
     assert.ok(reader.source instanceof TorchBinFile);
@@ -43,5 +54,8 @@ test('a directory with pytorch_model.bin.index.json opens the shards; a director
   reader.close();
   const empty = join(scratchDir(), 'no-weights');
   mkdirSync(empty);
-  assert.throws(() => openTorchBin(empty), /no-weights: no pytorch_model\.bin or pytorch_model\.bin\.index\.json in this directory/);
+  assert.throws(
+    () => openTorchBin(empty),
+    /no-weights: no pytorch_model\.bin or pytorch_model\.bin\.index\.json in this directory/,
+  );
 });

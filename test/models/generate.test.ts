@@ -14,7 +14,14 @@ const prompt = fixture('gen.prompt_ids'); // [1, 6]
 function referenceGreedy(promptIds: number[], steps: number, penalty: number): number[] {
   const seq = [...promptIds];
   for (let s = 0; s < steps; s++) {
-    const logits = T.scope(() => Array.from(model.forward({ inputIds: T.tensor(BigInt64Array.from(seq.map(BigInt)), [1, seq.length]) }).logits.select(1, -1).toTypedArray() as Float32Array));
+    const logits = T.scope(() =>
+      Array.from(
+        model
+          .forward({ inputIds: T.tensor(BigInt64Array.from(seq.map(BigInt)), [1, seq.length]) })
+          .logits.select(1, -1)
+          .toTypedArray() as Float32Array,
+      ),
+    );
     for (const id of new Set(seq)) logits[id] = logits[id]! < 0 ? logits[id]! * penalty : logits[id]! / penalty;
     seq.push(logits.indexOf(Math.max(...logits)));
   }
@@ -25,13 +32,27 @@ const newTokens = (seq: T.Tensor) => ids(seq.narrow(1, prompt.size(1), seq.size(
 
 test('greedy with the KV cache equals a cache-free loop, with and without repetition penalty', async () => {
   for (const penalty of [1, 1.5]) {
-    const seq = await model.generate({ inputIds: prompt, maxNewTokens: 6, eosTokenId: null, repetitionPenalty: penalty });
+    const seq = await model.generate({
+      inputIds: prompt,
+      maxNewTokens: 6,
+      eosTokenId: null,
+      repetitionPenalty: penalty,
+    });
     assert.deepEqual(newTokens(seq), referenceGreedy(ids(prompt), 6, penalty), `penalty ${penalty}`);
   }
 });
 
 test('sampling is reproducible by seed, and differs across seeds', async () => {
-  const run = (seed: number) => model.generate({ inputIds: prompt, maxNewTokens: 12, eosTokenId: null, doSample: true, temperature: 2, topK: 0, seed });
+  const run = (seed: number) =>
+    model.generate({
+      inputIds: prompt,
+      maxNewTokens: 12,
+      eosTokenId: null,
+      doSample: true,
+      temperature: 2,
+      topK: 0,
+      seed,
+    });
   assert.deepEqual(ids(await run(7)), ids(await run(7)));
   const distinct = new Set<string>();
   for (const seed of [1, 2, 3, 4]) distinct.add(ids(await run(seed)).join());
@@ -41,16 +62,37 @@ test('sampling is reproducible by seed, and differs across seeds', async () => {
 test('sampling limits reduce to greedy: topK 1, a tiny topP, a tiny temperature', async () => {
   const greedy = newTokens(await model.generate({ inputIds: prompt, maxNewTokens: 8, eosTokenId: null }));
   for (const o of [{ topK: 1 }, { topP: 1e-6, topK: 0 }, { temperature: 1e-4 }]) {
-    const sampled = await model.generate({ inputIds: prompt, maxNewTokens: 8, eosTokenId: null, doSample: true, seed: 3, ...o });
+    const sampled = await model.generate({
+      inputIds: prompt,
+      maxNewTokens: 8,
+      eosTokenId: null,
+      doSample: true,
+      seed: 3,
+      ...o,
+    });
     assert.deepEqual(newTokens(sampled), greedy, JSON.stringify(o));
   }
 });
 
 test('topK keeps sampling inside the k most likely tokens', async () => {
-  const first = T.scope(() => Array.from(model.forward({ inputIds: prompt }).logits.select(1, -1).toTypedArray() as Float32Array));
-  const top3 = first.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 3).map(([, i]) => i);
+  const first = T.scope(() =>
+    Array.from(model.forward({ inputIds: prompt }).logits.select(1, -1).toTypedArray() as Float32Array),
+  );
+  const top3 = first
+    .map((v, i) => [v, i] as const)
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, 3)
+    .map(([, i]) => i);
   for (let seed = 0; seed < 20; seed++) {
-    const seq = await model.generate({ inputIds: prompt, maxNewTokens: 1, eosTokenId: null, doSample: true, topK: 3, temperature: 5, seed });
+    const seq = await model.generate({
+      inputIds: prompt,
+      maxNewTokens: 1,
+      eosTokenId: null,
+      doSample: true,
+      topK: 3,
+      temperature: 5,
+      seed,
+    });
     assert.ok(top3.includes(newTokens(seq)[0]!), `seed ${seed} sampled outside the top 3`);
   }
 });
@@ -65,10 +107,19 @@ test('EOS stops a row; in a batch the finished row is padded while the other goe
   const mask = fixture('gen_leftpad.prompt_attention_mask');
   const expected = ids(fixture('gen_leftpad.new_tokens')); // [2, 8] row-major
   const rowEos = expected[1]!; // row 0's second token
-  const out = await model.generate({ inputIds: batch, attentionMask: mask, maxNewTokens: 8, eosTokenId: rowEos, padTokenId: 0 });
+  const out = await model.generate({
+    inputIds: batch,
+    attentionMask: mask,
+    maxNewTokens: 8,
+    eosTokenId: rowEos,
+    padTokenId: 0,
+  });
   const rows = [ids(out.select(0, 0)).slice(6), ids(out.select(0, 1)).slice(6)];
   assert.deepEqual(rows[0]!.slice(0, 2), expected.slice(0, 2));
-  assert.ok(rows[0]!.slice(2).every((t) => t === 0), 'finished row is padded');
+  assert.ok(
+    rows[0]!.slice(2).every((t) => t === 0),
+    'finished row is padded',
+  );
   const row1Stop = expected.slice(8).indexOf(rowEos);
   const row1 = row1Stop >= 0 ? expected.slice(8, 8 + row1Stop + 1) : expected.slice(8);
   assert.deepEqual(rows[1]!.slice(0, row1.length), row1);
@@ -79,7 +130,11 @@ test('stop strings end the generation once the decoded text contains them; steps
   const decode = (t: number[]) => t.map((id) => `<${id}>`).join('');
   const streamed: number[] = [];
   const seq = await model.generate({
-    inputIds: prompt, maxNewTokens: 8, eosTokenId: null, stopStrings: [`<${greedy[3]}>`], decode,
+    inputIds: prompt,
+    maxNewTokens: 8,
+    eosTokenId: null,
+    stopStrings: [`<${greedy[3]}>`],
+    decode,
     onStep: ({ tokens }) => streamed.push(tokens[0]!),
   });
   assert.deepEqual(newTokens(seq), greedy.slice(0, 4));
@@ -87,8 +142,17 @@ test('stop strings end the generation once the decoded text contains them; steps
 });
 
 test('invalid generation options are named', async () => {
-  await assert.rejects(model.generate({ inputIds: prompt, maxNewTokens: 0 }), /maxNewTokens must be a positive integer/);
+  await assert.rejects(
+    model.generate({ inputIds: prompt, maxNewTokens: 0 }),
+    /maxNewTokens must be a positive integer/,
+  );
   await assert.rejects(model.generate({ inputIds: prompt, maxNewTokens: 2, topP: 1.5 }), /topP must be in \(0, 1\]/);
-  await assert.rejects(model.generate({ inputIds: prompt, maxNewTokens: 2, temperature: 0 }), /temperature must be > 0/);
-  await assert.rejects(model.generate({ inputIds: prompt, maxNewTokens: 2, stopStrings: ['x'] }), /stopStrings need a decode function/);
+  await assert.rejects(
+    model.generate({ inputIds: prompt, maxNewTokens: 2, temperature: 0 }),
+    /temperature must be > 0/,
+  );
+  await assert.rejects(
+    model.generate({ inputIds: prompt, maxNewTokens: 2, stopStrings: ['x'] }),
+    /stopStrings need a decode function/,
+  );
 });

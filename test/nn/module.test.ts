@@ -17,30 +17,55 @@ class Net extends Module {
 
 test('parameter and buffer names are checkpoint keys; non-persistent buffers stay out of the state dict', () => {
   const net = new Net();
-  assert.deepEqual(net.namedParameters().map(([n]) => n), [
-    'embed_tokens.weight', 'layers.0.norm.weight', 'layers.0.norm.bias', 'layers.0.proj.weight',
-    'layers.1.norm.weight', 'layers.1.norm.bias', 'layers.1.proj.weight',
-  ]);
+  assert.deepEqual(
+    net.namedParameters().map(([n]) => n),
+    [
+      'embed_tokens.weight',
+      'layers.0.norm.weight',
+      'layers.0.norm.bias',
+      'layers.0.proj.weight',
+      'layers.1.norm.weight',
+      'layers.1.norm.bias',
+      'layers.1.proj.weight',
+    ],
+  );
   assert.deepEqual([...net.stateDict().keys()].slice(-1), ['scale']);
   assert.ok(!net.stateDict().has('cache'));
-  assert.deepEqual(net.namedBuffers().map(([n]) => n), ['scale', 'cache']);
+  assert.deepEqual(
+    net.namedBuffers().map(([n]) => n),
+    ['scale', 'cache'],
+  );
 });
 
 test('loadStateDict copies values, lists missing and unexpected keys, names shape mismatches', () => {
-  const a = new Net(), b = new Net();
+  const a = new Net(),
+    b = new Net();
   b.loadStateDict(a.stateDict());
-  for (const [name, p] of b.stateDict()) assert.deepEqual(Array.from(p.toTypedArray() as Float32Array), Array.from(a.stateDict().get(name)!.toTypedArray() as Float32Array), name);
+  for (const [name, p] of b.stateDict())
+    assert.deepEqual(
+      Array.from(p.toTypedArray() as Float32Array),
+      Array.from(a.stateDict().get(name)!.toTypedArray() as Float32Array),
+      name,
+    );
 
   const partial = new Map(a.stateDict());
   partial.delete('layers.1.proj.weight');
   partial.set('lm_head.weight', T.zeros([2]));
-  assert.throws(() => b.loadStateDict(partial), (e: Error) => /missing keys \(1\): layers\.1\.proj\.weight/.test(e.message) && /unexpected keys \(1\): lm_head\.weight/.test(e.message));
+  assert.throws(
+    () => b.loadStateDict(partial),
+    (e: Error) =>
+      /missing keys \(1\): layers\.1\.proj\.weight/.test(e.message) &&
+      /unexpected keys \(1\): lm_head\.weight/.test(e.message),
+  );
   const result = b.loadStateDict(partial, { strict: false });
   assert.deepEqual(result, { missingKeys: ['layers.1.proj.weight'], unexpectedKeys: ['lm_head.weight'] });
 
   const wrong = new Map(a.stateDict());
   wrong.set('layers.0.proj.weight', T.zeros([4, 3]));
-  assert.throws(() => b.loadStateDict(wrong), /'layers\.0\.proj\.weight' has shape \[4,3\] in the state dict but \[3,4\] in the model/);
+  assert.throws(
+    () => b.loadStateDict(wrong),
+    /'layers\.0\.proj\.weight' has shape \[4,3\] in the state dict but \[3,4\] in the model/,
+  );
 });
 
 test('loadStateDict casts dtype (bf16 checkpoint into an fp32 model)', () => {
@@ -62,7 +87,10 @@ test('to() casts floating parameters in place, keeping their identity', () => {
 test('freeze/unfreeze and train/eval reach every submodule', () => {
   const net = new Net();
   net.layers.freeze();
-  assert.deepEqual(net.parameters().map((p) => p.requiresGrad), [true, false, false, false, false, false, false]);
+  assert.deepEqual(
+    net.parameters().map((p) => p.requiresGrad),
+    [true, false, false, false, false, false, false],
+  );
   net.unfreeze();
   assert.ok(net.parameters().every((p) => p.requiresGrad));
   net.eval();

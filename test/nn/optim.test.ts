@@ -5,16 +5,23 @@ import { AdamW, clipGradNorm } from '../../src/nn/index.js';
 import { assertArrayClose } from '../helpers/close.js';
 
 /** AdamW written out by hand in float64 from the paper's algorithm (decoupled decay first). */
-function referenceAdamW(p0: number[], grads: number[][], o: { lr: number; b1: number; b2: number; eps: number; wd: number }): number[] {
-  const p = [...p0], m = p0.map(() => 0), v = p0.map(() => 0);
+function referenceAdamW(
+  p0: number[],
+  grads: number[][],
+  o: { lr: number; b1: number; b2: number; eps: number; wd: number },
+): number[] {
+  const p = [...p0],
+    m = p0.map(() => 0),
+    v = p0.map(() => 0);
   grads.forEach((g, k) => {
     const t = k + 1;
     for (let i = 0; i < p.length; i++) {
       p[i]! *= 1 - o.lr * o.wd;
       m[i] = o.b1 * m[i]! + (1 - o.b1) * g[i]!;
       v[i] = o.b2 * v[i]! + (1 - o.b2) * g[i]! ** 2;
-      const mHat = m[i]! / (1 - o.b1 ** t), vHat = v[i]! / (1 - o.b2 ** t);
-      p[i]! -= o.lr * mHat / (Math.sqrt(vHat) + o.eps);
+      const mHat = m[i]! / (1 - o.b1 ** t),
+        vHat = v[i]! / (1 - o.b2 ** t);
+      p[i]! -= (o.lr * mHat) / (Math.sqrt(vHat) + o.eps);
     }
   });
   return p;
@@ -23,12 +30,22 @@ function referenceAdamW(p0: number[], grads: number[][], o: { lr: number; b1: nu
 test('AdamW matches the algorithm computed by hand over 3 steps, per parameter group', () => {
   const a = T.tensor(Float64Array.from([1, -2, 3]), [3]).requiresGrad_();
   const b = T.tensor(Float64Array.from([0.5]), [1]).requiresGrad_();
-  const opt = new AdamW([{ params: [a] }, { params: [b], lr: 0.5, weightDecay: 0 }], { lr: 0.1, betas: [0.8, 0.9], eps: 1e-8, weightDecay: 0.1 });
-  const gradsA: number[][] = [], gradsB: number[][] = [];
+  const opt = new AdamW([{ params: [a] }, { params: [b], lr: 0.5, weightDecay: 0 }], {
+    lr: 0.1,
+    betas: [0.8, 0.9],
+    eps: 1e-8,
+    weightDecay: 0.1,
+  });
+  const gradsA: number[][] = [],
+    gradsB: number[][] = [];
   for (let step = 0; step < 3; step++) {
     T.scope(() => {
       // loss = Σ a² · (step+1) + b³ : gradients 2a(step+1) and 3b²
-      const loss = a.pow(2).sum().mul(step + 1).add(b.pow(3).sum());
+      const loss = a
+        .pow(2)
+        .sum()
+        .mul(step + 1)
+        .add(b.pow(3).sum());
       gradsA.push(Array.from(a.toTypedArray() as Float64Array, (x) => 2 * x * (step + 1)));
       gradsB.push(Array.from(b.toTypedArray() as Float64Array, (x) => 3 * x * x));
       loss.backward();
@@ -36,8 +53,16 @@ test('AdamW matches the algorithm computed by hand over 3 steps, per parameter g
       opt.zeroGrad();
     });
   }
-  assertArrayClose(a.toTypedArray() as Float64Array, referenceAdamW([1, -2, 3], gradsA, { lr: 0.1, b1: 0.8, b2: 0.9, eps: 1e-8, wd: 0.1 }), { atol: 1e-12 });
-  assertArrayClose(b.toTypedArray() as Float64Array, referenceAdamW([0.5], gradsB, { lr: 0.5, b1: 0.8, b2: 0.9, eps: 1e-8, wd: 0 }), { atol: 1e-12 });
+  assertArrayClose(
+    a.toTypedArray() as Float64Array,
+    referenceAdamW([1, -2, 3], gradsA, { lr: 0.1, b1: 0.8, b2: 0.9, eps: 1e-8, wd: 0.1 }),
+    { atol: 1e-12 },
+  );
+  assertArrayClose(
+    b.toTypedArray() as Float64Array,
+    referenceAdamW([0.5], gradsB, { lr: 0.5, b1: 0.8, b2: 0.9, eps: 1e-8, wd: 0 }),
+    { atol: 1e-12 },
+  );
   assert.equal(a.grad, undefined);
 });
 
@@ -51,7 +76,11 @@ test('AdamW state dict restores training exactly', () => {
         opt = new AdamW([p], { lr: 0.05 });
         opt.loadStateDict(saved);
       }
-      T.scope(() => { p.pow(3).sum().backward(); opt.step(); opt.zeroGrad(); });
+      T.scope(() => {
+        p.pow(3).sum().backward();
+        opt.step();
+        opt.zeroGrad();
+      });
     }
     return Array.from(p.toTypedArray() as Float64Array);
   };
@@ -66,7 +95,13 @@ test('AdamW rejects invalid hyperparameters by name', () => {
 test('clipGradNorm scales all gradients to the global max norm and returns the norm before', () => {
   const a = T.zeros([2], { dtype: 'float64', requiresGrad: true });
   const b = T.zeros([1], { dtype: 'float64', requiresGrad: true });
-  T.scope(() => a.mul(T.tensor(Float64Array.from([3, 0]))).sum().add(b.mul(4).sum()).backward());
+  T.scope(() =>
+    a
+      .mul(T.tensor(Float64Array.from([3, 0])))
+      .sum()
+      .add(b.mul(4).sum())
+      .backward(),
+  );
   // gradients [3, 0] and [4]: global norm 5
   const norm = clipGradNorm([a, b], 1);
   assert.ok(Math.abs(norm - 5) < 1e-9);

@@ -10,7 +10,13 @@ import { tokenizerImageToken } from '../../src/text/image-token.js';
 import { llamaTokenizerJs, writeLlamaTokenizerDir } from '../helpers/text-llama-tokenizer.js';
 import { readJsonl } from '../helpers/text-golden.js';
 
-interface TokCase { text: string; ids_legacy: number[]; ids_non_legacy: number[]; image_ids_legacy?: number[]; image_ids_non_legacy?: number[] }
+interface TokCase {
+  text: string;
+  ids_legacy: number[];
+  ids_non_legacy: number[];
+  image_ids_legacy?: number[];
+  image_ids_non_legacy?: number[];
+}
 const cases = readJsonl<TokCase>('tokenizer_cases.jsonl');
 const legacy = TextTokenizer.fromDir(writeLlamaTokenizerDir(true));
 const nonLegacy = TextTokenizer.fromDir(writeLlamaTokenizerDir(false));
@@ -77,16 +83,25 @@ test('a folder with only tokenizer.model says how to convert it; an empty one sa
 test('a malformed tokenizer.json is a clear error naming the file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'llava-badtok-'));
   writeFileSync(join(dir, 'tokenizer.json'), '{"model": ');
-  assert.throws(() => TextTokenizer.fromDir(dir), new RegExp(`cannot read ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/tokenizer\\.json`));
+  assert.throws(
+    () => TextTokenizer.fromDir(dir),
+    new RegExp(`cannot read ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/tokenizer\\.json`),
+  );
 });
 
-test('a non-SentencePiece tokenizer.json (e.g. MPT\'s) goes through the library pipeline, added tokens included', () => {
+test("a non-SentencePiece tokenizer.json (e.g. MPT's) goes through the library pipeline, added tokens included", () => {
   const vocab = { h: 0, e: 1, l: 2, o: 3, he: 4, ll: 5, hell: 6, hello: 7, '<|endoftext|>': 8 };
-  const bpe = new TextTokenizer({
-    model: { type: 'BPE', vocab, merges: ['h e', 'l l', 'he ll', 'hell o'] },
-    added_tokens: [{ id: 8, content: '<|endoftext|>', special: true }],
-    normalizer: null, pre_tokenizer: { type: 'Whitespace' }, post_processor: null, decoder: null,
-  } as never, { eos_token: '<|endoftext|>' });
+  const bpe = new TextTokenizer(
+    {
+      model: { type: 'BPE', vocab, merges: ['h e', 'l l', 'he ll', 'hell o'] },
+      added_tokens: [{ id: 8, content: '<|endoftext|>', special: true }],
+      normalizer: null,
+      pre_tokenizer: { type: 'Whitespace' },
+      post_processor: null,
+      decoder: null,
+    } as never,
+    { eos_token: '<|endoftext|>' },
+  );
   assert.deepEqual(bpe.encode('hello<|endoftext|>hell hello'), [7, 8, 6, 7]);
   assert.equal(bpe.eosId, 8);
   assert.equal(bpe.bosId, undefined);

@@ -6,7 +6,10 @@ import * as T from '../../src/torch/index.js';
 const f32 = (data: number[], shape = [data.length]) => T.tensor(Float32Array.from(data), shape);
 
 test('shape mismatch names the operator and the shapes', () => {
-  assert.throws(() => f32([1, 2, 3, 4, 5, 6], [2, 3]).matmul(f32([1, 2, 3, 4], [2, 2])), /matmul.*2x3.*2x2|aten::mm.*2x3/s);
+  assert.throws(
+    () => f32([1, 2, 3, 4, 5, 6], [2, 3]).matmul(f32([1, 2, 3, 4], [2, 2])),
+    /matmul.*2x3.*2x2|aten::mm.*2x3/s,
+  );
   assert.throws(() => f32([1, 2]).add(f32([1, 2, 3])), /size of tensor a \(2\) must match the size of tensor b \(3\)/);
   assert.throws(() => f32([1, 2, 3, 4]).view(3), /shape '\[3\]' is invalid for input of size 4/);
 });
@@ -43,7 +46,10 @@ test('non-tensor where a tensor is expected, and wrong argument types, are TypeE
 
 test('backward on a tensor that does not require grad says so', () => {
   assert.throws(() => f32([1, 2]).sum().backward(), /does not require grad/);
-  assert.throws(() => T.ones([2], { requiresGrad: true }).mul(2).backward(), /grad can be implicitly created only for scalar outputs/);
+  assert.throws(
+    () => T.ones([2], { requiresGrad: true }).mul(2).backward(),
+    /grad can be implicitly created only for scalar outputs/,
+  );
 });
 
 test('an async function in scope() is refused', () => {

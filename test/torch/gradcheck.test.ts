@@ -32,7 +32,11 @@ const cases: [string, (xs: T.Tensor[]) => T.Tensor, Input[]][] = [
   ['matmul batched broadcast', ([a, b]) => a!.matmul(b!), [rnd([2, 3, 4], 20), rnd([4, 2], 21)]],
   ['bmm', ([a, b]) => a!.bmm(b!), [rnd([2, 3, 4], 22), rnd([2, 4, 2], 23)]],
   ['linear', ([x, w, b]) => T.linear(x!, w!, b), [rnd([2, 3], 24), rnd([4, 3], 25), rnd([4], 26)]],
-  ['linear, one row (the gemv path)', ([x, w, b]) => T.linear(x!, w!, b), [rnd([1, 1, 3], 72), rnd([4, 3], 73), rnd([4], 74)]],
+  [
+    'linear, one row (the gemv path)',
+    ([x, w, b]) => T.linear(x!, w!, b),
+    [rnd([1, 1, 3], 72), rnd([4, 3], 73), rnd([4], 74)],
+  ],
   ['sum all, sum dim', ([a]) => a!.sum().add(a!.sum(1).sum(0)), [rnd([2, 3], 27)]],
   ['mean all, mean dims keepdim', ([a]) => a!.mean([0, 2], true).add(a!.mean()), [rnd([2, 3, 2], 28)]],
   ['max dim values', ([a]) => a!.max(1).values, [rnd([3, 4], 29)]],
@@ -45,30 +49,80 @@ const cases: [string, (xs: T.Tensor[]) => T.Tensor, Input[]][] = [
   ['log_softmax', ([a]) => a!.logSoftmax(0), [rnd([3, 4], 36)]],
   ['layer_norm', ([x, w, b]) => T.layerNorm(x!, [4], w, b), [rnd([3, 4], 37), rnd([4], 38), rnd([4], 39)]],
   ['embedding', ([w]) => T.embedding(ids([2, 0, 2, 1]), w!), [rnd([3, 4], 40)]],
-  ['conv2d stride 2 padding 1', ([x, w, b]) => T.conv2d(x!, w!, b, 2, 1), [rnd([1, 2, 5, 5], 41), rnd([3, 2, 3, 3], 42), rnd([3], 43)]],
+  [
+    'conv2d stride 2 padding 1',
+    ([x, w, b]) => T.conv2d(x!, w!, b, 2, 1),
+    [rnd([1, 2, 5, 5], 41), rnd([3, 2, 3, 3], 42), rnd([3], 43)],
+  ],
   ['gelu erf', ([a]) => T.gelu(a!), [rnd([6], 44)]],
   ['gelu tanh', ([a]) => T.gelu(a!, 'tanh'), [rnd([6], 45)]],
   ['quick_gelu', ([a]) => T.quickGelu(a!), [rnd([6], 46)]],
   ['silu', ([a]) => T.silu(a!), [rnd([6], 47)]],
   ['cat', ([a, b]) => T.cat([a!, b!], 1), [rnd([2, 2], 48), rnd([2, 3], 49)]],
   ['stack', ([a, b]) => T.stack([a!, b!], 0), [rnd([2, 3], 50), rnd([2, 3], 51)]],
-  ['split, chunk', ([a]) => { const [p, q] = a!.split([1, 3], 1); const [r] = a!.chunk(2, 0); return p!.sum().add(q!.mul(2).sum()).add(r!.sum()); }, [rnd([2, 4], 52)]],
-  ['narrow, select, slice', ([a]) => a!.narrow(1, 1, 2).sum().add(a!.select(0, 1).mul(3).sum()).add(a!.slice(1, 0, 4, 2).mul(5).sum()), [rnd([3, 4], 53)]],
+  [
+    'split, chunk',
+    ([a]) => {
+      const [p, q] = a!.split([1, 3], 1);
+      const [r] = a!.chunk(2, 0);
+      return p!.sum().add(q!.mul(2).sum()).add(r!.sum());
+    },
+    [rnd([2, 4], 52)],
+  ],
+  [
+    'narrow, select, slice',
+    ([a]) =>
+      a!
+        .narrow(1, 1, 2)
+        .sum()
+        .add(a!.select(0, 1).mul(3).sum())
+        .add(a!.slice(1, 0, 4, 2).mul(5).sum()),
+    [rnd([3, 4], 53)],
+  ],
   ['index_select', ([a]) => a!.indexSelect(0, ids([2, 0, 2])), [rnd([3, 2], 54)]],
   ['index (advanced)', ([a]) => a!.index([ids([0, 2]), ids([1, 0])]), [rnd([3, 2], 55)]],
   ['gather', ([a]) => a!.gather(1, ids([0, 2, 1, 1], [2, 2])), [rnd([2, 3], 56)]],
   ['scatter src', ([a, s]) => a!.scatter(1, ids([2, 0], [2, 1]), s!), [rnd([2, 3], 57), rnd([2, 1], 58)]],
   ['scatter_add', ([a, s]) => a!.scatterAdd(1, ids([1, 1, 0, 2], [2, 2]), s!), [rnd([2, 3], 59), rnd([2, 2], 60)]],
   ['masked_fill', ([a]) => a!.maskedFill(a!.gt(0), -1), [rnd([6], 61, awayFromZero)]],
-  ['in place on a matmul output: mul_, masked_fill_, div_, add_', ([a, b]) => a!.matmul(b!).mul_(0.5).maskedFill_(T.ones([2, 2], { dtype: 'bool' }).triu(1), -3).div_(2).add_(1), [rnd([2, 3], 75), rnd([3, 2], 76)]],
+  [
+    'in place on a matmul output: mul_, masked_fill_, div_, add_',
+    ([a, b]) =>
+      a!
+        .matmul(b!)
+        .mul_(0.5)
+        .maskedFill_(T.ones([2, 2], { dtype: 'bool' }).triu(1), -3)
+        .div_(2)
+        .add_(1),
+    [rnd([2, 3], 75), rnd([3, 2], 76)],
+  ],
   ['where', ([a, b]) => T.where(a!.gt(b!), a!, b!), [rnd([6], 62), rnd([6], 63)]],
-  ['view, reshape, permute, transpose, contiguous', ([a]) => a!.view(2, 6).reshape(3, 4).transpose(0, 1).contiguous().permute(1, 0).reshape(12), [rnd([3, 4], 64)]],
-  ['unsqueeze, squeeze, flatten, expand, repeat', ([a]) => a!.unsqueeze(0).squeeze(0).flatten().unsqueeze(1).expand(4, 3).repeat(1, 2), [rnd([2, 2], 65)]],
+  [
+    'view, reshape, permute, transpose, contiguous',
+    ([a]) => a!.view(2, 6).reshape(3, 4).transpose(0, 1).contiguous().permute(1, 0).reshape(12),
+    [rnd([3, 4], 64)],
+  ],
+  [
+    'unsqueeze, squeeze, flatten, expand, repeat',
+    ([a]) => a!.unsqueeze(0).squeeze(0).flatten().unsqueeze(1).expand(4, 3).repeat(1, 2),
+    [rnd([2, 2], 65)],
+  ],
   ['triu, tril', ([a]) => a!.triu(1).add(a!.tril(0).mul(2)), [rnd([3, 3], 66)]],
   ['cross_entropy with ignore_index', ([l]) => T.crossEntropy(l!, ids([1, -100, 3])), [rnd([3, 4], 67)]],
-  ['cross_entropy sum, label smoothing', ([l]) => T.crossEntropy(l!, ids([0, 2]), { reduction: 'sum', labelSmoothing: 0.1 }), [rnd([2, 3], 68)]],
+  [
+    'cross_entropy sum, label smoothing',
+    ([l]) => T.crossEntropy(l!, ids([0, 2]), { reduction: 'sum', labelSmoothing: 0.1 }),
+    [rnd([2, 3], 68)],
+  ],
   ['mse_loss', ([a, b]) => T.mseLoss(a!, b!), [rnd([4], 69), rnd([4], 70)]],
-  ['dropout (same seed each pass)', ([a]) => { T.manualSeed(7); return T.dropout(a!, 0.5, true); }, [rnd([8], 71)]],
+  [
+    'dropout (same seed each pass)',
+    ([a]) => {
+      T.manualSeed(7);
+      return T.dropout(a!, 0.5, true);
+    },
+    [rnd([8], 71)],
+  ],
 ];
 
 for (const [name, f, inputs] of cases) {

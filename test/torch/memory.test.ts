@@ -32,10 +32,14 @@ test('scope() disposes what it made except what it returns or keeps, nested too'
 
 test('scope() disposes everything when its function throws', () => {
   const before = T.liveTensorCount();
-  assert.throws(() => T.scope(() => {
-    T.ones([2]).mul(3);
-    throw new Error('boom');
-  }), /boom/);
+  assert.throws(
+    () =>
+      T.scope(() => {
+        T.ones([2]).mul(3);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(T.liveTensorCount(), before);
 });
 
@@ -53,13 +57,14 @@ test('1,000 training steps of an MLP keep native memory and live handles flat', 
   const optimizer = new AdamW(model.parameters(), { lr: 1e-3 });
   const x = T.randn([32, 64]);
   const y = T.randint(0, 10, [32]);
-  const step = () => T.scope(() => {
-    const loss = T.crossEntropy(model.forward(x), y);
-    loss.backward();
-    optimizer.step();
-    optimizer.zeroGrad();
-    return loss.item();
-  });
+  const step = () =>
+    T.scope(() => {
+      const loss = T.crossEntropy(model.forward(x), y);
+      loss.backward();
+      optimizer.step();
+      optimizer.zeroGrad();
+      return loss.item();
+    });
   for (let i = 0; i < 100; i++) step(); // allocator and optimizer state reach steady state
   gc();
   const handlesAfterWarmup = T.liveTensorCount();
@@ -84,6 +89,9 @@ test('handles never disposed, over shared typed arrays too, are freed by GC', ()
   gc();
   gc();
   // Handles are freed inside GC (basic finalizers), so no event-loop turn is needed.
-  assert.ok(T.liveTensorCount() - before < 1000, `${T.liveTensorCount() - before} of 40,000 unreferenced handles still alive after GC`);
+  assert.ok(
+    T.liveTensorCount() - before < 1000,
+    `${T.liveTensorCount() - before} of 40,000 unreferenced handles still alive after GC`,
+  );
   assert.equal(T.ones([2]).add(1).sum().item(), 4); // typed-array releases deferred from GC ran without harm
 });

@@ -58,7 +58,13 @@ test('arithmetic with broadcasting and scalars; int stays int, fractions promote
 test('matmul, bmm, linear', () => {
   // [[1,2,3],[4,5,6]] · [[1,2,3],[4,5,6]]ᵀ = [[14,32],[32,77]]
   close(a().matmul(a().transpose(0, 1)), [14, 32, 32, 77], [2, 2]);
-  close(a().unsqueeze(0).bmm(f32([1, 0, 1], [1, 3, 1])), [4, 10], [1, 2, 1]);
+  close(
+    a()
+      .unsqueeze(0)
+      .bmm(f32([1, 0, 1], [1, 3, 1])),
+    [4, 10],
+    [1, 2, 1],
+  );
   close(T.linear(a(), f32([1, 1, 1], [1, 3]), f32([0.5])), [6.5, 15.5], [2, 1]);
   close(T.linear(f32([1, 2, 3], [1, 1, 3]), f32([1, 0, 0, 0, 1, 1], [2, 3]), f32([1, 2])), [2, 7], [1, 1, 2]); // one row: gemv
 });
@@ -85,19 +91,40 @@ test('reductions: sum, mean, max, min, argmax, topk, sort, cumsum, norm', () => 
 test('softmax and log_softmax', () => {
   const e = [Math.exp(1), Math.exp(2), Math.exp(3)];
   const z = e[0]! + e[1]! + e[2]!;
-  close(f32([1, 2, 3]).softmax(0), e.map((v) => v / z), [3]);
-  close(f32([1, 2, 3]).logSoftmax(0), [1, 2, 3].map((v) => v - Math.log(z)), [3]);
+  close(
+    f32([1, 2, 3]).softmax(0),
+    e.map((v) => v / z),
+    [3],
+  );
+  close(
+    f32([1, 2, 3]).logSoftmax(0),
+    [1, 2, 3].map((v) => v - Math.log(z)),
+    [3],
+  );
 });
 
 test('layer_norm, embedding, conv2d', () => {
   // mean 2.5, var 1.25 over [1,2,3,4]
   const s = Math.sqrt(1.25 + 1e-5);
   close(T.layerNorm(f32([1, 2, 3, 4]), [4]), [-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s], [4], { atol: 1e-5 });
-  close(T.layerNorm(f32([1, 2, 3, 4]), [4], f32([2, 2, 2, 2]), f32([1, 1, 1, 1])), [1 - 3 / s, 1 - 1 / s, 1 + 1 / s, 1 + 3 / s], [4], { atol: 1e-5 });
+  close(
+    T.layerNorm(f32([1, 2, 3, 4]), [4], f32([2, 2, 2, 2]), f32([1, 1, 1, 1])),
+    [1 - 3 / s, 1 - 1 / s, 1 + 1 / s, 1 + 3 / s],
+    [4],
+    { atol: 1e-5 },
+  );
   close(T.embedding(i64([2, 0]), f32([0, 1, 10, 11, 20, 21], [3, 2])), [20, 21, 0, 1], [2, 2]);
   // 3x3 image 1..9, 2x2 kernel of ones: each output is the sum of a 2x2 window.
-  close(T.conv2d(f32([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]), f32([1, 1, 1, 1], [1, 1, 2, 2]), f32([0.5])), [12.5, 16.5, 24.5, 28.5], [1, 1, 2, 2]);
-  close(T.conv2d(f32([1, 2, 3, 4], [1, 1, 2, 2]), f32([1], [1, 1, 1, 1]), undefined, 1, 1), [0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0], [1, 1, 4, 4]);
+  close(
+    T.conv2d(f32([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]), f32([1, 1, 1, 1], [1, 1, 2, 2]), f32([0.5])),
+    [12.5, 16.5, 24.5, 28.5],
+    [1, 1, 2, 2],
+  );
+  close(
+    T.conv2d(f32([1, 2, 3, 4], [1, 1, 2, 2]), f32([1], [1, 1, 1, 1]), undefined, 1, 1),
+    [0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0],
+    [1, 1, 4, 4],
+  );
 });
 
 test('activations: gelu (erf and tanh), quick_gelu, silu', () => {
@@ -113,7 +140,10 @@ test('joining, splitting and indexing', () => {
   close(T.cat([f32([1, 2]), f32([3])]), [1, 2, 3], [3]);
   close(T.stack([f32([1, 2]), f32([3, 4])], 1), [1, 3, 2, 4], [2, 2]);
   const parts = f32([1, 2, 3, 4, 5]).split(2);
-  assert.deepEqual(parts.map((p) => p.shape), [[2], [2], [1]]);
+  assert.deepEqual(
+    parts.map((p) => p.shape),
+    [[2], [2], [1]],
+  );
   close(f32([1, 2, 3, 4, 5]).split([1, 4])[1]!, [2, 3, 4, 5], [4]);
   close(a().narrow(1, 1, 2), [2, 3, 5, 6], [2, 2]);
   close(a().select(0, 1), [4, 5, 6], [3]);
@@ -183,7 +213,9 @@ test('in-place ops return this and change the tensor', () => {
   const t = f32([1, 2]);
   assert.equal(t.add_(1), t);
   close(t, [2, 3], [2]);
-  t.mul_(2).addcmul_(f32([1, 1]), f32([2, 3]), 0.5).addcdiv_(f32([4, 4]), f32([2, 4]));
+  t.mul_(2)
+    .addcmul_(f32([1, 1]), f32([2, 3]), 0.5)
+    .addcdiv_(f32([4, 4]), f32([2, 4]));
   close(t, [4 + 1 + 2, 6 + 1.5 + 1], [2]);
   t.lerp_(f32([0, 0]), 0.5);
   close(t, [3.5, 4.25], [2]);

@@ -12,7 +12,8 @@ import { sharedPath } from '../helpers/text-golden.js';
 
 const DIR = sharedPath('golden', 'clip_preprocess');
 const meta = JSON.parse(readFileSync(resolve(DIR, 'meta.json'), 'utf8')) as {
-  images: Record<string, unknown>; processors: Record<string, PreprocessorConfig>;
+  images: Record<string, unknown>;
+  processors: Record<string, PreprocessorConfig>;
 };
 const fixtures = SafetensorsFile.open(resolve(DIR, 'fixtures.safetensors'));
 function fixture(name: string): { shape: number[]; data: Float32Array } {

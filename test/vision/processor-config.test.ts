@@ -10,7 +10,17 @@ const dir = tempDir('llava-proc-');
 
 test('older CLIP configs with integer size/crop_size mean shortest edge and a square crop', () => {
   const path = join(dir, 'preprocessor_config.json');
-  writeFileSync(path, JSON.stringify({ size: 224, crop_size: 224, do_center_crop: true, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], resample: 3 }));
+  writeFileSync(
+    path,
+    JSON.stringify({
+      size: 224,
+      crop_size: 224,
+      do_center_crop: true,
+      image_mean: [0.5, 0.5, 0.5],
+      image_std: [0.5, 0.5, 0.5],
+      resample: 3,
+    }),
+  );
   const p = ClipImageProcessor.fromFile(path);
   assert.deepEqual(p.size, { shortestEdge: 224 });
   assert.deepEqual(p.outputSize, { height: 224, width: 224 });
