@@ -26,7 +26,8 @@ test('gpu-check passes on the golden fixtures (run on the CPU)', () => {
 test('gpu-check exits 1 and names the failed checks when the model disagrees with the fixtures', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpu-check-'));
   try {
-    for (const name of ['llama_tiny_gqa', 'llava_tiny']) cpSync(join(goldenRoot, name), join(dir, name), { recursive: true });
+    for (const name of ['llama_tiny_gqa', 'llava_tiny'])
+      cpSync(join(goldenRoot, name), join(dir, name), { recursive: true });
     const weights = join(dir, 'llama_tiny_gqa', 'model.safetensors');
     const reader = openSafetensors(weights);
     const tensors: Record<string, Tensor> = {};
