@@ -15,3 +15,10 @@ export {
 } from './models/index.js';
 export { openSafetensors, saveSafetensors, saveShardedSafetensors } from './io/tensors.js';
 export { openTorchBin } from './io/torch-bin-tensors.js';
+// The text, image and data paths, also reachable without the addon as `llava-ts/text` and `llava-ts/vision`.
+export * as text from './text/index.js';
+export * as vision from './vision/index.js';
+export * as data from './data/index.js';
+export { TextTokenizer, conversationTemplate, type ChatMessage } from './text/index.js';
+export { ClipImageProcessor, decodeImage, decodeImageFile, ImageDecodeError } from './vision/index.js';
+export { SupervisedDataset, DataLoader } from './data/index.js';
