@@ -59,7 +59,7 @@ function tokenContent(value: SpecialTokenValue): string | undefined {
   return typeof value === 'string' ? value : value.content;
 }
 
-/** The special-token keys of transformers' SPECIAL_TOKENS_ATTRIBUTES. */
+/** transformers' SPECIAL_TOKENS_ATTRIBUTES. */
 const SPECIAL_TOKEN_KEYS = [
   'bos_token',
   'eos_token',
@@ -70,10 +70,26 @@ const SPECIAL_TOKEN_KEYS = [
   'mask_token',
   'additional_special_tokens',
 ] as const;
+type SpecialTokens = Partial<Record<(typeof SPECIAL_TOKEN_KEYS)[number], unknown>>;
 
-/** from_pretrained lets special_tokens_map.json override tokenizer_config.json, key by key. */
-function specialTokenValue(key: string, config: TokenizerConfig, specialTokensMap: TokenizerConfig): unknown {
-  return key in specialTokensMap ? specialTokensMap[key] : config[key];
+/**
+ * The special tokens as PreTrainedTokenizerBase._from_pretrained settles them: tokenizer_config.json's values, which
+ * special_tokens_map.json overrides key by key only when the config predates `added_tokens_decoder`
+ * (transformers < 4.34 wrote such configs); its additional_special_tokens are then appended to the config's.
+ */
+function resolveSpecialTokens(config: TokenizerConfig, specialTokensMap: TokenizerConfig): SpecialTokens {
+  const resolved: SpecialTokens = {};
+  for (const key of SPECIAL_TOKEN_KEYS) {
+    if (config.added_tokens_decoder !== undefined || !(key in specialTokensMap)) resolved[key] = config[key];
+    else if (key !== 'additional_special_tokens') resolved[key] = specialTokensMap[key];
+    else {
+      const fromConfig = (config[key] as unknown[] | undefined) ?? [];
+      const fromMap = specialTokensMap[key] as unknown[];
+      const have = new Set(fromConfig.map((t) => tokenContent(t as SpecialTokenValue)));
+      resolved[key] = [...fromConfig, ...fromMap.filter((t) => !have.has(tokenContent(t as SpecialTokenValue)))];
+    }
+  }
+  return resolved;
 }
 
 function readJson(path: string): unknown {
@@ -121,8 +137,12 @@ export class TextTokenizer {
     if (existsSync(jsonPath)) {
       tokenizerJson = readJson(jsonPath) as TokenizerJson;
     } else if (existsSync(modelPath)) {
+      // Like special_tokens_map.json, added_tokens.json only counts beside a config without added_tokens_decoder.
       const addedPath = join(dir, 'added_tokens.json');
-      const addedTokensFile = existsSync(addedPath) ? (readJson(addedPath) as Record<string, number>) : undefined;
+      const addedTokensFile =
+        config.added_tokens_decoder === undefined && existsSync(addedPath)
+          ? (readJson(addedPath) as Record<string, number>)
+          : undefined;
       tokenizerJson = TextTokenizer.convertSentencePiece(modelPath, config, specialTokensMap, addedTokensFile);
     } else {
       throw new Error(`tokenizer: ${dir} has neither tokenizer.json nor SentencePiece's tokenizer.model`);
@@ -143,15 +163,12 @@ export class TextTokenizer {
     } catch (err) {
       throw new Error(`tokenizer: cannot read ${modelPath}: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const specialTokens = Object.fromEntries(
-      SPECIAL_TOKEN_KEYS.map((key) => [key, specialTokenValue(key, config, specialTokensMap)]),
-    ) as LlamaConvertOptions['specialTokens'];
     const options: LlamaConvertOptions = {
       // LlamaTokenizer's defaults: legacy true (with a warning), BOS added, EOS not.
       legacy: config.legacy ?? true,
       addBosToken: config.add_bos_token ?? true,
       addEosToken: config.add_eos_token ?? false,
-      specialTokens,
+      specialTokens: resolveSpecialTokens(config, specialTokensMap) as LlamaConvertOptions['specialTokens'],
       addedTokensDecoder: config.added_tokens_decoder,
       addedTokensFile,
     };
@@ -182,8 +199,9 @@ export class TextTokenizer {
     this.addEos = config.add_eos_token ?? false;
     const maxLen = config.model_max_length;
     this.modelMaxLength = typeof maxLen === 'number' && maxLen < 1e12 ? maxLen : Number.MAX_SAFE_INTEGER;
+    const specialTokens = resolveSpecialTokens(config, specialTokensMap);
     const pick = (key: 'bos_token' | 'eos_token' | 'unk_token' | 'pad_token') =>
-      tokenContent(specialTokenValue(key, config, specialTokensMap) as SpecialTokenValue);
+      tokenContent(specialTokens[key] as SpecialTokenValue);
     this.specialTokenStrings = {
       bos_token: pick('bos_token'),
       eos_token: pick('eos_token'),

@@ -187,39 +187,57 @@ test("the converted tokenizer.json runs in the library's own fast pipeline like 
   assert.deepEqual(new Tokenizer(withEos, {}).encode('A chat').ids, [319, 13563, 2]);
 });
 
-test('added tokens from tokenizer_config.json, added_tokens.json and special_tokens_map.json, as from_pretrained', () => {
+test('a config without added_tokens_decoder (transformers < 4.34): added_tokens.json, special_tokens_map.json win', () => {
+  const files = {
+    'added_tokens.json': { '<image>': 32000, '<im_patch>': 32001 },
+    // Overrides the config's pad_token <unk>; specials the vocabulary lacks are appended in attribute order.
+    'special_tokens_map.json': {
+      bos_token: '<s>',
+      pad_token: '[PAD]',
+      additional_special_tokens: ['<image>', '<im_start>'],
+    },
+  };
+  withTokenizerDir(false, files, (dir) => {
+    const tok = TextTokenizer.fromDir(dir);
+    assert.deepEqual(
+      ['<image>', '<im_patch>', '[PAD]', '<im_start>'].map((t) => tok.tokenToId(t)),
+      [32000, 32001, 32002, 32003],
+    );
+    assert.equal(tok.padId, 32002);
+    assert.equal(tok.vocabSize, 32004);
+    // Non-legacy drops the lone ▁ before a special token (<image>, <im_start>), not before <im_patch>.
+    assert.deepEqual(tok.encode('<im_start>x', { addSpecialTokens: false }), [32003, 29916]);
+    assert.deepEqual(tok.encode('<image>', { addSpecialTokens: false }), [32000]);
+    assert.deepEqual(tok.encode('<im_patch>', { addSpecialTokens: false }), [29871, 32001]);
+    assert.equal(tok.decode([319, 32000, 32001, 32003], { skipSpecialTokens: true }), 'A<im_patch>');
+  });
+  withTokenizerDir(false, { 'added_tokens.json': { '<image>': 5 } }, (dir) => {
+    assert.throws(() => TextTokenizer.fromDir(dir), /added_tokens\.json gives id 5 to "<image>", but it is <0x02>/);
+  });
+});
+
+test('a config with added_tokens_decoder (llava-hf style) is the whole truth: the other two files are not read', () => {
   const config = {
     ...goldenTokenizerConfig(false),
-    pad_token: null,
     added_tokens_decoder: { '32000': { content: '<image>', special: true, normalized: false } },
   };
   const files = {
     'tokenizer_config.json': config,
-    'added_tokens.json': { '<image>': 32000, '<im_patch>': 32001 },
-    // special_tokens_map.json overrides the config's pad_token; both unknown specials are appended in attribute order.
-    'special_tokens_map.json': { bos_token: '<s>', pad_token: '[PAD]', additional_special_tokens: ['<im_start>'] },
+    'added_tokens.json': { '<x>': 32001 },
+    'special_tokens_map.json': { pad_token: '[PAD]' },
   };
   withTokenizerDir(false, files, (dir) => {
     const tok = TextTokenizer.fromDir(dir);
     assert.equal(tok.tokenToId('<image>'), 32000);
-    assert.equal(tok.tokenToId('<im_patch>'), 32001);
-    assert.equal(tok.tokenToId('[PAD]'), 32002);
-    assert.equal(tok.tokenToId('<im_start>'), 32003);
-    assert.equal(tok.padId, 32002);
-    assert.equal(tok.vocabSize, 32004);
-    // <image> is split out like in the tokenizer.json route (image-token.test.ts): same ids, 32000 for the image.
+    assert.equal(tok.tokenToId('<x>'), undefined);
+    assert.equal(tok.tokenToId('[PAD]'), undefined);
+    assert.equal(tok.padId, 0);
+    assert.equal(tok.vocabSize, 32001);
+    // The same ids as the tokenizer.json route in image-token.test.ts, with 32000 for the image.
     assert.deepEqual(
       tokenizerImageToken(tok, 'USER: <image>\nWhat', { imageTokenId: 32000 }),
       [1, 3148, 1001, 29901, 29871, 32000, 29871, 13, 5618],
     );
-    // Non-legacy drops the lone ▁ before a special token, not before a plain added token.
-    assert.deepEqual(tok.encode('<im_start>x', { addSpecialTokens: false }), [32003, 29916]);
-    assert.deepEqual(tok.encode('<im_patch>', { addSpecialTokens: false }), [29871, 32001]);
-    assert.deepEqual(tok.encode('<im_start>', { addSpecialTokens: false }), [32003]);
-    assert.equal(tok.decode([319, 32000, 32003], { skipSpecialTokens: true }), 'A');
-  });
-  withTokenizerDir(false, { 'added_tokens.json': { '<image>': 5 } }, (dir) => {
-    assert.throws(() => TextTokenizer.fromDir(dir), /added_tokens\.json gives id 5 to "<image>", but it is <0x02>/);
   });
 });
 
