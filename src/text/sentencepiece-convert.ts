@@ -96,11 +96,19 @@ function collectAddedTokens(pieces: string[], options: LlamaConvertOptions): Add
       .filter((c): c is string => c !== undefined),
   );
   const byContent = new Map<string, AddedTokenEntry>();
+  const byId = new Map<number, string>();
   const add = (id: number, token: Partial<AddedTokenEntry> & { content: string }, where: string) => {
-    const piece = pieces[id];
-    if (piece !== undefined && piece !== token.content) {
-      throw new Error(`tokenizer: ${where} gives id ${id} to ${JSON.stringify(token.content)}, but it is ${piece}`);
+    const name = JSON.stringify(token.content);
+    if (typeof token.content !== 'string' || !Number.isInteger(id) || id < 0) {
+      throw new Error(
+        `tokenizer: ${where} has an entry that is not a token and a non-negative integer id: ${name} ${id}`,
+      );
     }
+    const taken = pieces[id] ?? byId.get(id);
+    if (taken !== undefined && taken !== token.content) {
+      throw new Error(`tokenizer: ${where} gives id ${id} to ${name}, but it is ${taken}`);
+    }
+    byId.set(id, token.content);
     const special = token.special ?? specials.has(token.content);
     byContent.set(token.content, {
       id,

@@ -211,6 +211,12 @@ test('a config without added_tokens_decoder (transformers < 4.34): added_tokens.
     assert.deepEqual(tok.encode('<im_patch>', { addSpecialTokens: false }), [29871, 32001]);
     assert.equal(tok.decode([319, 32000, 32001, 32003], { skipSpecialTokens: true }), 'A<im_patch>');
   });
+  withTokenizerDir(false, { 'added_tokens.json': { '<a>': 32000, '<b>': 32000 } }, (dir) => {
+    assert.throws(() => TextTokenizer.fromDir(dir), /added_tokens\.json gives id 32000 to "<b>", but it is <a>/);
+  });
+  withTokenizerDir(false, { 'added_tokens.json': { '<a>': -1 } }, (dir) => {
+    assert.throws(() => TextTokenizer.fromDir(dir), /added_tokens\.json has an entry that is not .*"<a>" -1/);
+  });
   withTokenizerDir(false, { 'added_tokens.json': { '<image>': 5 } }, (dir) => {
     assert.throws(() => TextTokenizer.fromDir(dir), /added_tokens\.json gives id 5 to "<image>", but it is <0x02>/);
   });
