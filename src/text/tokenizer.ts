@@ -1,5 +1,8 @@
-// A checkpoint's tokenizer: tokenizer.json (+ tokenizer_config.json, special_tokens_map.json) loaded through
-// @huggingface/tokenizers, encoding exactly like the tokenizer the reference trains with.
+// A checkpoint's tokenizer, loaded through @huggingface/tokenizers and encoding exactly like the tokenizer the reference
+// trains with. The folder holds tokenizer.json, or (original LLaVA and Vicuna checkpoints) only SentencePiece's
+// tokenizer.model, which is converted in memory into the tokenizer.json transformers would build from it
+// (sentencepiece-convert.ts), so both go through one code path. tokenizer_config.json and special_tokens_map.json
+// sit beside either.
 //
 // LLaVA loads LLaMA/Vicuna tokenizers with `use_fast=False`, i.e. transformers' SentencePiece LlamaTokenizer, and its
 // label masking depends on that tokenizer's `legacy` flag (spec §4.3). The fast tokenizer.json pipeline differs from
@@ -11,6 +14,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { renderChatTemplate, type ChatMessage } from './chat-template.js';
+import { convertLlamaSentencePiece, type LlamaConvertOptions } from './sentencepiece-convert.js';
+import { parseSentencePieceModel } from './sentencepiece-model.js';
 
 const SPIECE_UNDERLINE = '\u2581';
 
@@ -27,6 +32,7 @@ export interface TokenizerConfig {
   unk_token?: SpecialTokenValue;
   pad_token?: SpecialTokenValue;
   chat_template?: string | { name: string; template: string }[];
+  added_tokens_decoder?: LlamaConvertOptions['addedTokensDecoder'];
   [key: string]: unknown;
 }
 
@@ -51,6 +57,39 @@ export interface EncodeOptions {
 function tokenContent(value: SpecialTokenValue): string | undefined {
   if (value === null || value === undefined) return undefined;
   return typeof value === 'string' ? value : value.content;
+}
+
+/** transformers' SPECIAL_TOKENS_ATTRIBUTES. */
+const SPECIAL_TOKEN_KEYS = [
+  'bos_token',
+  'eos_token',
+  'unk_token',
+  'sep_token',
+  'pad_token',
+  'cls_token',
+  'mask_token',
+  'additional_special_tokens',
+] as const;
+type SpecialTokens = Partial<Record<(typeof SPECIAL_TOKEN_KEYS)[number], unknown>>;
+
+/**
+ * The special tokens as PreTrainedTokenizerBase._from_pretrained settles them: tokenizer_config.json's values, which
+ * special_tokens_map.json overrides key by key only when the config predates `added_tokens_decoder`
+ * (transformers < 4.34 wrote such configs); its additional_special_tokens are then appended to the config's.
+ */
+function resolveSpecialTokens(config: TokenizerConfig, specialTokensMap: TokenizerConfig): SpecialTokens {
+  const resolved: SpecialTokens = {};
+  for (const key of SPECIAL_TOKEN_KEYS) {
+    if (config.added_tokens_decoder !== undefined || !(key in specialTokensMap)) resolved[key] = config[key];
+    else if (key !== 'additional_special_tokens') resolved[key] = specialTokensMap[key];
+    else {
+      const fromConfig = (config[key] as unknown[] | undefined) ?? [];
+      const fromMap = specialTokensMap[key] as unknown[];
+      const have = new Set(fromConfig.map((t) => tokenContent(t as SpecialTokenValue)));
+      resolved[key] = [...fromConfig, ...fromMap.filter((t) => !have.has(tokenContent(t as SpecialTokenValue)))];
+    }
+  }
+  return resolved;
 }
 
 function readJson(path: string): unknown {
@@ -81,19 +120,8 @@ export class TextTokenizer {
   readonly chatTemplate: string | undefined;
   private readonly specialTokenStrings: Record<string, string | undefined>;
 
-  /** Loads a checkpoint folder; a folder with only SentencePiece's tokenizer.model is told how to convert it. */
+  /** Loads a checkpoint folder: tokenizer.json if it has one, else SentencePiece's tokenizer.model. */
   static fromDir(dir: string): TextTokenizer {
-    const jsonPath = join(dir, 'tokenizer.json');
-    if (!existsSync(jsonPath)) {
-      if (existsSync(join(dir, 'tokenizer.model'))) {
-        throw new Error(
-          `tokenizer: ${dir} has only a SentencePiece tokenizer.model and no tokenizer.json. Convert it once with ` +
-            `Python transformers: AutoTokenizer.from_pretrained('${dir}', use_fast=True).save_pretrained('${dir}') ` +
-            `(writes tokenizer.json; keep tokenizer_config.json's "legacy" value as it is).`,
-        );
-      }
-      throw new Error(`tokenizer: no tokenizer.json in ${dir}`);
-    }
     const configPath = join(dir, 'tokenizer_config.json');
     const mapPath = join(dir, 'special_tokens_map.json');
     const config = existsSync(configPath) ? (readJson(configPath) as TokenizerConfig) : {};
@@ -103,7 +131,48 @@ export class TextTokenizer {
     if (config.chat_template === undefined && existsSync(chatPath)) {
       config.chat_template = (readJson(chatPath) as { chat_template?: string }).chat_template;
     }
-    return new TextTokenizer(readJson(jsonPath) as TokenizerJson, config, specialTokensMap);
+    const jsonPath = join(dir, 'tokenizer.json');
+    const modelPath = join(dir, 'tokenizer.model');
+    let tokenizerJson: TokenizerJson;
+    if (existsSync(jsonPath)) {
+      tokenizerJson = readJson(jsonPath) as TokenizerJson;
+    } else if (existsSync(modelPath)) {
+      // Like special_tokens_map.json, added_tokens.json only counts beside a config without added_tokens_decoder.
+      const addedPath = join(dir, 'added_tokens.json');
+      const addedTokensFile =
+        config.added_tokens_decoder === undefined && existsSync(addedPath)
+          ? (readJson(addedPath) as Record<string, number>)
+          : undefined;
+      tokenizerJson = TextTokenizer.convertSentencePiece(modelPath, config, specialTokensMap, addedTokensFile);
+    } else {
+      throw new Error(`tokenizer: ${dir} has neither tokenizer.json nor SentencePiece's tokenizer.model`);
+    }
+    return new TextTokenizer(tokenizerJson, config, specialTokensMap);
+  }
+
+  /** tokenizer.model -> the tokenizer.json LlamaTokenizerFast would build from it with this folder's config. */
+  private static convertSentencePiece(
+    modelPath: string,
+    config: TokenizerConfig,
+    specialTokensMap: TokenizerConfig,
+    addedTokensFile: Record<string, number> | undefined,
+  ): TokenizerJson {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(modelPath);
+    } catch (err) {
+      throw new Error(`tokenizer: cannot read ${modelPath}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const options: LlamaConvertOptions = {
+      // LlamaTokenizer's defaults: legacy true (with a warning), BOS added, EOS not.
+      legacy: config.legacy ?? true,
+      addBosToken: config.add_bos_token ?? true,
+      addEosToken: config.add_eos_token ?? false,
+      specialTokens: resolveSpecialTokens(config, specialTokensMap) as LlamaConvertOptions['specialTokens'],
+      addedTokensDecoder: config.added_tokens_decoder,
+      addedTokensFile,
+    };
+    return convertLlamaSentencePiece(parseSentencePieceModel(bytes, modelPath), options, modelPath) as TokenizerJson;
   }
 
   constructor(tokenizerJson: TokenizerJson, config: TokenizerConfig = {}, specialTokensMap: TokenizerConfig = {}) {
@@ -130,8 +199,9 @@ export class TextTokenizer {
     this.addEos = config.add_eos_token ?? false;
     const maxLen = config.model_max_length;
     this.modelMaxLength = typeof maxLen === 'number' && maxLen < 1e12 ? maxLen : Number.MAX_SAFE_INTEGER;
+    const specialTokens = resolveSpecialTokens(config, specialTokensMap);
     const pick = (key: 'bos_token' | 'eos_token' | 'unk_token' | 'pad_token') =>
-      tokenContent(config[key]) ?? tokenContent(specialTokensMap[key]);
+      tokenContent(specialTokens[key] as SpecialTokenValue);
     this.specialTokenStrings = {
       bos_token: pick('bos_token'),
       eos_token: pick('eos_token'),

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { TextTokenizer } from '../../src/text/tokenizer.js';
 import { countImageTokens, tokenizerImageToken } from '../../src/text/image-token.js';
 import { placeImage, pyStrip } from '../../src/text/image-placement.js';
-import { llamaTokenizerJson, writeLlamaTokenizerDir } from '../helpers/text-llama-tokenizer.js';
+import { llamaTokenizerJson } from '../helpers/text-llama-tokenizer.js';
+import { goldenTokenizerConfig, goldenTokenizerDir, withTokenizerDir } from './tokenizer-dirs.js';
 
-const tok = TextTokenizer.fromDir(writeLlamaTokenizerDir(false));
+const tok = TextTokenizer.fromDir(goldenTokenizerDir(false));
 
 test('-200 per image, BOS once, each chunk with its own dummy prefix (spec §4.2 example)', () => {
   // "USER: <image>\nWhat" -> ▁US ER : ▁ -200 ▁ <0x0A> What
@@ -88,7 +89,8 @@ test('pyStrip strips what Python str.strip() strips', () => {
 test('a llava-hf chat template renders with the special tokens, with and without the generation prompt', () => {
   const template =
     "{{ bos_token }}{% for m in messages %}{{ m['role'].upper() + ': ' }}{% for c in m['content'] %}{% if c['type'] == 'image' %}{{ '<image>\n' }}{% else %}{{ c['text'] + ' ' }}{% endif %}{% endfor %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}";
-  const hf = TextTokenizer.fromDir(writeLlamaTokenizerDir(false, { chat_template: template }));
+  const config = { ...goldenTokenizerConfig(false), chat_template: template };
+  const hf = withTokenizerDir(false, { 'tokenizer_config.json': config }, (dir) => TextTokenizer.fromDir(dir));
   const messages = [
     { role: 'user', content: [{ type: 'image' as const }, { type: 'text' as const, text: 'What is this?' }] },
   ];

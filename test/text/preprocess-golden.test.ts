@@ -1,6 +1,6 @@
 // Prompts, input ids (-200 for the image), labels and mismatch flags against ../shared/golden/llava_preprocess:
 // what LLaVA's own preprocessing produced with the real LLaMA tokenizer, for v1, plain and llava_llama_2, legacy on
-// and off. Also the reference collator's batches.
+// and off, loaded from the same tokenizer.model (no tokenizer.json). Also the reference collator's batches.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TextTokenizer } from '../../src/text/tokenizer.js';
@@ -8,12 +8,10 @@ import { conversationTemplate } from '../../src/text/conversation.js';
 import { placeImage } from '../../src/text/image-placement.js';
 import { preprocess, type Preprocessed } from '../../src/text/preprocess.js';
 import { collate } from '../../src/data/collate.js';
-import { writeLlamaTokenizerDir } from '../helpers/text-llama-tokenizer.js';
 import { goldenSamples, readJsonl, type GoldenBatch, type GoldenCase } from '../helpers/text-golden.js';
+import { goldenTokenizerDir } from './tokenizer-dirs.js';
 
-const tokenizers = new Map(
-  [true, false].map((legacy) => [legacy, TextTokenizer.fromDir(writeLlamaTokenizerDir(legacy))]),
-);
+const tokenizers = new Map([true, false].map((legacy) => [legacy, TextTokenizer.fromDir(goldenTokenizerDir(legacy))]));
 // train.py: conversation_lib.default_conversation = conv_templates[version]
 const templateOf = (version: string) => conversationTemplate(version);
 const samples = new Map(goldenSamples().map((s) => [s.id, s]));

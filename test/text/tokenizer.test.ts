@@ -1,14 +1,16 @@
-// The LLaMA/Vicuna tokenizer loaded from a rebuilt tokenizer.json against HF's slow tokenizer outputs
-// (llava_preprocess/tokenizer_cases.jsonl, both legacy values) and against llama-tokenizer-js's own BPE port.
+// The LLaMA/Vicuna tokenizer loaded from SentencePiece's tokenizer.model (../shared/golden/llava_preprocess/tokenizer,
+// which has no tokenizer.json) against HF's slow tokenizer outputs (tokenizer_cases.jsonl, both legacy values),
+// against llama-tokenizer-js's own BPE port, and against LLaMA's tokenizer.json as llama-tokenizer-js packs it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TextTokenizer } from '../../src/text/tokenizer.js';
 import { tokenizerImageToken } from '../../src/text/image-token.js';
-import { llamaTokenizerJs, writeLlamaTokenizerDir } from '../helpers/text-llama-tokenizer.js';
+import { llamaTokenizerJs, llamaTokenizerJson } from '../helpers/text-llama-tokenizer.js';
 import { readJsonl } from '../helpers/text-golden.js';
+import { goldenTokenizerConfig, goldenTokenizerDir, withTokenizerDir } from './tokenizer-dirs.js';
 
 interface TokCase {
   text: string;
@@ -18,13 +20,22 @@ interface TokCase {
   image_ids_non_legacy?: number[];
 }
 const cases = readJsonl<TokCase>('tokenizer_cases.jsonl');
-const legacy = TextTokenizer.fromDir(writeLlamaTokenizerDir(true));
-const nonLegacy = TextTokenizer.fromDir(writeLlamaTokenizerDir(false));
+const legacy = TextTokenizer.fromDir(goldenTokenizerDir(true));
+const nonLegacy = TextTokenizer.fromDir(goldenTokenizerDir(false));
+const SPECIAL_TEXT = /<s>|<\/s>|<unk>/;
 
-test('known pieces: ▁A = 319, ▁chat = 13563, specials 0/1/2, and the config is read', () => {
+test('the golden folders hold tokenizer.model and no tokenizer.json, so every case below runs the SentencePiece path', () => {
+  for (const dir of [goldenTokenizerDir(true), goldenTokenizerDir(false)]) {
+    assert.ok(existsSync(join(dir, 'tokenizer.model')), dir);
+    assert.ok(!existsSync(join(dir, 'tokenizer.json')), dir);
+  }
+});
+
+test('known pieces: ▁A = 319, ▁chat = 13563, specials 0/1/2, pad = <unk>, and the config is read', () => {
   assert.equal(legacy.tokenToId('\u2581A'), 319);
   assert.equal(legacy.tokenToId('\u2581chat'), 13563);
-  assert.deepEqual([legacy.unkId, legacy.bosId, legacy.eosId, legacy.padId], [0, 1, 2, undefined]);
+  assert.equal(legacy.idToToken(229), '<0xE2>');
+  assert.deepEqual([legacy.unkId, legacy.bosId, legacy.eosId, legacy.padId], [0, 1, 2, 0]);
   assert.equal(legacy.vocabSize, 32000);
   assert.equal(legacy.modelMaxLength, 2048);
   assert.equal(legacy.legacy, true);
@@ -53,11 +64,20 @@ test('agrees with llama-tokenizer-js on every golden string without special toke
   const lt = llamaTokenizerJs();
   let checked = 0;
   for (const c of cases) {
-    if (/<s>|<\/s>|<unk>/.test(c.text)) continue;
+    if (SPECIAL_TEXT.test(c.text)) continue;
     assert.deepEqual(legacy.encode(c.text), lt.encode(c.text), JSON.stringify(c.text));
     checked++;
   }
   assert.ok(checked > 250, `only ${checked} strings checked`);
+});
+
+test("LLaMA's own tokenizer.json (rebuilt from llama-tokenizer-js) gives the same ids as tokenizer.model", () => {
+  for (const flag of [true, false]) {
+    const fromJson = new TextTokenizer(llamaTokenizerJson() as never, goldenTokenizerConfig(flag));
+    for (const c of cases) {
+      assert.deepEqual(fromJson.encode(c.text), flag ? c.ids_legacy : c.ids_non_legacy, JSON.stringify(c.text));
+    }
+  }
 });
 
 test('the dummy prefix around special tokens: legacy adds ▁ after </s>, non-legacy does not', () => {
@@ -73,20 +93,72 @@ test('truncation keeps the first max_length ids; decode inverts encode', () => {
   assert.equal(legacy.decode([1, 319, 13563, 2]), '<s> A chat</s>');
 });
 
-test('a folder with only tokenizer.model says how to convert it; an empty one says what is missing', () => {
+test('byte-fallback pieces decode to UTF-8: 😀 is <0xF0><0x9F><0x98><0x80>, ❤ is <0xE2><0x9D><0xA4>', () => {
+  // 😀 U+1F600 = F0 9F 98 80, ids 3 + byte; ❤ U+2764 = E2 9D A4. Neither is a piece, so both fall back to bytes.
+  assert.deepEqual(nonLegacy.encode('😀', { addSpecialTokens: false }), [
+    29871,
+    3 + 0xf0,
+    3 + 0x9f,
+    3 + 0x98,
+    3 + 0x80,
+  ]);
+  assert.equal(nonLegacy.decode([3 + 0xf0, 3 + 0x9f, 3 + 0x98, 3 + 0x80]), '😀');
+  assert.equal(nonLegacy.decode([319, 3 + 0xe2, 3 + 0x9d, 3 + 0xa4]), 'A❤');
+});
+
+test('decode(golden ids) gives the text back for every string without special tokens or a literal ▁, both legacy', () => {
+  let withBytes = 0;
+  for (const c of cases) {
+    if (SPECIAL_TEXT.test(c.text) || c.text.includes('\u2581')) continue;
+    assert.equal(legacy.decode(c.ids_legacy, { skipSpecialTokens: true }), c.text, JSON.stringify(c.text));
+    assert.equal(nonLegacy.decode(c.ids_non_legacy, { skipSpecialTokens: true }), c.text, JSON.stringify(c.text));
+    if (c.ids_legacy.some((id) => id >= 3 && id <= 258 && id !== 13)) withBytes++;
+  }
+  assert.ok(withBytes > 20, `only ${withBytes} strings with byte-fallback pieces other than <0x0A>`);
+});
+
+test('a folder with neither tokenizer file says so; a corrupt tokenizer.model is a clear error naming it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'llava-spm-'));
-  assert.throws(() => TextTokenizer.fromDir(dir), /no tokenizer\.json in/);
-  writeFileSync(join(dir, 'tokenizer.model'), 'not really a model');
-  assert.throws(() => TextTokenizer.fromDir(dir), /only a SentencePiece tokenizer\.model.*save_pretrained/s);
+  try {
+    assert.throws(() => TextTokenizer.fromDir(dir), /has neither tokenizer\.json nor SentencePiece's tokenizer\.model/);
+    writeFileSync(join(dir, 'tokenizer.model'), 'not really a model');
+    assert.throws(
+      () => TextTokenizer.fromDir(dir),
+      new RegExp(
+        `${join(dir, 'tokenizer.model').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not a SentencePiece ModelProto`,
+      ),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tokenizer.json wins over tokenizer.model when a folder has both', () => {
+  // A one-piece vocabulary beside LLaMA's model: if the model were read, "A" would be 319.
+  const tinyJson = {
+    model: { type: 'BPE', vocab: { A: 0 }, merges: [] },
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: null,
+  };
+  withTokenizerDir(false, { 'tokenizer.json': tinyJson }, (dir) => {
+    assert.deepEqual(TextTokenizer.fromDir(dir).encode('A', { addSpecialTokens: false }), [0]);
+  });
 });
 
 test('a malformed tokenizer.json is a clear error naming the file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'llava-badtok-'));
-  writeFileSync(join(dir, 'tokenizer.json'), '{"model": ');
-  assert.throws(
-    () => TextTokenizer.fromDir(dir),
-    new RegExp(`cannot read ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/tokenizer\\.json`),
-  );
+  try {
+    writeFileSync(join(dir, 'tokenizer.json'), '{"model": ');
+    assert.throws(
+      () => TextTokenizer.fromDir(dir),
+      new RegExp(`cannot read ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/tokenizer\\.json`),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("a non-SentencePiece tokenizer.json (e.g. MPT's) goes through the library pipeline, added tokens included", () => {
