@@ -18,7 +18,7 @@ import { TextTokenizer } from '../src/text/tokenizer.js';
 import { conversationTemplate } from '../src/text/conversation.js';
 import { placeImage } from '../src/text/image-placement.js';
 import { preprocess } from '../src/text/preprocess.js';
-import { writeLlamaTokenizerDir } from '../test/helpers/text-llama-tokenizer.js';
+import { goldenRoot } from '../test/helpers/golden.js';
 import { report, type Row } from './report.js';
 
 const SAMPLES = Number(process.argv[2] ?? 96);
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   const options: SupervisedDataOptions = {
     dataPath,
     imageFolder: join(dir, 'images'),
-    tokenizerDir: writeLlamaTokenizerDir(false),
+    tokenizerDir: join(goldenRoot, 'llava_preprocess', 'tokenizer'), // LLaMA's tokenizer.model, legacy false
     version: 'v1',
     preprocessorConfig,
     imageAspectRatio: 'pad',

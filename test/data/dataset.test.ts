@@ -11,7 +11,7 @@ import { WorkerPool } from '../../src/data/worker-pool.js';
 import { ImageRoot } from '../../src/data/image-root.js';
 import { ClipImageProcessor } from '../../src/vision/clip-processor.js';
 import { decodeImageFile } from '../../src/vision/decode.js';
-import { writeLlamaTokenizerDir } from '../helpers/text-llama-tokenizer.js';
+import { goldenRoot } from '../helpers/golden.js';
 import { goldenSamples, readJsonl, type GoldenCase } from '../helpers/text-golden.js';
 import { coordinates, rawImage, tempDir } from '../helpers/text-images.js';
 
@@ -36,7 +36,7 @@ async function writeImages(): Promise<void> {
 const options = (dataPath: string, extra: Partial<SupervisedDataOptions> = {}): SupervisedDataOptions => ({
   dataPath,
   imageFolder: images,
-  tokenizerDir: writeLlamaTokenizerDir(false),
+  tokenizerDir: join(goldenRoot, 'llava_preprocess', 'tokenizer'), // LLaMA's tokenizer.model, legacy false
   version: 'v1',
   imageAspectRatio: 'pad',
   ...extra,

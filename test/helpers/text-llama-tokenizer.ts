@@ -1,9 +1,5 @@
 // Rebuilds LLaMA's tokenizer.json from the vocabulary and merges packed in llama-tokenizer-js (its
-// data-conversion.py took them from LLaMA's tokenizer.json: vocab in id order, merges in priority order) and writes
-// a checkpoint-style tokenizer folder (tokenizer.json, tokenizer_config.json, special_tokens_map.json) to a temp dir.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// data-conversion.py took them from LLaMA's tokenizer.json: vocab in id order, merges in priority order).
 import { LlamaTokenizer } from 'llama-tokenizer-js';
 
 let packed: LlamaTokenizer | undefined;
@@ -76,35 +72,4 @@ export function llamaTokenizerJson(): object {
       merges,
     },
   };
-}
-
-/** A Vicuna-v1.5-like tokenizer folder (add_bos, no eos, model_max_length 2048) with the given legacy flag. */
-export function writeLlamaTokenizerDir(legacy: boolean, extraConfig: Record<string, unknown> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'llava-tok-'));
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(llamaTokenizerJson()));
-  writeFileSync(
-    join(dir, 'tokenizer_config.json'),
-    JSON.stringify({
-      add_bos_token: true,
-      add_eos_token: false,
-      bos_token: '<s>',
-      eos_token: '</s>',
-      unk_token: '<unk>',
-      pad_token: null,
-      legacy,
-      model_max_length: 2048,
-      padding_side: 'right',
-      tokenizer_class: 'LlamaTokenizer',
-      ...extraConfig,
-    }),
-  );
-  writeFileSync(
-    join(dir, 'special_tokens_map.json'),
-    JSON.stringify({
-      bos_token: { content: '<s>', lstrip: false, normalized: false, rstrip: false, single_word: false },
-      eos_token: { content: '</s>', lstrip: false, normalized: false, rstrip: false, single_word: false },
-      unk_token: { content: '<unk>', lstrip: false, normalized: false, rstrip: false, single_word: false },
-    }),
-  );
-  return dir;
 }
