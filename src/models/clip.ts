@@ -2,9 +2,11 @@
 // CLIPVisionModel (4.40): patch convolution, class and position embeddings, pre_layrnorm (sic,
 // the checkpoint's spelling), pre-LN encoder layers, post_layernorm for the pooled CLS only.
 import { Conv2d, LayerNorm, Linear, Module, ModuleList, Embedding } from '../nn/index.js';
-import { arange, cat, gelu, quickGelu, randn, scope, type Tensor } from '../torch/index.js';
+import { arange, cat, gelu, quickGelu, scope, type Tensor } from '../torch/index.js';
 import type { CLIPVisionConfig } from './config.js';
-import { loadClipVision, savePretrained, type LoadOptions } from './pretrained.js';
+import { loadClipVision } from './hf-layout.js';
+import type { LoadOptions } from './loader.js';
+import { savePretrained, type SaveOptions } from './save.js';
 
 export class CLIPVisionEmbeddings extends Module {
   readonly class_embedding: Tensor;
@@ -14,7 +16,7 @@ export class CLIPVisionEmbeddings extends Module {
   constructor(readonly config: CLIPVisionConfig) {
     super();
     const D = config.hidden_size;
-    this.class_embedding = this.registerParameter('class_embedding', randn([D]));
+    this.class_embedding = this.initParameter('class_embedding', [D], (t) => t.normal_());
     this.patch_embedding = this.registerModule(
       'patch_embedding',
       new Conv2d(config.num_channels, D, config.patch_size, config.patch_size, 0, false),
@@ -141,12 +143,12 @@ export type CLIPVisionOutput = { lastHiddenState: Tensor; poolerOutput: Tensor; 
 export class CLIPVisionModel extends Module {
   /** Loads config.json and the safetensors weights of a Hugging Face checkpoint folder. */
   static fromPretrained(dir: string, options?: LoadOptions): CLIPVisionModel {
-    return loadClipVision(dir, options);
+    return loadClipVision(CLIPVisionModel, dir, options);
   }
 
   /** Writes config.json and model.safetensors (sharded past maxShardSize) as transformers' save_pretrained. */
-  savePretrained(dir: string, options?: { maxShardSize?: number | string }): void {
-    savePretrained(this, dir, options);
+  savePretrained(dir: string, options?: SaveOptions): void {
+    savePretrained(this, { architectures: ['CLIPVisionModel'], ...this.config }, dir, options);
   }
 
   readonly vision_model: CLIPVisionTransformer;

@@ -6,7 +6,9 @@ import type { LlamaConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
 import { applyRotary, RotaryEmbedding } from './rope.js';
 import { generate, type GenerationOptions } from './generate.js';
-import { loadLlama, savePretrained, type LoadOptions } from './pretrained.js';
+import { loadLlama } from './hf-layout.js';
+import type { LoadOptions } from './loader.js';
+import { savePretrained, type SaveOptions } from './save.js';
 
 export class LlamaAttention extends Module {
   readonly q_proj: Linear;
@@ -198,12 +200,12 @@ export type CausalLMOutput = { logits: Tensor; loss?: Tensor; hiddenStates?: Ten
 export class LlamaForCausalLM extends Module {
   /** Loads config.json and the safetensors weights of a Hugging Face checkpoint folder. */
   static fromPretrained(dir: string, options?: LoadOptions): LlamaForCausalLM {
-    return loadLlama(dir, options);
+    return loadLlama(LlamaForCausalLM, dir, options);
   }
 
   /** Writes config.json and model.safetensors (sharded past maxShardSize) as transformers' save_pretrained. */
-  savePretrained(dir: string, options?: { maxShardSize?: number | string }): void {
-    savePretrained(this, dir, options);
+  savePretrained(dir: string, options?: SaveOptions): void {
+    savePretrained(this, { architectures: ['LlamaForCausalLM'], ...this.config }, dir, options);
   }
 
   readonly model: LlamaModel;

@@ -5,11 +5,14 @@ import { Module } from '../nn/index.js';
 import { noGrad, zeros, type Tensor } from '../torch/index.js';
 import { generate, type GenerationOptions } from './generate.js';
 import { CLIPVisionModel } from './clip.js';
-import type { LlavaConfig } from './config.js';
+import { llavaConfigJson, type LlavaConfig } from './config.js';
 import { causalLMLoss, LlamaForCausalLM, type CausalLMOutput, type DecoderInput } from './llama.js';
 import { spliceImageFeatures } from './merge.js';
 import { MultiModalProjector } from './projector.js';
-import { loadLlava, loadProjector, savePretrained, type LoadOptions } from './pretrained.js';
+import { loadLlava } from './hf-layout.js';
+import type { LoadOptions } from './loader.js';
+import { loadProjectorFile } from './projector-file.js';
+import { savePretrained, type SaveOptions } from './save.js';
 
 export type LlavaInput = {
   inputIds: Tensor; // [B, L] int64, with image placeholders (config.image_token_index)
@@ -22,17 +25,17 @@ export type LlavaInput = {
 export class LlavaForConditionalGeneration extends Module {
   /** Loads config.json and the safetensors weights of a Hugging Face checkpoint folder. */
   static fromPretrained(dir: string, options?: LoadOptions): LlavaForConditionalGeneration {
-    return loadLlava(dir, options);
+    return loadLlava(LlavaForConditionalGeneration, dir, options);
   }
 
   /** Writes config.json and model.safetensors (sharded past maxShardSize) as transformers' save_pretrained. */
-  savePretrained(dir: string, options?: { maxShardSize?: number | string }): void {
-    savePretrained(this, dir, options);
+  savePretrained(dir: string, options?: SaveOptions): void {
+    savePretrained(this, llavaConfigJson(this.config), dir, options);
   }
 
   /** Loads a stage-1 projector file (keys ending in mm_projector.*) into the projector. */
   loadProjector(path: string): void {
-    loadProjector(this, path);
+    loadProjectorFile(this.multi_modal_projector, path);
   }
 
   readonly vision_tower: CLIPVisionModel;
