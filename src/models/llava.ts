@@ -2,7 +2,7 @@
 // LlavaForConditionalGeneration (vision_tower, multi_modal_projector, language_model) so a
 // llava-hf checkpoint loads key for key; the original LLaVA layout is renamed on load.
 import { Module } from '../nn/index.js';
-import { noGrad, zeros, type Tensor } from '../torch/index.js';
+import { noGrad, scope, zeros, type Tensor } from '../torch/index.js';
 import { generate, type GenerationOptions } from './generate.js';
 import { CLIPVisionModel } from './clip.js';
 import { llavaConfigJson, type LlavaConfig } from './config.js';
@@ -113,8 +113,14 @@ export class LlavaForConditionalGeneration extends Module {
    * token ids with the KV cache. Resolves to [prompt ids (unexpanded), new tokens] as transformers.
    */
   generate(input: LlavaInput & GenerationOptions): Promise<Tensor> {
-    const prefill = noGrad(() => this.prepareInputs(input));
-    return generate(this.language_model, prefill, input.inputIds, input);
+    const prefill = noGrad(() => scope(() => this.prepareInputs(input)));
+    // generate() reads the prefill in its first step, before it returns: what the splice made
+    // can go now; the caller's own tensors stay the caller's.
+    const sequences = generate(this.language_model, prefill, input.inputIds, input);
+    const given = new Set([input.inputIds, input.attentionMask, input.labels]);
+    for (const t of [prefill.inputsEmbeds, prefill.attentionMask, prefill.positionIds, prefill.labels])
+      if (t && !given.has(t)) t.dispose();
+    return sequences;
   }
 
   /** logits [B, L', V] over the expanded sequence; loss as transformers: mean over non -100 targets at attended positions. */
