@@ -138,7 +138,7 @@ export class CLIPVisionTransformer extends Module {
   }
 }
 
-export type CLIPVisionOutput = { lastHiddenState: Tensor; poolerOutput: Tensor; hiddenStates: Tensor[] };
+export type CLIPVisionOutput = { lastHiddenState: Tensor; poolerOutput: Tensor; hiddenStates?: Tensor[] };
 
 export class CLIPVisionModel extends Module {
   /** Loads config.json and the safetensors weights of a Hugging Face checkpoint folder. */
@@ -158,17 +158,39 @@ export class CLIPVisionModel extends Module {
   }
 
   /**
-   * pixelValues [N, 3, S, S] -> hiddenStates [layers + 1] of [N, 1 + P, D] ([0] after pre_layrnorm,
-   * [i] the output of layer i-1), lastHiddenState (no post-norm), poolerOutput = post_layernorm(CLS).
-   * `stopAtLayer` runs only the layers that hidden state needs (LLaVA reads layer -2, so the last
-   * layer would be wasted work).
+   * pixelValues [N, 3, S, S] -> lastHiddenState [N, 1 + P, D] (no post-norm), poolerOutput =
+   * post_layernorm(CLS), and with outputHiddenStates the [layers + 1] states as transformers
+   * ([0] after pre_layrnorm, [i] the output of layer i).
    */
-  forward(input: { pixelValues: Tensor; stopAtLayer?: number }): CLIPVisionOutput {
+  forward(input: { pixelValues: Tensor; outputHiddenStates?: boolean }): CLIPVisionOutput {
+    const states = this.#encode(input.pixelValues, this.config.num_hidden_layers, input.outputHiddenStates ?? false);
+    const last = states[states.length - 1]!;
+    return {
+      lastHiddenState: last,
+      poolerOutput: this.vision_model.post_layernorm.forward(last.select(1, 0)),
+      hiddenStates: input.outputHiddenStates ? states : undefined,
+    };
+  }
+
+  /**
+   * Hidden state `index` alone ([0] after pre_layrnorm, [i] the output of layer i): runs only the
+   * layers it needs and keeps no other (LLaVA reads layer -2, the last layer would be wasted).
+   */
+  hiddenState(pixelValues: Tensor, index: number): Tensor {
+    return this.#encode(pixelValues, index, false)[0]!;
+  }
+
+  /** States 0..layers when keepAll, else only the last; each other layer output goes as soon as the next exists. */
+  #encode(pixelValues: Tensor, layers: number, keepAll: boolean): Tensor[] {
     const vm = this.vision_model;
-    const hiddenStates = [vm.pre_layrnorm.forward(vm.embeddings.forward(input.pixelValues))];
-    const layers = vm.encoder.layers.items.slice(0, input.stopAtLayer ?? vm.encoder.layers.length);
-    for (const layer of layers) hiddenStates.push(layer.forward(hiddenStates[hiddenStates.length - 1]!));
-    const last = hiddenStates[hiddenStates.length - 1]!;
-    return { lastHiddenState: last, poolerOutput: vm.post_layernorm.forward(last.select(1, 0)), hiddenStates };
+    let x = vm.pre_layrnorm.forward(vm.embeddings.forward(pixelValues));
+    const states = [x];
+    for (const layer of vm.encoder.layers.items.slice(0, layers)) {
+      const next = layer.forward(x);
+      if (keepAll) states.push(next);
+      else x.dispose();
+      x = next;
+    }
+    return keepAll ? states : [x];
   }
 }

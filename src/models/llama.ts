@@ -151,16 +151,22 @@ export class LlamaModel extends Module {
         .expand(B, T);
     const { cos, sin } = this.rotary.forward(positionIds, x0.dtype);
     const mask = causalMask(B, T, past, input.attentionMask, x0.dtype, x0.device);
-    const hiddenStates: Tensor[] = [x0];
+    // Unless asked for, a layer's output goes as soon as the next layer has run (autograd keeps
+    // what backward needs itself); the caller's inputsEmbeds stay the caller's.
+    const hiddenStates = input.outputHiddenStates ? [x0] : undefined;
+    const drop = (t: Tensor) => t !== input.inputsEmbeds && t.dispose();
     let x = x0;
     for (const layer of this.layers) {
-      x = layer.forward(x, cos, sin, mask, input.cache);
-      hiddenStates.push(x);
+      const next = layer.forward(x, cos, sin, mask, input.cache);
+      if (hiddenStates) hiddenStates.push(next);
+      else drop(x);
+      x = next;
     }
     input.cache?.advance(T);
-    x = this.norm.forward(x);
-    hiddenStates[hiddenStates.length - 1] = x;
-    return { lastHiddenState: x, hiddenStates: input.outputHiddenStates ? hiddenStates : undefined };
+    const normed = this.norm.forward(x);
+    if (hiddenStates) hiddenStates[hiddenStates.length - 1] = normed; // as transformers: the normed last state
+    drop(x);
+    return { lastHiddenState: normed, hiddenStates };
   }
 }
 

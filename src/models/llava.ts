@@ -65,8 +65,7 @@ export class LlavaForConditionalGeneration extends Module {
     const index = layer < 0 ? layers + 1 + layer : layer;
     if (index < 0 || index > layers)
       throw new Error(`vision_feature_layer ${layer} is outside the tower's ${layers + 1} hidden states`);
-    const { hiddenStates } = this.vision_tower.forward({ pixelValues, stopAtLayer: index });
-    const selected = hiddenStates[index]!;
+    const selected = this.vision_tower.hiddenState(pixelValues, index);
     return this.config.vision_feature_select_strategy === 'default'
       ? selected.narrow(1, 1, selected.size(1) - 1)
       : selected;
