@@ -98,6 +98,7 @@ export class LlavaForConditionalGeneration extends Module {
       attentionMask: input.attentionMask,
       labels: input.labels,
       ignoreIndex: this.config.ignore_index,
+      maxLength: this.config.tokenizer_model_max_length ?? undefined,
     });
     return {
       inputsEmbeds: spliced.inputsEmbeds,
