@@ -2,6 +2,8 @@
 // leaves out takes transformers' default (llava-hf checkpoints omit defaults inside nested
 // configs). Field names are the config.json keys, so a config round-trips unchanged.
 
+import { aspectRatio, check, maxLength, visionLayer } from './config-keys.js';
+
 export type RopeScaling = { type: 'linear' | 'dynamic'; factor: number };
 
 export type LlamaConfig = {
@@ -112,10 +114,6 @@ function pick<T extends object>(defaults: T, json: Json): T {
   return out as T;
 }
 
-function check(cond: boolean, where: string, message: string): void {
-  if (!cond) throw new Error(`${where}: ${message}`);
-}
-
 export function llamaConfig(json: Json, where = 'config.json'): LlamaConfig {
   const type = json.model_type ?? 'llama';
   check(
@@ -176,44 +174,6 @@ export function clipVisionConfig(json: Json, where = 'config.json'): CLIPVisionC
   return c;
 }
 
-function projectorType(name: string, where: string): ProjectorType {
-  if (name === 'linear' || name === 'mlp2x_gelu' || name === 'identity') return name;
-  throw new Error(
-    `${where}: projector type '${name}' is not supported (expected 'linear', 'mlp2x_gelu' or 'identity')`,
-  );
-}
-
-/** A single vision layer: a list (newer transformers concatenates several layers) is refused by name. */
-function visionLayer(value: unknown, key: string, where: string): number {
-  check(
-    Number.isInteger(value),
-    where,
-    `${key} ${JSON.stringify(value)} is not one layer index: concatenating several CLIP layers (a list) is not supported, and the original LLaVA code reads one (hidden_states[select_layer])`,
-  );
-  return value as number;
-}
-
-function maxLength(value: unknown, where: string): number | null {
-  if (value === undefined || value === null) return null;
-  check(
-    Number.isInteger(value) && (value as number) > 0,
-    where,
-    `tokenizer_model_max_length ${JSON.stringify(value)} is not a positive integer`,
-  );
-  return value as number;
-}
-
-function aspectRatio(value: unknown, where: string): 'pad' | 'square' {
-  if (value === undefined || value === null || value === 'square' || value === 'pad')
-    return (value ?? 'square') as 'pad' | 'square';
-  const why = String(value).startsWith('anyres')
-    ? "LLaVA-1.6's any-resolution tiling (image_grid_pinpoints, image_newline) is not implemented"
-    : 'it is not a known layout';
-  throw new Error(
-    `${where}: image_aspect_ratio ${JSON.stringify(value)} is not supported: ${why} (expected 'pad' or 'square')`,
-  );
-}
-
 /** A llava-hf config.json (model_type 'llava'). */
 export function llavaConfig(json: Json, where = 'config.json'): LlavaConfig {
   check(json.model_type === 'llava', where, `model_type '${String(json.model_type)}' is not 'llava'`);
@@ -242,41 +202,6 @@ export function llavaConfig(json: Json, where = 'config.json'): LlavaConfig {
     ignore_index: (json.ignore_index as number | undefined) ?? -100,
     pad_token_id: (json.pad_token_id as number | null | undefined) ?? text.pad_token_id,
     image_seq_length: (json.image_seq_length as number | undefined) ?? 576,
-    tokenizer_model_max_length: maxLength(json.tokenizer_model_max_length, where),
-    image_aspect_ratio: aspectRatio(json.image_aspect_ratio, where),
-  };
-}
-
-/**
- * The original LLaVA layout's config.json (LLaMA keys plus mm_*), with the CLIP tower's own
- * config. Keys whose meaning llava-ts does not implement are refused by name.
- */
-export function originalLlavaConfig(json: Json, where: string, towerJson: Json, towerWhere: string): LlavaConfig {
-  const selectFeature = (json.mm_vision_select_feature as string | undefined) ?? 'patch';
-  check(
-    selectFeature === 'patch' || selectFeature === 'cls_patch',
-    where,
-    `mm_vision_select_feature '${selectFeature}' is not 'patch' or 'cls_patch'`,
-  );
-  check(
-    json.mm_use_im_start_end !== true,
-    where,
-    'mm_use_im_start_end true is not supported: the checkpoint expects <im_start>/<im_end> tokens around every image, which llava-ts prompts do not write (LLaVA-1.5 sets it false)',
-  );
-  const text = llamaConfig(json, where);
-  const vision = clipVisionConfig(towerJson, towerWhere);
-  return {
-    model_type: 'llava',
-    text_config: text,
-    vision_config: vision,
-    image_token_index: -200,
-    vision_feature_layer: visionLayer(json.mm_vision_select_layer ?? -1, 'mm_vision_select_layer', where),
-    vision_feature_select_strategy: selectFeature === 'patch' ? 'default' : 'full',
-    projector_type: projectorType((json.mm_projector_type as string | undefined) ?? 'linear', where),
-    projector_hidden_act: 'gelu',
-    ignore_index: -100,
-    pad_token_id: text.pad_token_id,
-    image_seq_length: (vision.image_size / vision.patch_size) ** 2,
     tokenizer_model_max_length: maxLength(json.tokenizer_model_max_length, where),
     image_aspect_ratio: aspectRatio(json.image_aspect_ratio, where),
   };

@@ -4,11 +4,14 @@
 // model.vision_tower.vision_tower.*). Renamed on load onto llava-hf's modules.
 import { join } from 'node:path';
 import { readConfig } from './config-file.js';
-import { originalLlavaConfig, type LlavaConfig } from './config.js';
+import { aspectRatio, check, maxLength, projectorType, visionLayer } from './config-keys.js';
+import { clipVisionConfig, llamaConfig, type LlavaConfig } from './config.js';
 import type { LlavaForConditionalGeneration } from './llava.js';
 import { loadWeights, type KeyedSource, type LoadOptions } from './loader.js';
 import { findVisionTower } from './vision-tower-path.js';
 import { isDerivedBuffer, withWeights } from './weights.js';
+
+type Json = Record<string, unknown>;
 
 export type LlavaClass<M extends LlavaForConditionalGeneration> = new (config: LlavaConfig) => M;
 
@@ -57,4 +60,39 @@ export function loadOriginalLlava<M extends LlavaForConditionalGeneration>(
       sources.push({ source: open(towerDir), rename: renameTower });
     return loadWeights(() => new Model(config), sources, options, dir);
   });
+}
+
+/**
+ * The original LLaVA layout's config.json (LLaMA keys plus mm_*), with the CLIP tower's own
+ * config. Keys whose meaning llava-ts does not implement are refused by name.
+ */
+function originalLlavaConfig(json: Json, where: string, towerJson: Json, towerWhere: string): LlavaConfig {
+  const selectFeature = (json.mm_vision_select_feature as string | undefined) ?? 'patch';
+  check(
+    selectFeature === 'patch' || selectFeature === 'cls_patch',
+    where,
+    `mm_vision_select_feature '${selectFeature}' is not 'patch' or 'cls_patch'`,
+  );
+  check(
+    json.mm_use_im_start_end !== true,
+    where,
+    'mm_use_im_start_end true is not supported: the checkpoint expects <im_start>/<im_end> tokens around every image, which llava-ts prompts do not write (LLaVA-1.5 sets it false)',
+  );
+  const text = llamaConfig(json, where);
+  const vision = clipVisionConfig(towerJson, towerWhere);
+  return {
+    model_type: 'llava',
+    text_config: text,
+    vision_config: vision,
+    image_token_index: -200,
+    vision_feature_layer: visionLayer(json.mm_vision_select_layer ?? -1, 'mm_vision_select_layer', where),
+    vision_feature_select_strategy: selectFeature === 'patch' ? 'default' : 'full',
+    projector_type: projectorType((json.mm_projector_type as string | undefined) ?? 'linear', where),
+    projector_hidden_act: 'gelu',
+    ignore_index: -100,
+    pad_token_id: text.pad_token_id,
+    image_seq_length: (vision.image_size / vision.patch_size) ** 2,
+    tokenizer_model_max_length: maxLength(json.tokenizer_model_max_length, where),
+    image_aspect_ratio: aspectRatio(json.image_aspect_ratio, where),
+  };
 }
