@@ -60,7 +60,7 @@ export async function generate(
     weight.dtype,
     weight.device,
   );
-  const uniform = o.doSample ? rng(o.seed ?? randint(0, 2 ** 31 - 1, [1]).item()) : undefined;
+  const uniform = o.doSample ? rng(o.seed ?? scope(() => randint(0, 2 ** 31 - 1, [1]).item())) : undefined;
 
   const rows = Array.from(promptIds.toTypedArray() as BigInt64Array, Number);
   const promptDevice = promptIds.device;
@@ -186,5 +186,6 @@ function resolveOptions(lm: LlamaForCausalLM, o: GenerationOptions): Resolved {
   if (!Number.isInteger(r.topK) || r.topK < 0) bad(`topK must be a non-negative integer, got ${r.topK}`);
   if (!(r.repetitionPenalty > 0)) bad(`repetitionPenalty must be > 0, got ${r.repetitionPenalty}`);
   if (r.stopStrings.length && !r.decode) bad('stopStrings need a decode function (ids -> text)');
+  if (r.seed !== undefined && !Number.isSafeInteger(r.seed)) bad(`seed must be an integer, got ${r.seed}`);
   return r;
 }

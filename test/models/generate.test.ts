@@ -196,4 +196,8 @@ test('invalid generation options are named', async () => {
     model.generate({ inputIds: prompt, maxNewTokens: 2, stopStrings: ['x'] }),
     /stopStrings need a decode function/,
   );
+  await assert.rejects(
+    model.generate({ inputIds: prompt, maxNewTokens: 2, doSample: true, seed: 1.5 }),
+    /seed must be an integer, got 1.5/,
+  );
 });
