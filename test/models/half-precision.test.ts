@@ -108,3 +108,11 @@ test('float16 asked for on CPU is refused before loading, with the reason', () =
       /dtype float16 on CPU: this libtorch has no CPU kernels for Half .*not implemented for 'Half'.*use 'float32' or 'bfloat16'/s,
     );
 });
+
+test("float16 for another device is not refused by the CPU rule: loaded onto 'meta', every parameter lands there in float16", () => {
+  const model = LlamaForCausalLM.fromPretrained(golden('llama_tiny').dir, { dtype: 'float16', device: 'meta' });
+  for (const [name, p] of model.stateDict()) {
+    assert.equal(p.device, 'meta', name);
+    assert.equal(p.dtype, 'float16', name);
+  }
+});
