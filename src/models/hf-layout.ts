@@ -11,7 +11,8 @@ import { checkLoadOptions, loadWeights, type LoadOptions } from './loader.js';
 import { isOriginalLlava, loadOriginalLlava, type LlavaClass } from './original-layout.js';
 import { isDerivedBuffer, withWeights } from './weights.js';
 
-const own = (key: string) => (isDerivedBuffer(key) ? undefined : key);
+// Checkpoint keys map one to one onto module names, less the buffers recomputed here.
+const sameKey = (key: string) => (isDerivedBuffer(key) ? undefined : key);
 
 export function loadLlama<M extends LlamaForCausalLM>(
   Model: new (config: LlamaConfig) => M,
@@ -21,7 +22,7 @@ export function loadLlama<M extends LlamaForCausalLM>(
   checkLoadOptions(options, dir);
   const config = llamaConfig(readConfig(dir), join(dir, 'config.json'));
   // A tied lm_head is embed_tokens itself; some checkpoints still carry its copy.
-  const rename = (k: string) => (config.tie_word_embeddings && k === 'lm_head.weight' ? undefined : own(k));
+  const rename = (k: string) => (config.tie_word_embeddings && k === 'lm_head.weight' ? undefined : sameKey(k));
   return withWeights((open) => loadWeights(() => new Model(config), [{ source: open(dir), rename }], options, dir));
 }
 
@@ -34,7 +35,8 @@ export function loadClipVision<M extends CLIPVisionModel>(
   const json = readConfig(dir);
   const config = clipVisionConfig(json, join(dir, 'config.json'));
   // A full CLIPModel checkpoint also holds the text tower and projections: only vision_model.* is ours.
-  const rename = (k: string) => (k.startsWith('vision_model.') ? own(k) : json.model_type === 'clip' ? undefined : k);
+  const rename = (k: string) =>
+    k.startsWith('vision_model.') ? sameKey(k) : json.model_type === 'clip' ? undefined : k;
   return withWeights((open) => loadWeights(() => new Model(config), [{ source: open(dir), rename }], options, dir));
 }
 
@@ -49,6 +51,6 @@ export function loadLlava<M extends LlavaForConditionalGeneration>(
   if (isOriginalLlava(json)) return loadOriginalLlava(Model, dir, json, options);
   const config = llavaConfig(json, join(dir, 'config.json'));
   return withWeights((open) =>
-    loadWeights(() => new Model(config), [{ source: open(dir), rename: own }], options, dir),
+    loadWeights(() => new Model(config), [{ source: open(dir), rename: sameKey }], options, dir),
   );
 }
