@@ -135,7 +135,10 @@ export abstract class Module {
         const key = prefix ? `${prefix}.${name}` : name;
         if (!wanted.delete(key)) continue;
         const init = m.#initializers.get(name);
-        if (!init) throw new Error(`${this.constructor.name}: '${key}' has no initialiser, so it cannot be made here`);
+        if (!init)
+          throw new Error(
+            `${this.constructor.name}: '${key}' was registered without an initialiser (registerParameter), so it cannot be made without a checkpoint; register it with initParameter`,
+          );
         noGrad(() => {
           const fresh = empty(p.shape, { device });
           init(fresh);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as T from '../../src/torch/index.js';
 import { openSafetensors, saveSafetensors } from '../../src/io/tensors.js';
 import { LlamaForCausalLM, LlavaForConditionalGeneration } from '../../src/models/index.js';
+import { Module } from '../../src/nn/index.js';
 import { golden, maxAbsDiff } from '../helpers/golden.js';
 import { writeOriginalLayout } from './original-layout.js';
 
@@ -69,6 +70,14 @@ test('a missing tensor takes the dtype asked for, or with auto the loaded ones',
     assert.equal(maxAbsDiff(w, T.ones([64])), 0);
     assert.equal(w.requiresGrad, true);
   }
+});
+
+test('only parameters with an initialiser can be materialised; unknown keys are named', () => {
+  class Bare extends Module {
+    readonly w = this.registerParameter('w', T.zeros([2]));
+  }
+  assert.throws(() => new Bare().materializeParameters(['w'], 'float32'), /'w' was registered without an initialiser/);
+  assert.throws(() => new Bare().materializeParameters(['nope'], 'float32'), /no parameters named nope/);
 });
 
 /** Files this process holds open whose path starts with `prefix`. */
