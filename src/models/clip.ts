@@ -2,9 +2,11 @@
 // CLIPVisionModel (4.40): patch convolution, class and position embeddings, pre_layrnorm (sic,
 // the checkpoint's spelling), pre-LN encoder layers, post_layernorm for the pooled CLS only.
 import { Conv2d, LayerNorm, Linear, Module, ModuleList, Embedding } from '../nn/index.js';
-import { arange, cat, gelu, quickGelu, randn, scope, type Tensor } from '../torch/index.js';
+import { arange, cat, gelu, quickGelu, scope, type Tensor } from '../torch/index.js';
 import type { CLIPVisionConfig } from './config.js';
-import { loadClipVision, savePretrained, type LoadOptions } from './pretrained.js';
+import { loadClipVision } from './hf-layout.js';
+import type { LoadOptions } from './loader.js';
+import { savePretrained, type SaveOptions } from './save.js';
 
 export class CLIPVisionEmbeddings extends Module {
   readonly class_embedding: Tensor;
@@ -14,7 +16,7 @@ export class CLIPVisionEmbeddings extends Module {
   constructor(readonly config: CLIPVisionConfig) {
     super();
     const D = config.hidden_size;
-    this.class_embedding = this.registerParameter('class_embedding', randn([D]));
+    this.class_embedding = this.initParameter('class_embedding', [D], (t) => t.normal_());
     this.patch_embedding = this.registerModule(
       'patch_embedding',
       new Conv2d(config.num_channels, D, config.patch_size, config.patch_size, 0, false),
@@ -136,17 +138,17 @@ export class CLIPVisionTransformer extends Module {
   }
 }
 
-export type CLIPVisionOutput = { lastHiddenState: Tensor; poolerOutput: Tensor; hiddenStates: Tensor[] };
+export type CLIPVisionOutput = { lastHiddenState: Tensor; poolerOutput: Tensor; hiddenStates?: Tensor[] };
 
 export class CLIPVisionModel extends Module {
   /** Loads config.json and the safetensors weights of a Hugging Face checkpoint folder. */
   static fromPretrained(dir: string, options?: LoadOptions): CLIPVisionModel {
-    return loadClipVision(dir, options);
+    return loadClipVision(CLIPVisionModel, dir, options);
   }
 
   /** Writes config.json and model.safetensors (sharded past maxShardSize) as transformers' save_pretrained. */
-  savePretrained(dir: string, options?: { maxShardSize?: number | string }): void {
-    savePretrained(this, dir, options);
+  savePretrained(dir: string, options?: SaveOptions): void {
+    savePretrained(this, { architectures: ['CLIPVisionModel'], ...this.config }, dir, options);
   }
 
   readonly vision_model: CLIPVisionTransformer;
@@ -156,17 +158,39 @@ export class CLIPVisionModel extends Module {
   }
 
   /**
-   * pixelValues [N, 3, S, S] -> hiddenStates [layers + 1] of [N, 1 + P, D] ([0] after pre_layrnorm,
-   * [i] the output of layer i-1), lastHiddenState (no post-norm), poolerOutput = post_layernorm(CLS).
-   * `stopAtLayer` runs only the layers that hidden state needs (LLaVA reads layer -2, so the last
-   * layer would be wasted work).
+   * pixelValues [N, 3, S, S] -> lastHiddenState [N, 1 + P, D] (no post-norm), poolerOutput =
+   * post_layernorm(CLS), and with outputHiddenStates the [layers + 1] states as transformers
+   * ([0] after pre_layrnorm, [i] the output of layer i).
    */
-  forward(input: { pixelValues: Tensor; stopAtLayer?: number }): CLIPVisionOutput {
+  forward(input: { pixelValues: Tensor; outputHiddenStates?: boolean }): CLIPVisionOutput {
+    const states = this.#encode(input.pixelValues, this.config.num_hidden_layers, input.outputHiddenStates ?? false);
+    const last = states[states.length - 1]!;
+    return {
+      lastHiddenState: last,
+      poolerOutput: this.vision_model.post_layernorm.forward(last.select(1, 0)),
+      hiddenStates: input.outputHiddenStates ? states : undefined,
+    };
+  }
+
+  /**
+   * Hidden state `index` alone ([0] after pre_layrnorm, [i] the output of layer i): runs only the
+   * layers it needs and keeps no other (LLaVA reads layer -2, the last layer would be wasted).
+   */
+  hiddenState(pixelValues: Tensor, index: number): Tensor {
+    return this.#encode(pixelValues, index, false)[0]!;
+  }
+
+  /** States 0..layers when keepAll, else only the last; each other layer output goes as soon as the next exists. */
+  #encode(pixelValues: Tensor, layers: number, keepAll: boolean): Tensor[] {
     const vm = this.vision_model;
-    const hiddenStates = [vm.pre_layrnorm.forward(vm.embeddings.forward(input.pixelValues))];
-    const layers = vm.encoder.layers.items.slice(0, input.stopAtLayer ?? vm.encoder.layers.length);
-    for (const layer of layers) hiddenStates.push(layer.forward(hiddenStates[hiddenStates.length - 1]!));
-    const last = hiddenStates[hiddenStates.length - 1]!;
-    return { lastHiddenState: last, poolerOutput: vm.post_layernorm.forward(last.select(1, 0)), hiddenStates };
+    let x = vm.pre_layrnorm.forward(vm.embeddings.forward(pixelValues));
+    const states = [x];
+    for (const layer of vm.encoder.layers.items.slice(0, layers)) {
+      const next = layer.forward(x);
+      if (keepAll) states.push(next);
+      else x.dispose();
+      x = next;
+    }
+    return keepAll ? states : [x];
   }
 }

@@ -2,6 +2,8 @@
 // leaves out takes transformers' default (llava-hf checkpoints omit defaults inside nested
 // configs). Field names are the config.json keys, so a config round-trips unchanged.
 
+import { aspectRatio, check, maxLength, visionLayer } from './config-keys.js';
+
 export type RopeScaling = { type: 'linear' | 'dynamic'; factor: number };
 
 export type LlamaConfig = {
@@ -55,6 +57,10 @@ export type LlavaConfig = {
   ignore_index: number;
   pad_token_id: number | null;
   image_seq_length: number;
+  /** The original layout's cap on the spliced sequence (spec §5.4 step 4); null: no cap. */
+  tokenizer_model_max_length: number | null;
+  /** How images are fitted before the CLIP processor: 'pad' (LLaVA-1.5's expand2square) or 'square' (resize and crop). */
+  image_aspect_ratio: 'pad' | 'square';
 };
 
 type Json = Record<string, unknown>;
@@ -106,10 +112,6 @@ function pick<T extends object>(defaults: T, json: Json): T {
   const out = { ...defaults } as Record<string, unknown>;
   for (const key of Object.keys(defaults)) if (json[key] !== undefined) out[key] = json[key];
   return out as T;
-}
-
-function check(cond: boolean, where: string, message: string): void {
-  if (!cond) throw new Error(`${where}: ${message}`);
 }
 
 export function llamaConfig(json: Json, where = 'config.json'): LlamaConfig {
@@ -193,18 +195,32 @@ export function llavaConfig(json: Json, where = 'config.json'): LlavaConfig {
     text_config: text,
     vision_config: vision,
     image_token_index: (json.image_token_index as number | undefined) ?? 32000,
-    vision_feature_layer: (json.vision_feature_layer as number | undefined) ?? -2,
+    vision_feature_layer: visionLayer(json.vision_feature_layer ?? -2, 'vision_feature_layer', where),
     vision_feature_select_strategy: strategy as LlavaConfig['vision_feature_select_strategy'],
     projector_type: 'mlp2x_gelu',
     projector_hidden_act: 'gelu',
     ignore_index: (json.ignore_index as number | undefined) ?? -100,
     pad_token_id: (json.pad_token_id as number | null | undefined) ?? text.pad_token_id,
     image_seq_length: (json.image_seq_length as number | undefined) ?? 576,
+    tokenizer_model_max_length: maxLength(json.tokenizer_model_max_length, where),
+    image_aspect_ratio: aspectRatio(json.image_aspect_ratio, where),
   };
 }
 
-/** The config.json that transformers writes for this config (llava-hf layout). */
+/**
+ * The config.json that transformers writes for this config (llava-hf layout), plus the
+ * original layout's tokenizer_model_max_length and image_aspect_ratio, which transformers keeps
+ * as attributes. Throws for what the llava-hf layout cannot hold.
+ */
 export function llavaConfigJson(c: LlavaConfig): Json {
+  if (c.projector_type !== 'mlp2x_gelu')
+    throw new Error(
+      `savePretrained: transformers' LlavaForConditionalGeneration has only the mlp2x_gelu projector; this model's is '${c.projector_type}'`,
+    );
+  if (c.image_token_index < 0)
+    throw new Error(
+      'savePretrained: the llava-hf layout needs an image token inside the vocabulary; this model uses the original -200 placeholder',
+    );
   return {
     architectures: ['LlavaForConditionalGeneration'],
     model_type: 'llava',
@@ -218,5 +234,7 @@ export function llavaConfigJson(c: LlavaConfig): Json {
     text_config: { ...c.text_config },
     vision_config: { ...c.vision_config },
     tie_word_embeddings: false,
+    image_aspect_ratio: c.image_aspect_ratio,
+    ...(c.tokenizer_model_max_length === null ? {} : { tokenizer_model_max_length: c.tokenizer_model_max_length }),
   };
 }

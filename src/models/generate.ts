@@ -2,10 +2,13 @@
 // same logits processors in the same order (repetition penalty, then temperature, top-k,
 // top-p), EOS handling that pads finished rows, left-padded batches through position ids,
 // plus stop strings, streaming and a preallocated KV cache. Between steps it yields to the event
-// loop, so a server keeps answering while a generation runs.
-import { cat, full, keep, manualSeed, multinomial, noGrad, scope, tensor, where, type Tensor } from '../torch/index.js';
+// loop, so a server keeps answering while a generation runs. The caller's tensors are read in the
+// first (synchronous) step only and never disposed: the caller may free them once generate returns.
+import { rng } from '../data/rng.js';
+import { cat, full, keep, noGrad, randint, scope, tensor, type Tensor } from '../torch/index.js';
 import { KVCache } from './kv-cache.js';
 import type { DecoderInput, LlamaForCausalLM } from './llama.js';
+import { processLogits, sampleRows } from './sampling.js';
 
 export type GenerationOptions = {
   maxNewTokens: number;
@@ -15,7 +18,11 @@ export type GenerationOptions = {
   topK?: number;
   topP?: number;
   repetitionPenalty?: number;
-  /** Seeds libtorch's global generator before sampling, so a sampled generation is reproducible. */
+  /**
+   * Seeds this generation's own generator, so a sampled generation is reproducible whatever else
+   * draws random numbers meanwhile. Unseeded, the seed is drawn from libtorch's global generator
+   * (so manualSeed reproduces it too).
+   */
   seed?: number;
   /** Stop ids (default: the model config's eos_token_id); null never stops early. */
   eosTokenId?: number | number[] | null;
@@ -53,9 +60,10 @@ export async function generate(
     weight.dtype,
     weight.device,
   );
-  if (o.seed !== undefined) manualSeed(o.seed);
+  const uniform = o.doSample ? rng(o.seed ?? scope(() => randint(0, 2 ** 31 - 1, [1]).item())) : undefined;
 
   const rows = Array.from(promptIds.toTypedArray() as BigInt64Array, Number);
+  const promptDevice = promptIds.device;
   const history = Array.from({ length: B }, (_, b) =>
     rows.slice(b * promptLen, (b + 1) * promptLen).filter((id) => id >= 0),
   );
@@ -63,12 +71,16 @@ export async function generate(
   const finished = new Array<boolean>(B).fill(false);
   const device = weight.device;
   const onDevice = (t: Tensor) => t.to(device);
-  let mask = keep(prefill.attentionMask ?? full([B, prefillLen], 1, { dtype: 'int64', device }));
+  // The first step reads the prefill's tensors (the caller's); later steps only tensors made here.
+  const owned = new Set<Tensor>();
+  const own = (t: Tensor) => (owned.add(keep(t)), t);
+  let mask = prefill.attentionMask ?? own(full([B, prefillLen], 1, { dtype: 'int64', device }));
   const attended = Array.from(mask.sum(1).toTypedArray() as BigInt64Array, Number);
-  let positionIds = keep(prefill.positionIds ?? scope(() => mask.cumsum(1).sub(1).maskedFill(mask.eq(0), 1)));
-  let step: DecoderInput = {
-    inputIds: prefill.inputIds && keep(prefill.inputIds.clone()),
-    inputsEmbeds: prefill.inputsEmbeds,
+  let positionIds = prefill.positionIds ?? own(scope(() => mask.cumsum(1).sub(1).maskedFill(mask.eq(0), 1)));
+  let step: DecoderInput = { inputIds: prefill.inputIds, inputsEmbeds: prefill.inputsEmbeds };
+  const replace = (old: Tensor | undefined, next: Tensor): Tensor => {
+    if (old && owned.delete(old)) old.dispose();
+    return own(next);
   };
   try {
     for (let index = 0; index < o.maxNewTokens; index++) {
@@ -78,7 +90,7 @@ export async function generate(
             .forward({ ...step, attentionMask: mask, positionIds, cache, logitsToKeep: 1 })
             .logits.select(1, -1); // [B, V]
           const scores = processLogits(logits, history, o);
-          const next = o.doSample ? multinomial(scores.softmax(-1), 1).view(B) : scores.argmax(-1);
+          const next = uniform ? sampleRows(scores.softmax(-1), Array.from({ length: B }, uniform)) : scores.argmax(-1);
           const ids = Array.from(next.toTypedArray() as BigInt64Array, Number).map((id, b) =>
             finished[b] ? o.padTokenId : id,
           );
@@ -99,31 +111,36 @@ export async function generate(
       padTo(generated, finished, o.padTokenId);
       if (finished.every(Boolean)) break;
       // Next step: one token per row, one more attended position, positions continuing per row.
-      const nextMask = keep(cat([mask, full([B, 1], 1, { dtype: 'int64', device })], 1));
-      mask.dispose();
-      mask = nextMask;
-      positionIds.dispose();
-      positionIds = keep(
+      mask = replace(
+        mask,
+        scope(() => cat([mask, full([B, 1], 1, { dtype: 'int64', device })], 1)),
+      );
+      positionIds = replace(
+        positionIds,
         scope(() =>
           onDevice(tensor(BigInt64Array.from(attended.map((n, b) => BigInt(n + generated[b]!.length - 1))), [B, 1])),
         ),
       );
-      step.inputIds?.dispose();
-      step = { inputIds: keep(scope(() => onDevice(tensor(BigInt64Array.from(tokens.map(BigInt)), [B, 1])))) };
+      step = {
+        inputIds: replace(
+          step.inputIds,
+          scope(() => onDevice(tensor(BigInt64Array.from(tokens.map(BigInt)), [B, 1]))),
+        ),
+      };
       await new Promise((r) => setImmediate(r));
     }
   } finally {
-    step.inputIds?.dispose();
     cache.dispose();
-    mask.dispose();
-    positionIds.dispose();
+    for (const t of owned) t.dispose();
   }
-  const width = Math.max(...generated.map((g) => g.length));
-  const continuation = tensor(
-    BigInt64Array.from(generated.flatMap((g) => [...g, ...new Array(width - g.length).fill(o.padTokenId)]).map(BigInt)),
-    [B, width],
-  );
-  return cat([promptIds, continuation.to(promptIds.device)], 1);
+  // [prompt ids as given, new tokens], from the ids read at the start.
+  const width = promptLen + Math.max(...generated.map((g) => g.length));
+  const sequences = Array.from({ length: B }, (_, b) => [
+    ...rows.slice(b * promptLen, (b + 1) * promptLen),
+    ...generated[b]!,
+    ...new Array(width - promptLen - generated[b]!.length).fill(o.padTokenId),
+  ]);
+  return tensor(BigInt64Array.from(sequences.flat(), BigInt), [B, width]).to(promptDevice);
 }
 
 /** Finished rows keep receiving the pad id, so every row has the same length. */
@@ -169,37 +186,6 @@ function resolveOptions(lm: LlamaForCausalLM, o: GenerationOptions): Resolved {
   if (!Number.isInteger(r.topK) || r.topK < 0) bad(`topK must be a non-negative integer, got ${r.topK}`);
   if (!(r.repetitionPenalty > 0)) bad(`repetitionPenalty must be > 0, got ${r.repetitionPenalty}`);
   if (r.stopStrings.length && !r.decode) bad('stopStrings need a decode function (ids -> text)');
+  if (r.seed !== undefined && !Number.isSafeInteger(r.seed)) bad(`seed must be an integer, got ${r.seed}`);
   return r;
-}
-
-/** scores [B, V] after repetition penalty, and for sampling temperature, top-k and top-p, in transformers' order. */
-function processLogits(logits: Tensor, history: number[][], o: Resolved): Tensor {
-  let scores = logits;
-  if (o.repetitionPenalty !== 1) {
-    const width = Math.max(...history.map((h) => h.length));
-    const seen = tensor(
-      BigInt64Array.from(history.flatMap((h) => [...h, ...new Array(width - h.length).fill(h[0] ?? 0)]).map(BigInt)),
-      [history.length, width],
-    ).to(scores.device);
-    const s = scores.gather(1, seen);
-    scores = scores.scatter(1, seen, where(s.lt(0), s.mul(o.repetitionPenalty), s.div(o.repetitionPenalty)));
-  }
-  if (!o.doSample) return scores;
-  if (o.temperature !== 1) scores = scores.div(o.temperature);
-  if (o.topK > 0 && o.topK < scores.size(-1)) {
-    const kth = scores.topk(o.topK, -1).values.narrow(-1, o.topK - 1, 1);
-    scores = scores.maskedFill(scores.lt(kth), -Infinity);
-  }
-  if (o.topP < 1) {
-    const { values, indices } = scores.sort(-1, false);
-    const remove = values
-      .softmax(-1)
-      .cumsum(-1)
-      .le(1 - o.topP);
-    const V = scores.size(-1);
-    const keepLast = remove.narrow(-1, 0, V - 1);
-    const sortedRemove = cat([keepLast, full([scores.size(0), 1], false, { device: scores.device })], -1);
-    scores = scores.maskedFill(sortedRemove.scatter(1, indices, sortedRemove), -Infinity);
-  }
-  return scores;
 }

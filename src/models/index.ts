@@ -12,5 +12,7 @@ export { MultiModalProjector } from './projector.js';
 export { LlavaForConditionalGeneration, type LlavaInput } from './llava.js';
 export { spliceImageFeatures } from './merge.js';
 export { KVCache } from './kv-cache.js';
-export { readConfig, type LoadOptions } from './pretrained.js';
+export { readConfig } from './config-file.js';
+export type { LoadOptions } from './loader.js';
+export type { SaveOptions } from './save.js';
 export { generate, type GenerationOptions } from './generate.js';

@@ -6,7 +6,9 @@ import type { LlamaConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
 import { applyRotary, RotaryEmbedding } from './rope.js';
 import { generate, type GenerationOptions } from './generate.js';
-import { loadLlama, savePretrained, type LoadOptions } from './pretrained.js';
+import { loadLlama } from './hf-layout.js';
+import type { LoadOptions } from './loader.js';
+import { savePretrained, type SaveOptions } from './save.js';
 
 export class LlamaAttention extends Module {
   readonly q_proj: Linear;
@@ -149,16 +151,22 @@ export class LlamaModel extends Module {
         .expand(B, T);
     const { cos, sin } = this.rotary.forward(positionIds, x0.dtype);
     const mask = causalMask(B, T, past, input.attentionMask, x0.dtype, x0.device);
-    const hiddenStates: Tensor[] = [x0];
+    // Unless asked for, a layer's output goes as soon as the next layer has run (autograd keeps
+    // what backward needs itself); the caller's inputsEmbeds stay the caller's.
+    const hiddenStates = input.outputHiddenStates ? [x0] : undefined;
+    const drop = (t: Tensor) => t !== input.inputsEmbeds && t.dispose();
     let x = x0;
     for (const layer of this.layers) {
-      x = layer.forward(x, cos, sin, mask, input.cache);
-      hiddenStates.push(x);
+      const next = layer.forward(x, cos, sin, mask, input.cache);
+      if (hiddenStates) hiddenStates.push(next);
+      else drop(x);
+      x = next;
     }
     input.cache?.advance(T);
-    x = this.norm.forward(x);
-    hiddenStates[hiddenStates.length - 1] = x;
-    return { lastHiddenState: x, hiddenStates: input.outputHiddenStates ? hiddenStates : undefined };
+    const normed = this.norm.forward(x);
+    if (hiddenStates) hiddenStates[hiddenStates.length - 1] = normed; // as transformers: the normed last state
+    drop(x);
+    return { lastHiddenState: normed, hiddenStates };
   }
 }
 
@@ -198,12 +206,12 @@ export type CausalLMOutput = { logits: Tensor; loss?: Tensor; hiddenStates?: Ten
 export class LlamaForCausalLM extends Module {
   /** Loads config.json and the safetensors weights of a Hugging Face checkpoint folder. */
   static fromPretrained(dir: string, options?: LoadOptions): LlamaForCausalLM {
-    return loadLlama(dir, options);
+    return loadLlama(LlamaForCausalLM, dir, options);
   }
 
   /** Writes config.json and model.safetensors (sharded past maxShardSize) as transformers' save_pretrained. */
-  savePretrained(dir: string, options?: { maxShardSize?: number | string }): void {
-    savePretrained(this, dir, options);
+  savePretrained(dir: string, options?: SaveOptions): void {
+    savePretrained(this, { architectures: ['LlamaForCausalLM'], ...this.config }, dir, options);
   }
 
   readonly model: LlamaModel;

@@ -2,14 +2,17 @@
 // LlavaForConditionalGeneration (vision_tower, multi_modal_projector, language_model) so a
 // llava-hf checkpoint loads key for key; the original LLaVA layout is renamed on load.
 import { Module } from '../nn/index.js';
-import { noGrad, zeros, type Tensor } from '../torch/index.js';
+import { noGrad, scope, zeros, type Tensor } from '../torch/index.js';
 import { generate, type GenerationOptions } from './generate.js';
 import { CLIPVisionModel } from './clip.js';
-import type { LlavaConfig } from './config.js';
+import { llavaConfigJson, type LlavaConfig } from './config.js';
 import { causalLMLoss, LlamaForCausalLM, type CausalLMOutput, type DecoderInput } from './llama.js';
 import { spliceImageFeatures } from './merge.js';
 import { MultiModalProjector } from './projector.js';
-import { loadLlava, loadProjector, savePretrained, type LoadOptions } from './pretrained.js';
+import { loadLlava } from './hf-layout.js';
+import type { LoadOptions } from './loader.js';
+import { loadProjectorFile } from './projector-file.js';
+import { savePretrained, type SaveOptions } from './save.js';
 
 export type LlavaInput = {
   inputIds: Tensor; // [B, L] int64, with image placeholders (config.image_token_index)
@@ -22,17 +25,17 @@ export type LlavaInput = {
 export class LlavaForConditionalGeneration extends Module {
   /** Loads config.json and the safetensors weights of a Hugging Face checkpoint folder. */
   static fromPretrained(dir: string, options?: LoadOptions): LlavaForConditionalGeneration {
-    return loadLlava(dir, options);
+    return loadLlava(LlavaForConditionalGeneration, dir, options);
   }
 
   /** Writes config.json and model.safetensors (sharded past maxShardSize) as transformers' save_pretrained. */
-  savePretrained(dir: string, options?: { maxShardSize?: number | string }): void {
-    savePretrained(this, dir, options);
+  savePretrained(dir: string, options?: SaveOptions): void {
+    savePretrained(this, llavaConfigJson(this.config), dir, options);
   }
 
   /** Loads a stage-1 projector file (keys ending in mm_projector.*) into the projector. */
   loadProjector(path: string): void {
-    loadProjector(this, path);
+    loadProjectorFile(this.multi_modal_projector, path);
   }
 
   readonly vision_tower: CLIPVisionModel;
@@ -62,8 +65,7 @@ export class LlavaForConditionalGeneration extends Module {
     const index = layer < 0 ? layers + 1 + layer : layer;
     if (index < 0 || index > layers)
       throw new Error(`vision_feature_layer ${layer} is outside the tower's ${layers + 1} hidden states`);
-    const { hiddenStates } = this.vision_tower.forward({ pixelValues, stopAtLayer: index });
-    const selected = hiddenStates[index]!;
+    const selected = this.vision_tower.hiddenState(pixelValues, index);
     return this.config.vision_feature_select_strategy === 'default'
       ? selected.narrow(1, 1, selected.size(1) - 1)
       : selected;
@@ -96,6 +98,7 @@ export class LlavaForConditionalGeneration extends Module {
       attentionMask: input.attentionMask,
       labels: input.labels,
       ignoreIndex: this.config.ignore_index,
+      maxLength: this.config.tokenizer_model_max_length ?? undefined,
     });
     return {
       inputsEmbeds: spliced.inputsEmbeds,
@@ -110,8 +113,14 @@ export class LlavaForConditionalGeneration extends Module {
    * token ids with the KV cache. Resolves to [prompt ids (unexpanded), new tokens] as transformers.
    */
   generate(input: LlavaInput & GenerationOptions): Promise<Tensor> {
-    const prefill = noGrad(() => this.prepareInputs(input));
-    return generate(this.language_model, prefill, input.inputIds, input);
+    const prefill = noGrad(() => scope(() => this.prepareInputs(input)));
+    // generate() reads the prefill in its first step, before it returns: what the splice made
+    // can go now; the caller's own tensors stay the caller's.
+    const sequences = generate(this.language_model, prefill, input.inputIds, input);
+    const given = new Set([input.inputIds, input.attentionMask, input.labels]);
+    for (const t of [prefill.inputsEmbeds, prefill.attentionMask, prefill.positionIds, prefill.labels])
+      if (t && !given.has(t)) t.dispose();
+    return sequences;
   }
 
   /** logits [B, L', V] over the expanded sequence; loss as transformers: mean over non -100 targets at attended positions. */

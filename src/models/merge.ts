@@ -4,7 +4,9 @@
 // Rows are re-aligned after expansion the way 4.40 does it: on the left when the batch is
 // left-padded, else on the right; new slots are padding (mask 0, label -100, zero embedding).
 // The whole splice is one gather from [text embeddings; image features; a zero row], so
-// gradients reach both the embeddings and the projector.
+// gradients reach both the embeddings and the projector. With maxLength (the original layout's
+// tokenizer_model_max_length) rows follow the reference instead (spec §5.4): padding removed,
+// each row cut to maxLength, then re-padded.
 import { cat, tensor, zeros, type Tensor } from '../torch/index.js';
 
 export type SpliceInput = {
@@ -15,7 +17,7 @@ export type SpliceInput = {
   attentionMask?: Tensor; // [B, L]
   labels?: Tensor; // [B, L]
   ignoreIndex: number;
-  maxLength?: number; // truncate spliced rows (the reference's tokenizer_model_max_length)
+  maxLength?: number; // cut spliced rows to this many real positions (the reference's tokenizer_model_max_length)
 };
 
 export type SpliceOutput = { inputsEmbeds: Tensor; attentionMask: Tensor; positionIds: Tensor; labels?: Tensor };
@@ -57,9 +59,9 @@ export function spliceImageFeatures(input: SpliceInput): SpliceOutput {
         out.labels.push(mask[b]![i] && labels ? labels[b]![i]! : input.ignoreIndex);
       }
     });
-    if (input.maxLength !== undefined)
-      for (const key of ['src', 'mask', 'labels'] as const) out[key] = out[key].slice(0, input.maxLength);
-    return out;
+    if (input.maxLength === undefined) return out;
+    const kept = out.mask.flatMap((m, i) => (m ? [i] : [])).slice(0, input.maxLength);
+    return { src: kept.map((i) => out.src[i]!), mask: kept.map(() => 1), labels: kept.map((i) => out.labels[i]!) };
   });
   const width = Math.max(...built.map((r) => r.src.length));
   const leftPadded = mask.some((r) => r[0] === 0) && !mask.some((r) => r[L - 1] === 0);

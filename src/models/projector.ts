@@ -33,10 +33,3 @@ export class MultiModalProjector extends Module {
     return this.linear_2 ? this.linear_2.forward(gelu(h)) : h;
   }
 }
-
-export function projectorType(name: string, where: string): ProjectorType {
-  if (name === 'linear' || name === 'mlp2x_gelu' || name === 'identity') return name;
-  throw new Error(
-    `${where}: projector type '${name}' is not supported (expected 'linear', 'mlp2x_gelu' or 'identity')`,
-  );
-}

@@ -1,4 +1,4 @@
-import { conv2d, empty, type Tensor } from '../torch/index.js';
+import { conv2d, type Tensor } from '../torch/index.js';
 import { Module } from './module.js';
 
 /** 2-D convolution, weight [out, in, k, k], initialised as nn.Conv2d: U(±1/√(in·k·k)). */
@@ -16,11 +16,9 @@ export class Conv2d extends Module {
   ) {
     super();
     const bound = 1 / Math.sqrt(inChannels * kernelSize * kernelSize);
-    this.weight = this.registerParameter(
-      'weight',
-      empty([outChannels, inChannels, kernelSize, kernelSize]).uniform_(-bound, bound),
-    );
-    if (bias) this.bias = this.registerParameter('bias', empty([outChannels]).uniform_(-bound, bound));
+    const init = (t: Tensor) => t.uniform_(-bound, bound);
+    this.weight = this.initParameter('weight', [outChannels, inChannels, kernelSize, kernelSize], init);
+    if (bias) this.bias = this.initParameter('bias', [outChannels], init);
   }
 
   /** x [N, in, H, W] -> [N, out, H', W'] */

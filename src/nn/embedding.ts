@@ -1,4 +1,4 @@
-import { embedding, randn, type Tensor } from '../torch/index.js';
+import { embedding, type Tensor } from '../torch/index.js';
 import { Module } from './module.js';
 
 /** A lookup table [num, dim], N(0, 1) as nn.Embedding. */
@@ -11,7 +11,7 @@ export class Embedding extends Module {
     readonly paddingIdx?: number,
   ) {
     super();
-    this.weight = this.registerParameter('weight', randn([numEmbeddings, embeddingDim]));
+    this.weight = this.initParameter('weight', [numEmbeddings, embeddingDim], (t) => t.normal_());
   }
 
   /** ids [...] (int64) -> [..., dim] */

@@ -1,4 +1,4 @@
-import { empty, linear, type Tensor } from '../torch/index.js';
+import { linear, type Tensor } from '../torch/index.js';
 import { Module } from './module.js';
 
 /** y = x·Wᵀ + b with W [out, in], initialised as PyTorch's nn.Linear: U(±1/√in). */
@@ -13,8 +13,9 @@ export class Linear extends Module {
   ) {
     super();
     const bound = 1 / Math.sqrt(inFeatures);
-    this.weight = this.registerParameter('weight', empty([outFeatures, inFeatures]).uniform_(-bound, bound));
-    if (bias) this.bias = this.registerParameter('bias', empty([outFeatures]).uniform_(-bound, bound));
+    const init = (t: Tensor) => t.uniform_(-bound, bound);
+    this.weight = this.initParameter('weight', [outFeatures, inFeatures], init);
+    if (bias) this.bias = this.initParameter('bias', [outFeatures], init);
   }
 
   /** x [..., in] -> [..., out] */

@@ -1,7 +1,7 @@
 // Module: named parameters, buffers and children, as torch.nn.Module. Names are the
 // checkpoint keys (`layers.0.self_attn.q_proj.weight`), so a state dict maps one to one onto
 // a transformers checkpoint. Parameters are kept out of every scope(): they live until dispose().
-import { isDType, isFloating, keep, noGrad, type DType, type Tensor } from '../torch/index.js';
+import { empty, isDType, isFloating, keep, noGrad, type DType, type Tensor } from '../torch/index.js';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -10,10 +10,22 @@ export abstract class Module {
   readonly #parameters = new Map<string, Tensor>();
   readonly #buffers = new Map<string, { tensor: Tensor; persistent: boolean }>();
   readonly #children = new Map<string, Module>();
+  readonly #initializers = new Map<string, (t: Tensor) => void>();
 
   protected registerParameter(name: string, t: Tensor, requiresGrad = true): Tensor {
     this.#parameters.set(name, keep(t.requiresGrad_(requiresGrad)));
     return t;
+  }
+
+  /**
+   * A parameter of `shape` filled in place by `init` (in float32). The initialiser is kept, so a
+   * model built on 'meta' can later make any parameter for real (materializeParameters).
+   */
+  protected initParameter(name: string, shape: number[], init: (t: Tensor) => void, requiresGrad = true): Tensor {
+    const t = empty(shape);
+    noGrad(() => init(t));
+    this.#initializers.set(name, init);
+    return this.registerParameter(name, t, requiresGrad);
   }
 
   /** Non-trained state (e.g. rotary frequencies); non-persistent buffers stay out of the state dict. */
@@ -109,6 +121,35 @@ export abstract class Module {
       else noGrad(() => target.copy_(src));
     }
     return { missingKeys, unexpectedKeys };
+  }
+
+  /**
+   * Allocates the parameters named by `keys` (checkpoint keys) on `device` and runs their
+   * initialisers again, then casts them to `dtype`: the keys a non-strict load of a model built
+   * on 'meta' did not find. Nothing else is allocated or drawn from the random generator.
+   */
+  materializeParameters(keys: Iterable<string>, dtype: DType, device = 'cpu'): void {
+    const wanted = new Set(keys);
+    for (const [prefix, m] of this.namedModules()) {
+      for (const [name, p] of m.#parameters) {
+        const key = prefix ? `${prefix}.${name}` : name;
+        if (!wanted.delete(key)) continue;
+        const init = m.#initializers.get(name);
+        if (!init)
+          throw new Error(
+            `${this.constructor.name}: '${key}' was registered without an initialiser (registerParameter), so it cannot be made without a checkpoint; register it with initParameter`,
+          );
+        noGrad(() => {
+          const fresh = empty(p.shape, { device });
+          init(fresh);
+          const cast = fresh.dtype === dtype ? fresh : fresh.to(dtype);
+          p.assign(cast);
+          cast.dispose();
+          if (cast !== fresh) fresh.dispose();
+        });
+      }
+    }
+    if (wanted.size) throw new Error(`${this.constructor.name}: no parameters named ${[...wanted].join(', ')}`);
   }
 
   /** Casts every floating parameter and buffer to `dtype`, or moves all to a device, in place. */

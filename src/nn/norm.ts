@@ -1,4 +1,4 @@
-import { layerNorm, ones, scope, zeros, type Tensor } from '../torch/index.js';
+import { layerNorm, scope, type Tensor } from '../torch/index.js';
 import { Module } from './module.js';
 
 /** Normalises the last dim to zero mean and unit variance, then scales and shifts (CLIP). */
@@ -11,8 +11,8 @@ export class LayerNorm extends Module {
     readonly eps = 1e-5,
   ) {
     super();
-    this.weight = this.registerParameter('weight', ones([dim]));
-    this.bias = this.registerParameter('bias', zeros([dim]));
+    this.weight = this.initParameter('weight', [dim], (t) => t.fill_(1));
+    this.bias = this.initParameter('bias', [dim], (t) => t.zero_());
   }
 
   /** x [..., dim] -> [..., dim] */
@@ -33,7 +33,7 @@ export class RMSNorm extends Module {
     readonly eps = 1e-6,
   ) {
     super();
-    this.weight = this.registerParameter('weight', ones([dim]));
+    this.weight = this.initParameter('weight', [dim], (t) => t.fill_(1));
   }
 
   /** x [..., dim] -> [..., dim] */

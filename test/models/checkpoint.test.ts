@@ -16,6 +16,7 @@ import {
 } from '../../src/models/index.js';
 import type { Module } from '../../src/nn/index.js';
 import { golden, maxAbsDiff } from '../helpers/golden.js';
+import { writeOriginalLayout } from './original-layout.js';
 
 const made: string[] = [];
 const tmp = () => {
@@ -81,50 +82,8 @@ test('bf16 weights: kept as bf16 with dtype auto, upcast exactly to float32 by d
   assert.equal(maxAbsDiff(w, auto.stateDict().get('model.layers.0.self_attn.k_proj.weight')!.to('float32')), 0);
 });
 
-/** Writes llava_tiny in the original LLaVA repository's layout, with the CLIP tower in a sibling folder. */
-function writeOriginalLayout(): { root: string; dir: string } {
-  const root = tmp();
-  const dir = join(root, 'llava-v1.5-tiny');
-  const towerDir = join(root, 'clip-tiny');
-  mkdirSync(dir);
-  mkdirSync(towerDir);
-  for (const f of ['config.json', 'model.safetensors'])
-    copyFileSync(join(golden('clip_vision_tiny').dir, f), join(towerDir, f));
-  const hf = JSON.parse(readFileSync(join(golden('llava_tiny').dir, 'config.json'), 'utf8'));
-  writeFileSync(
-    join(dir, 'config.json'),
-    JSON.stringify({
-      ...hf.text_config,
-      architectures: ['LlavaLlamaForCausalLM'],
-      model_type: 'llava',
-      mm_vision_tower: 'openai/clip-tiny',
-      mm_hidden_size: 48,
-      mm_projector_type: 'mlp2x_gelu',
-      mm_vision_select_layer: -2,
-      mm_vision_select_feature: 'patch',
-      image_aspect_ratio: 'pad',
-      tokenizer_padding_side: 'right',
-      tokenizer_model_max_length: 2048,
-      use_mm_proj: true,
-    }),
-  );
-  const reader = openSafetensors(golden('llava_tiny').dir);
-  const renamed: Record<string, T.Tensor> = {};
-  for (const key of reader.names()) {
-    if (key.startsWith('vision_tower.')) continue; // the tower lives in its own folder
-    const name = key
-      .replace('language_model.model.', 'model.')
-      .replace('language_model.lm_head.', 'lm_head.')
-      .replace('multi_modal_projector.linear_1.', 'model.mm_projector.0.')
-      .replace('multi_modal_projector.linear_2.', 'model.mm_projector.2.');
-    renamed[name] = reader.readTensor(key);
-  }
-  saveSafetensors(join(dir, 'model.safetensors'), renamed, { format: 'pt' });
-  return { root, dir };
-}
-
 test('the original LLaVA layout (model.*, mm_projector.0/2, tower by mm_vision_tower, image id -200) gives the llava-hf logits', () => {
-  const { dir } = writeOriginalLayout();
+  const { dir } = writeOriginalLayout(tmp());
   const model = LlavaForConditionalGeneration.fromPretrained(dir);
   assert.equal(model.config.image_token_index, -200);
   const { fixture } = golden('llava_tiny');
@@ -138,7 +97,7 @@ test('the original LLaVA layout (model.*, mm_projector.0/2, tower by mm_vision_t
 });
 
 test('a missing vision tower lists where it was looked for; an explicit folder is used', () => {
-  const { root, dir } = writeOriginalLayout();
+  const { root, dir } = writeOriginalLayout(tmp());
   const elsewhere = join(tmp(), 'tower');
   mkdirSync(elsewhere);
   for (const f of readdirSync(join(root, 'clip-tiny'))) copyFileSync(join(root, 'clip-tiny', f), join(elsewhere, f));
@@ -211,7 +170,7 @@ test('bad configs and bad inputs are clear errors', () => {
   assert.throws(() => LlamaForCausalLM.fromPretrained(dir), /model_type 'mistralish' is not a LLaMA-family model/);
   writeFileSync(join(dir, 'config.json'), '{ nope');
   assert.throws(() => LlamaForCausalLM.fromPretrained(dir), /config\.json: .*JSON/);
-  const { dir: orig } = writeOriginalLayout();
+  const { dir: orig } = writeOriginalLayout(tmp());
   writeFileSync(
     join(orig, 'config.json'),
     readFileSync(join(orig, 'config.json'), 'utf8').replace('"mlp2x_gelu"', '"qformer"'),

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/torch/index.js';
 import { LlamaForCausalLM } from '../../src/models/index.js';
+import { sampleRows } from '../../src/models/sampling.js';
 import { golden, ids } from '../helpers/golden.js';
 
 const { dir, fixture } = golden('llama_tiny');
@@ -57,6 +58,46 @@ test('sampling is reproducible by seed, and differs across seeds', async () => {
   const distinct = new Set<string>();
   for (const seed of [1, 2, 3, 4]) distinct.add(ids(await run(seed)).join());
   assert.ok(distinct.size > 1, 'four seeds gave one continuation');
+});
+
+test('seeded generations own their randomness: interleaved equal alone, a global manualSeed between steps changes nothing', async () => {
+  const run = (seed: number, onStep?: () => void) =>
+    model.generate({
+      inputIds: prompt,
+      maxNewTokens: 10,
+      eosTokenId: null,
+      doSample: true,
+      temperature: 2,
+      topK: 0,
+      seed,
+      onStep,
+    });
+  const alone = [ids(await run(11)), ids(await run(12))];
+  assert.notDeepEqual(alone[0], alone[1], 'two seeds, two continuations');
+  // Both run at once: each yields to the event loop between steps, so their steps alternate.
+  const order: number[] = [];
+  const together = await Promise.all([run(11, () => order.push(11)), run(12, () => order.push(12))]);
+  assert.deepEqual(order.slice(0, 4), [11, 12, 11, 12], 'the two generations interleaved');
+  assert.deepEqual(together.map(ids), alone);
+  assert.deepEqual(ids(await run(11, () => T.manualSeed(0))), alone[0]);
+  // Unseeded, a generation takes its seed from the global generator: manualSeed reproduces it.
+  const unseeded = async () => {
+    T.manualSeed(99);
+    return ids(await model.generate({ inputIds: prompt, maxNewTokens: 10, eosTokenId: null, doSample: true, topK: 0 }));
+  };
+  assert.deepEqual(await unseeded(), await unseeded());
+});
+
+test('the sampler picks the token whose cumulative probability first exceeds u·total, never a zero-probability one', () => {
+  // Row 0: cdf 0.1, 0.1, 0.7, 1.0 (token 1 has probability 0); row 1 unnormalised: cdf 2, 2, 2, 4.
+  const probs = T.tensor([0.1, 0, 0.6, 0.3, 2, 0, 0, 2], [2, 4]);
+  const pick = (u0: number, u1: number) => ids(sampleRows(probs, [u0, u1]));
+  assert.deepEqual(pick(0, 0), [0, 0]);
+  assert.deepEqual(pick(0.05, 0.49), [0, 0]);
+  assert.deepEqual(pick(0.1, 0.5), [2, 3]); // u·total on a boundary goes to the next token with mass
+  assert.deepEqual(pick(0.69, 0.999), [2, 3]);
+  assert.deepEqual(pick(0.71, 0.75), [3, 3]);
+  assert.deepEqual(pick(1 - 2 ** -53, 1 - 2 ** -53), [3, 3]);
 });
 
 test('sampling limits reduce to greedy: topK 1, a tiny topP, a tiny temperature', async () => {
@@ -154,5 +195,9 @@ test('invalid generation options are named', async () => {
   await assert.rejects(
     model.generate({ inputIds: prompt, maxNewTokens: 2, stopStrings: ['x'] }),
     /stopStrings need a decode function/,
+  );
+  await assert.rejects(
+    model.generate({ inputIds: prompt, maxNewTokens: 2, doSample: true, seed: 1.5 }),
+    /seed must be an integer, got 1.5/,
   );
 });

@@ -70,10 +70,14 @@ for (const name of ['llama_tiny', 'llama_tiny_gqa']) {
 test('clip_vision_tiny: hidden states, last hidden state and pooled output equal transformers', () =>
   T.scope(() => {
     const { dir, fixture } = golden('clip_vision_tiny');
-    const out = CLIPVisionModel.fromPretrained(dir).forward({ pixelValues: fixture('pixel_values') });
+    const out = CLIPVisionModel.fromPretrained(dir).forward({
+      pixelValues: fixture('pixel_values'),
+      outputHiddenStates: true,
+    });
     assert.ok(maxAbsDiff(out.lastHiddenState, fixture('last_hidden_state')) <= 1e-5);
     assert.ok(maxAbsDiff(out.poolerOutput, fixture('pooler_output')) <= 1e-5);
-    out.hiddenStates.forEach((h, i) =>
+    assert.equal(out.hiddenStates!.length, fixture('hidden_states').size(0));
+    out.hiddenStates!.forEach((h, i) =>
       assert.ok(maxAbsDiff(h, fixture('hidden_states').select(0, i)) <= 1e-5, `hidden state ${i}`),
     );
   }));
