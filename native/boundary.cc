@@ -12,6 +12,15 @@ namespace {
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
+// What a JS callback threw when it was not an Error (a string, a number, undefined).
+std::string thrown_value(const Napi::Error& e) {
+  try {
+    return "threw " + Napi::Value(e.Value()).ToString().Utf8Value();
+  } catch (const Napi::Error&) {
+    return "threw a value that is not an Error";
+  }
+}
+
 Napi::Value call_entry(const Napi::CallbackInfo& info) {
   const Entry& entry = *static_cast<const Entry*>(info.Data());
   Napi::Env env = info.Env();
@@ -31,8 +40,10 @@ Napi::Value call_entry(const Napi::CallbackInfo& info) {
   } catch (const Napi::Error& e) {
     // node-addon-api's own failures ("A number was expected") and exceptions thrown by JS
     // callbacks (a getter) do not name the call yet.
-    if (starts_with(e.Message(), name + ":")) throw;
-    throw Napi::Error::New(env, name + ": " + e.Message());
+    std::string message = e.Message();
+    if (starts_with(message, name + ":")) throw;
+    if (message.empty()) message = thrown_value(e);
+    throw Napi::Error::New(env, name + ": " + message);
   } catch (...) {
     try {
       rethrow_named(name);

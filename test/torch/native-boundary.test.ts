@@ -78,6 +78,22 @@ const cases: Record<keyof NativeTorch, Case[]> = {
       },
       error: /^fromTypedArray: getter failed$/,
     },
+    ...[
+      ['a string', 'threw a string'],
+      [undefined, 'threw a value that is not an Error'],
+    ].map(([thrown, said]): Case => ({
+      label: `a shape whose element getter throws ${String(thrown)}`,
+      call: (n) => {
+        const shape: number[] = [];
+        Object.defineProperty(shape, 0, {
+          get: () => {
+            throw thrown;
+          },
+        });
+        return n.fromTypedArray(new Float32Array(2), shape, F32);
+      },
+      error: new RegExp(`^fromTypedArray: ${said}$`),
+    })),
     arity('fromTypedArray', [new Float32Array(2)], '3 arguments'),
   ],
   toArrayBuffer: tensorGetter('toArrayBuffer'),
