@@ -66,6 +66,8 @@ export class WorkerPool implements ItemSource {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker?.terminate()));
+    // lost() ignores the exits close() causes: what the workers still held fails here.
+    for (const slot of this.slots) this.fail(slot, (i) => `data worker pool was closed while preparing item ${i}`);
   }
 
   private start(slot: Slot, k: number): Worker {
@@ -92,12 +94,13 @@ export class WorkerPool implements ItemSource {
   // A worker is gone: what it was preparing fails, by name; the slot restarts at its next request.
   private lost(slot: Slot, k: number, code: number): void {
     slot.worker = null;
-    if (this.closed) return;
+    if (this.closed) return; // close() fails what is left
     const how = slot.cause ? `crashed (${slot.cause.message})` : `exited with code ${code}`;
-    for (const waiter of slot.waiting.values())
-      waiter.reject(
-        new Error(`data worker ${k} ${how} while preparing item ${waiter.i}; a new worker takes its place`),
-      );
+    this.fail(slot, (i) => `data worker ${k} ${how} while preparing item ${i}; a new worker takes its place`);
+  }
+
+  private fail(slot: Slot, message: (i: number) => string): void {
+    for (const waiter of slot.waiting.values()) waiter.reject(new Error(message(waiter.i)));
     slot.waiting.clear();
   }
 }

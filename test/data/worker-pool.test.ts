@@ -96,9 +96,18 @@ test(
       await pool.close();
       ds.close();
     }
-    await assert.rejects(pool.get(0), /data worker pool is closed \(asked for item 0\)/);
+    await assert.rejects(pool.get(0), { message: 'data worker pool is closed (asked for item 0)' });
   },
 );
+
+test('closing the pool fails the items still being prepared', { timeout: 120_000 }, async () => {
+  const ds = await open();
+  const pool = new WorkerPool(ds, 1, { script });
+  const pending = pool.get(2); // asked in the same tick as close(), which stops the worker while it starts
+  await pool.close();
+  await assert.rejects(pending, { message: 'data worker pool was closed while preparing item 2' });
+  ds.close();
+});
 
 test('a DataLoader epoch over the pool fails with the crash, it does not hang', { timeout: 120_000 }, async () => {
   const ds = await open();

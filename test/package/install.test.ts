@@ -38,7 +38,7 @@ const inputIds = fixtures.readTensor('input_ids');
 const attentionMask = fixtures.readTensor('attention_mask');
 const { logits } = noGrad(() => model.forward({ inputIds, attentionMask }));
 writeFileSync(out, logits.toTypedArray());
-const addons = process.report.getReport().sharedObjects.filter((p) => p.endsWith('.node'));
+const addons = process.report.getReport().sharedObjects.filter((p) => p.endsWith('llava_torch.node'));
 console.log(JSON.stringify({ shape: logits.shape, addons }));
 `;
 
