@@ -21,18 +21,20 @@ std::string thrown_value(const Napi::Error& e) {
   }
 }
 
+// "setGrad: takes 2 arguments, got 1"
+CallError arity_error(const Entry& entry, size_t given) {
+  std::string wanted = entry.max_args == kVariadic       ? "at least " + std::to_string(entry.min_args)
+                       : entry.min_args == entry.max_args ? std::to_string(entry.min_args)
+                                                          : std::to_string(entry.min_args) + " to " + std::to_string(entry.max_args);
+  bool one = entry.min_args == 1 && (entry.max_args == 1 || entry.max_args == kVariadic);
+  return CallError(std::string(entry.name) + ": takes " + wanted + (one ? " argument" : " arguments") + ", got " + std::to_string(given), true);
+}
+
 Napi::Value call_entry(const Napi::CallbackInfo& info) {
   const Entry& entry = *static_cast<const Entry*>(info.Data());
   Napi::Env env = info.Env();
-  const std::string name = entry.name;
   try {
-    size_t given = info.Length();
-    if (given < entry.min_args || given > entry.max_args) {
-      std::string wanted = entry.max_args == kVariadic   ? "at least " + std::to_string(entry.min_args)
-                           : entry.min_args == entry.max_args ? std::to_string(entry.min_args)
-                                                              : std::to_string(entry.min_args) + " to " + std::to_string(entry.max_args);
-      throw CallError(name + ": takes " + wanted + (entry.min_args == 1 && (entry.max_args == 1 || entry.max_args == kVariadic) ? " argument" : " arguments") + ", got " + std::to_string(given), true);
-    }
+    if (info.Length() < entry.min_args || info.Length() > entry.max_args) throw arity_error(entry, info.Length());
     return entry.fn(info);
   } catch (const CallError& e) {
     if (e.type_error) throw Napi::TypeError::New(env, e.what());
@@ -41,12 +43,12 @@ Napi::Value call_entry(const Napi::CallbackInfo& info) {
     // node-addon-api's own failures ("A number was expected") and exceptions thrown by JS
     // callbacks (a getter) do not name the call yet.
     std::string message = e.Message();
-    if (starts_with(message, name + ":")) throw;
+    if (starts_with(message, std::string(entry.name) + ":")) throw;
     if (message.empty()) message = thrown_value(e);
-    throw Napi::Error::New(env, name + ": " + message);
+    throw Napi::Error::New(env, std::string(entry.name) + ": " + message);
   } catch (...) {
     try {
-      rethrow_named(name);
+      rethrow_named(entry.name);
     } catch (const CallError& e) {
       throw Napi::Error::New(env, e.what());
     }
