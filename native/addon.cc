@@ -1,5 +1,6 @@
 // The Node-API module: tensor handles, typed-array exchange, autograd entry points and
-// runtime facts. Operators themselves go through ops.cc.
+// runtime facts. Operators themselves go through ops.cc. Every function here runs behind the
+// boundary (boundary.h), so a libtorch error is a JS error naming the call, never an abort.
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <c10/core/GradMode.h>
@@ -7,11 +8,10 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
-#include <atomic>
-#include <mutex>
-#include <thread>
+#include <cstring>
 #include <vector>
 
+#include "boundary.h"
 #include "handle.h"
 
 namespace llava {
@@ -20,138 +20,118 @@ void init_ops(Napi::Env env, Napi::Object exports);
 
 namespace {
 
-const napi_type_tag kTensorTag = {0x6c6c617661747331ULL, 0x74656e736f720001ULL};  // "llavats1", "tensor"
-std::atomic<int64_t> g_live_handles{0};
-std::thread::id g_js_thread;
-
-// Typed-array memory shared with a tensor stays alive through a napi_ref. A tensor's last
-// reference can drop on a libtorch worker thread, or inside a GC finalizer, where that ref must
-// not be deleted, so those releases wait here for the next call on the JS thread.
-std::mutex g_deferred_mutex;
-std::vector<napi_ref> g_deferred;
-napi_env g_env = nullptr;
-thread_local bool t_in_finalizer = false;
-
-void release_ref(napi_ref ref) {
-  if (std::this_thread::get_id() == g_js_thread && !t_in_finalizer) {
-    napi_delete_reference(g_env, ref);
-  } else {
-    std::lock_guard<std::mutex> lock(g_deferred_mutex);
-    g_deferred.push_back(ref);
-  }
+at::Tensor& tensor_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return unwrap_tensor(info[i], argument(info, name));
 }
 
-// A basic finalizer runs inside GC itself, not later from the event loop: a synchronous training
-// loop never yields to the loop, and deferred finalizers would pile up for its whole length.
-void finalize_holder(Napi::BasicEnv env, TensorHolder* holder) {
-  t_in_finalizer = true;
-  if (holder->tensor.defined()) g_live_handles--;
-  if (holder->accounted_bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -holder->accounted_bytes);
-  delete holder;
-  t_in_finalizer = false;
-}
-
-TensorHolder* holder_of(const Napi::Value& value) {
-  if (!is_tensor_handle(value)) return nullptr;
-  return value.As<Napi::External<TensorHolder>>().Data();
-}
-
-std::vector<at::Tensor> tensor_list(const Napi::Value& value, const char* what) {
+// An array of tensors; undefined or null is an empty list.
+std::vector<at::Tensor> tensor_list_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   std::vector<at::Tensor> out;
-  if (value.IsNull() || value.IsUndefined()) return out;
-  auto arr = value.As<Napi::Array>();
-  for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(unwrap_tensor(arr.Get(i), what));
-  return out;
-}
-
-std::vector<int64_t> int_list(const Napi::Value& value) {
-  auto arr = value.As<Napi::Array>();
-  std::vector<int64_t> out(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = arr.Get(i).As<Napi::Number>().Int64Value();
+  if (info[i].IsNull() || info[i].IsUndefined()) return out;
+  std::string where = argument(info, name);
+  if (!info[i].IsArray()) throw CallError(where + ": expected an array of Tensors, got " + type_name(info[i]), true);
+  auto arr = info[i].As<Napi::Array>();
+  for (uint32_t k = 0; k < arr.Length(); ++k) out.push_back(unwrap_tensor(arr.Get(k), where + "[" + std::to_string(k) + "]"));
   return out;
 }
 
 // fromTypedArray(array, shape, scalarType): shares the array's memory (as torch.from_numpy does).
 Napi::Value from_typed_array(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  drain_deferred_releases();
+  const std::shared_ptr<EnvState>& state = env_state(env);
+  drain_deferred_releases(*state);
+  if (!info[0].IsTypedArray()) throw CallError(argument(info, "array") + ": expected a typed array, got " + type_name(info[0]), true);
   auto array = info[0].As<Napi::TypedArray>();
-  auto sizes = int_list(info[1]);
-  auto dtype = static_cast<at::ScalarType>(info[2].As<Napi::Number>().Int32Value());
-  return guarded(env, "tensor", [&]() -> Napi::Value {
-    int64_t numel = 1;
-    for (int64_t s : sizes) numel *= s;
-    int64_t nbytes = numel * static_cast<int64_t>(c10::elementSize(dtype));
-    if (nbytes != static_cast<int64_t>(array.ByteLength()))
-      throw std::invalid_argument("shape needs " + std::to_string(nbytes) + " bytes of " + c10::toString(dtype) + " but the array holds " + std::to_string(array.ByteLength()));
-    napi_ref ref;
-    napi_create_reference(env, array, 1, &ref);
-    void* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
-    at::Tensor t = at::from_blob(data, sizes, [ref](void*) { release_ref(ref); }, at::TensorOptions().dtype(dtype));
-    return wrap_tensor(env, t);
-  });
+  if (!info[1].IsArray()) throw CallError(argument(info, "shape") + ": expected an array of integers, got " + type_name(info[1]), true);
+  auto shape = info[1].As<Napi::Array>();
+  std::vector<int64_t> sizes(shape.Length());
+  for (uint32_t i = 0; i < shape.Length(); ++i) sizes[i] = to_integer(shape.Get(i), argument(info, "shape"));
+  int64_t code = to_integer(info[2], argument(info, "scalarType"));
+  if (code < 0 || code >= static_cast<int64_t>(at::ScalarType::NumOptions))
+    throw CallError(argument(info, "scalarType") + ": " + std::to_string(code) + " is no libtorch ScalarType", true);
+  auto dtype = static_cast<at::ScalarType>(code);
+  int64_t numel = 1;
+  for (int64_t s : sizes) {
+    if (s < 0) throw CallError(argument(info, "shape") + ": invalid dimension " + std::to_string(s));
+    numel *= s;
+  }
+  int64_t nbytes = numel * static_cast<int64_t>(c10::elementSize(dtype));
+  if (nbytes != static_cast<int64_t>(array.ByteLength()))
+    throw CallError(std::string(call_name(info)) + ": shape needs " + std::to_string(nbytes) + " bytes of " + c10::toString(dtype) + " but the array holds " + std::to_string(array.ByteLength()));
+  void* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  napi_ref ref;
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, array, 1, &ref), Napi::Value());
+  at::Tensor t;
+  try {
+    t = at::from_blob(data, sizes, [state, ref](void*) { release_ref(state, ref); }, at::TensorOptions().dtype(dtype));
+  } catch (...) {
+    napi_delete_reference(env, ref);
+    throw;
+  }
+  return wrap_tensor(env, t);
 }
 
 // toArrayBuffer(t): a copy of the tensor's elements, contiguous, on the CPU.
 Napi::Value to_array_buffer(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  at::Tensor& t = unwrap_tensor(info[0], "toTypedArray");
-  return guarded(env, "toTypedArray", [&]() -> Napi::Value {
-    at::Tensor c = t.detach().to(at::kCPU).contiguous();
-    auto buffer = Napi::ArrayBuffer::New(env, c.nbytes());
-    if (c.nbytes()) std::memcpy(buffer.Data(), c.data_ptr(), c.nbytes());
-    return buffer;
-  });
+  at::Tensor c = tensor_arg(info, 0, "t").detach().to(at::kCPU).contiguous();
+  auto buffer = Napi::ArrayBuffer::New(info.Env(), c.nbytes());
+  if (c.nbytes()) std::memcpy(buffer.Data(), c.data_ptr(), c.nbytes());
+  return buffer;
 }
 
 Napi::Value shape_of(const Napi::CallbackInfo& info) {
-  at::Tensor& t = unwrap_tensor(info[0], "shape");
-  auto sizes = t.sizes();
+  auto sizes = tensor_arg(info, 0, "t").sizes();
   auto arr = Napi::Array::New(info.Env(), sizes.size());
   for (size_t i = 0; i < sizes.size(); ++i) arr.Set(i, Napi::Number::New(info.Env(), static_cast<double>(sizes[i])));
   return arr;
 }
 
 Napi::Value dtype_of(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<int>(unwrap_tensor(info[0], "dtype").scalar_type()));
+  return Napi::Number::New(info.Env(), static_cast<int>(tensor_arg(info, 0, "t").scalar_type()));
 }
 
 Napi::Value device_of(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), unwrap_tensor(info[0], "device").device().str());
+  return Napi::String::New(info.Env(), tensor_arg(info, 0, "t").device().str());
 }
 
 Napi::Value item_of(const Napi::CallbackInfo& info) {
-  at::Tensor& t = unwrap_tensor(info[0], "item");
-  return guarded(info.Env(), "item", [&]() -> Napi::Value { return Napi::Number::New(info.Env(), t.item().toDouble()); });
+  return Napi::Number::New(info.Env(), tensor_arg(info, 0, "t").item().toDouble());
 }
 
+// requiresGrad(t, value?): reads, or sets and reads.
 Napi::Value requires_grad(const Napi::CallbackInfo& info) {
-  at::Tensor& t = unwrap_tensor(info[0], "requiresGrad");
-  if (info.Length() > 1) guarded(info.Env(), "requiresGrad", [&] { t.set_requires_grad(info[1].ToBoolean().Value()); });
+  at::Tensor& t = tensor_arg(info, 0, "t");
+  if (info.Length() > 1) t.set_requires_grad(info[1].ToBoolean().Value());
   return Napi::Boolean::New(info.Env(), t.requires_grad());
 }
 
 Napi::Value is_leaf(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), unwrap_tensor(info[0], "isLeaf").is_leaf());
+  return Napi::Boolean::New(info.Env(), tensor_arg(info, 0, "t").is_leaf());
 }
 
 Napi::Value retain_grad(const Napi::CallbackInfo& info) {
-  at::Tensor& t = unwrap_tensor(info[0], "retainGrad");
-  guarded(info.Env(), "retainGrad", [&] { t.retain_grad(); });
+  tensor_arg(info, 0, "t").retain_grad();
   return info.Env().Undefined();
 }
 
 // gradOf(t) -> handle sharing the .grad tensor, or undefined before any backward.
 Napi::Value grad_of(const Napi::CallbackInfo& info) {
-  const at::Tensor& g = unwrap_tensor(info[0], "grad").grad();
+  const at::Tensor& g = tensor_arg(info, 0, "t").grad();
   return g.defined() ? wrap_tensor(info.Env(), g) : info.Env().Undefined();
 }
 
 // setGrad(t, g | undefined): replaces .grad (undefined clears it, as zero_grad(set_to_none)).
+// As PyTorch's `.grad =` setter, g must match t's shape, dtype and device.
 Napi::Value set_grad(const Napi::CallbackInfo& info) {
-  at::Tensor& t = unwrap_tensor(info[0], "setGrad");
-  if (info[1].IsUndefined() || info[1].IsNull()) t.mutable_grad().reset();
-  else t.mutable_grad() = unwrap_tensor(info[1], "setGrad");
+  at::Tensor& t = tensor_arg(info, 0, "t");
+  if (info[1].IsUndefined() || info[1].IsNull()) {
+    t.mutable_grad().reset();
+    return info.Env().Undefined();
+  }
+  const at::Tensor& g = tensor_arg(info, 1, "grad");
+  if (g.sizes() != t.sizes() || g.scalar_type() != t.scalar_type() || g.device() != t.device())
+    throw CallError(std::string(call_name(info)) + ": a grad of " + c10::toString(g.scalar_type()) + " " + c10::str(g.sizes()) + " on " + g.device().str() + " for a tensor of " + c10::toString(t.scalar_type()) + " " + c10::str(t.sizes()) + " on " + t.device().str());
+  t.mutable_grad() = g;
   return info.Env().Undefined();
 }
 
@@ -160,55 +140,58 @@ Napi::Value set_grad(const Napi::CallbackInfo& info) {
 // while every reference to them (fields, optimizers) stays valid, as PyTorch's load(assign=True).
 Napi::Value assign(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  unwrap_tensor(info[0], "assign");
+  tensor_arg(info, 0, "t");
   TensorHolder* holder = holder_of(info[0]);
-  const at::Tensor& src = unwrap_tensor(info[1], "assign");
-  guarded(env, "assign", [&] {
-    bool requires_grad = holder->tensor.requires_grad();
-    holder->tensor = src.detach();
-    if (requires_grad) holder->tensor.set_requires_grad(true);
-  });
+  const at::Tensor& src = tensor_arg(info, 1, "src");
+  bool requires_grad = holder->tensor.requires_grad();
+  holder->tensor = src.detach();
+  if (requires_grad) holder->tensor.set_requires_grad(true);
   int64_t bytes = holder->tensor.has_storage() ? static_cast<int64_t>(holder->tensor.storage().nbytes()) : 0;
   if (bytes != holder->accounted_bytes) Napi::MemoryManagement::AdjustExternalMemory(env, bytes - holder->accounted_bytes);
   holder->accounted_bytes = bytes;
   return env.Undefined();
 }
 
+// dispose(t): frees the handle's reference now; disposing twice is harmless.
 Napi::Value dispose(const Napi::CallbackInfo& info) {
-  dispose_handle(info[0]);
+  TensorHolder* h = holder_of(info[0]);
+  if (h == nullptr) throw CallError(argument(info, "t") + ": expected a Tensor, got " + type_name(info[0]), true);
+  if (!h->tensor.defined()) return info.Env().Undefined();
+  h->tensor.reset();
+  h->state->live_handles--;
+  if (h->accounted_bytes) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->accounted_bytes);
+  h->accounted_bytes = 0;
   return info.Env().Undefined();
 }
 
 Napi::Value is_disposed(const Napi::CallbackInfo& info) {
   TensorHolder* h = holder_of(info[0]);
-  return Napi::Boolean::New(info.Env(), h == nullptr || !h->tensor.defined());
+  if (h == nullptr) throw CallError(argument(info, "t") + ": expected a Tensor, got " + type_name(info[0]), true);
+  return Napi::Boolean::New(info.Env(), !h->tensor.defined());
 }
 
 // backward(roots, grads | undefined, retainGraph, createGraph)
 Napi::Value backward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto roots = tensor_list(info[0], "backward");
-  auto grads = tensor_list(info[1], "backward");
-  bool retain = info[2].ToBoolean().Value(), create = info[3].ToBoolean().Value();
-  guarded(env, "backward", [&] { torch::autograd::backward(roots, grads, retain, create); });
-  return env.Undefined();
+  auto roots = tensor_list_arg(info, 0, "roots");
+  auto grads = tensor_list_arg(info, 1, "grads");
+  torch::autograd::backward(roots, grads, info[2].ToBoolean().Value(), info[3].ToBoolean().Value());
+  return info.Env().Undefined();
 }
 
-// grad(outputs, inputs, gradOutputs | undefined, retainGraph, createGraph, allowUnused) -> (Tensor|undefined)[]
+// autogradGrad(outputs, inputs, gradOutputs | undefined, retainGraph, createGraph, allowUnused) -> (Tensor|undefined)[]
 Napi::Value autograd_grad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto outputs = tensor_list(info[0], "grad");
-  auto inputs = tensor_list(info[1], "grad");
-  auto grad_outputs = tensor_list(info[2], "grad");
-  bool retain = info[3].ToBoolean().Value(), create = info[4].ToBoolean().Value(), allow_unused = info[5].ToBoolean().Value();
-  auto grads = guarded(env, "grad", [&] {
-    return torch::autograd::grad(outputs, inputs, grad_outputs, retain, create, allow_unused);
-  });
+  auto outputs = tensor_list_arg(info, 0, "outputs");
+  auto inputs = tensor_list_arg(info, 1, "inputs");
+  auto grad_outputs = tensor_list_arg(info, 2, "gradOutputs");
+  auto grads = torch::autograd::grad(outputs, inputs, grad_outputs, info[3].ToBoolean().Value(),
+                                     info[4].ToBoolean().Value(), info[5].ToBoolean().Value());
   auto arr = Napi::Array::New(env, grads.size());
   for (size_t i = 0; i < grads.size(); ++i) arr.Set(i, grads[i].defined() ? wrap_tensor(env, grads[i]) : env.Undefined());
   return arr;
 }
 
+// setGradEnabled(enabled) -> previous. Grad mode is libtorch's per thread, so per environment.
 Napi::Value set_grad_enabled(const Napi::CallbackInfo& info) {
   bool previous = c10::GradMode::is_enabled();
   c10::GradMode::set_enabled(info[0].ToBoolean().Value());
@@ -216,17 +199,22 @@ Napi::Value set_grad_enabled(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value manual_seed(const Napi::CallbackInfo& info) {
-  at::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+  at::manual_seed(static_cast<uint64_t>(to_integer(info[0], argument(info, "seed"))));
   return info.Env().Undefined();
 }
 
+// numThreads(set?) -> libtorch's intra-op thread count.
 Napi::Value num_threads(const Napi::CallbackInfo& info) {
-  if (info.Length() > 0) at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  if (info.Length() > 0) {
+    int64_t n = to_integer(info[0], argument(info, "threads"));
+    if (n < 1 || n > 65536) throw CallError(argument(info, "threads") + ": expected a thread count of at least 1, got " + std::to_string(n));
+    at::set_num_threads(static_cast<int>(n));
+  }
   return Napi::Number::New(info.Env(), at::get_num_threads());
 }
 
 Napi::Value live_handles(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(live_handle_count()));
+  return Napi::Number::New(info.Env(), static_cast<double>(env_state(info.Env())->live_handles));
 }
 
 Napi::Value runtime_info(const Napi::CallbackInfo& info) {
@@ -241,63 +229,35 @@ Napi::Value runtime_info(const Napi::CallbackInfo& info) {
   return out;
 }
 
+const Entry kEntries[] = {
+    {"fromTypedArray", from_typed_array, 3, 3},
+    {"toArrayBuffer", to_array_buffer, 1, 1},
+    {"shapeOf", shape_of, 1, 1},
+    {"dtypeOf", dtype_of, 1, 1},
+    {"deviceOf", device_of, 1, 1},
+    {"itemOf", item_of, 1, 1},
+    {"requiresGrad", requires_grad, 1, 2},
+    {"isLeaf", is_leaf, 1, 1},
+    {"retainGrad", retain_grad, 1, 1},
+    {"gradOf", grad_of, 1, 1},
+    {"setGrad", set_grad, 2, 2},
+    {"assign", assign, 2, 2},
+    {"dispose", dispose, 1, 1},
+    {"isDisposed", is_disposed, 1, 1},
+    {"backward", backward, 4, 4},
+    {"autogradGrad", autograd_grad, 6, 6},
+    {"setGradEnabled", set_grad_enabled, 1, 1},
+    {"manualSeed", manual_seed, 1, 1},
+    {"numThreads", num_threads, 0, 1},
+    {"liveHandles", live_handles, 0, 0},
+    {"runtimeInfo", runtime_info, 0, 0},
+};
+
 }  // namespace
 
-int64_t live_handle_count() { return g_live_handles.load(); }
-
-bool is_tensor_handle(const Napi::Value& value) {
-  return value.IsExternal() && value.As<Napi::External<TensorHolder>>().CheckTypeTag(&kTensorTag);
-}
-
-Napi::Value wrap_tensor(Napi::Env env, at::Tensor tensor) {
-  auto* holder = new TensorHolder{std::move(tensor), 0};
-  // Count each storage once per handle: an over-estimate for views, but it keeps GC pressure
-  // proportional to what unreleased handles may pin.
-  holder->accounted_bytes = holder->tensor.defined() && holder->tensor.has_storage() ? static_cast<int64_t>(holder->tensor.storage().nbytes()) : 0;
-  if (holder->accounted_bytes) Napi::MemoryManagement::AdjustExternalMemory(env, holder->accounted_bytes);
-  g_live_handles++;
-  auto external = Napi::External<TensorHolder>::New(env, holder, finalize_holder);
-  external.TypeTag(&kTensorTag);
-  return external;
-}
-
-at::Tensor& unwrap_tensor(const Napi::Value& value, const char* what) {
-  TensorHolder* h = holder_of(value);
-  if (h == nullptr) throw Napi::TypeError::New(value.Env(), std::string(what) + ": expected a Tensor");
-  if (!h->tensor.defined()) throw Napi::Error::New(value.Env(), std::string(what) + ": tensor was used after dispose()");
-  return h->tensor;
-}
-
-void dispose_handle(const Napi::Value& value) {
-  TensorHolder* h = holder_of(value);
-  if (h == nullptr || !h->tensor.defined()) return;
-  h->tensor.reset();
-  g_live_handles--;
-  if (h->accounted_bytes) Napi::MemoryManagement::AdjustExternalMemory(value.Env(), -h->accounted_bytes);
-  h->accounted_bytes = 0;
-}
-
-void drain_deferred_releases() {
-  std::vector<napi_ref> pending;
-  {
-    std::lock_guard<std::mutex> lock(g_deferred_mutex);
-    pending.swap(g_deferred);
-  }
-  for (napi_ref ref : pending) napi_delete_reference(g_env, ref);
-}
-
 Napi::Object init(Napi::Env env, Napi::Object exports) {
-  g_env = env;
-  g_js_thread = std::this_thread::get_id();
-  const std::pair<const char*, Napi::Function::Callback> functions[] = {
-      {"fromTypedArray", from_typed_array}, {"toArrayBuffer", to_array_buffer}, {"shapeOf", shape_of},
-      {"dtypeOf", dtype_of}, {"deviceOf", device_of}, {"itemOf", item_of}, {"requiresGrad", requires_grad},
-      {"isLeaf", is_leaf}, {"retainGrad", retain_grad}, {"gradOf", grad_of}, {"setGrad", set_grad}, {"assign", assign},
-      {"dispose", dispose}, {"isDisposed", is_disposed}, {"backward", backward}, {"autogradGrad", autograd_grad},
-      {"setGradEnabled", set_grad_enabled}, {"manualSeed", manual_seed}, {"numThreads", num_threads},
-      {"liveHandles", live_handles}, {"runtimeInfo", runtime_info},
-  };
-  for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
+  init_env_state(env);
+  export_entries(env, exports, kEntries, std::size(kEntries));
   init_ops(env, exports);
   return exports;
 }

@@ -48,9 +48,20 @@ function nodeInclude() {
   return found;
 }
 
+// g++ on PATH, checked before any work so that a missing compiler is named, not an ENOENT.
+function findCompiler() {
+  try {
+    execFileSync('g++', ['--version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('g++ not found on PATH: install a C++17 compiler (Debian: sudo apt-get install g++)');
+  }
+  return 'g++';
+}
+
 function run(cmd, args) {
   return new Promise((ok, fail) => {
     const child = spawn(cmd, args, { stdio: 'inherit' });
+    child.on('error', fail);
     child.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`${cmd} exited with ${code}`))));
   });
 }
@@ -60,7 +71,9 @@ const mtime = (p) => statSync(p).mtimeMs;
 async function main() {
   const force = process.argv.includes('--force');
   const torch = findLibtorch();
-  const addonApi = createRequire(import.meta.url)('node-addon-api').include_dir;
+  const cxx = findCompiler();
+  // include_dir is relative to the current directory, whatever it is.
+  const addonApi = resolve(createRequire(import.meta.url)('node-addon-api').include_dir);
   mkdirSync(buildDir, { recursive: true });
   const flags = [
     '-std=c++17',
@@ -75,7 +88,7 @@ async function main() {
     '-DNODE_ADDON_API_DISABLE_DEPRECATED',
     ...(torch.cxx11Abi !== undefined ? [`-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi}`] : []),
     `-I${nodeInclude()}`,
-    `-I${resolve(root, addonApi)}`,
+    `-I${addonApi}`,
     `-I${torch.include}`,
     `-I${join(torch.include, 'torch', 'csrc', 'api', 'include')}`,
   ];
@@ -95,7 +108,7 @@ async function main() {
     await Promise.all(
       stale.slice(i, i + jobs).map(({ src, obj }) => {
         console.log(`native: compiling ${src.slice(root.length + 1)}`);
-        return run('g++', [...flags, '-c', src, '-o', obj]);
+        return run(cxx, [...flags, '-c', src, '-o', obj]);
       }),
     );
   }
@@ -106,7 +119,7 @@ async function main() {
     const cudaLibs = ['torch_cuda', 'c10_cuda']
       .filter((l) => existsSync(join(torch.lib, `lib${l}.so`)))
       .map((l) => `-l${l}`);
-    await run('g++', [
+    await run(cxx, [
       '-shared',
       '-o',
       output,

@@ -4,42 +4,52 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <napi.h>
 
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace llava {
 
+// What the addon keeps per Node environment (the main thread, and each worker thread that loads
+// the addon), held as the environment's instance data. Nothing is process-global, so threads
+// never see each other's state: each environment runs on one thread, and only `deferred` is
+// reached from others (a tensor's last reference can drop on a libtorch thread).
+struct EnvState {
+  napi_env env;
+  std::thread::id js_thread;
+  int64_t live_handles = 0;  // handles created and not yet disposed or collected
+  std::mutex deferred_mutex;
+  std::vector<napi_ref> deferred;  // see drain_deferred_releases()
+  std::vector<c10::OperatorHandle> ops;  // resolveOp's ids index this (ops.cc)
+};
+
+// Creates the environment's state; called once by the module's init.
+void init_env_state(Napi::Env env);
+// The environment's state. Tensor holders and typed-array releases share ownership of it, so it
+// outlives whatever order Node tears an environment down in.
+const std::shared_ptr<EnvState>& env_state(Napi::BasicEnv env);
+
 struct TensorHolder {
   at::Tensor tensor;
+  std::shared_ptr<EnvState> state;
   int64_t accounted_bytes = 0;  // reported to V8 as external memory, so GC feels native allocations
 };
 
-// Handles created and not yet disposed or collected (tests assert this stays flat).
-int64_t live_handle_count();
-
 Napi::Value wrap_tensor(Napi::Env env, at::Tensor tensor);
-// Throws a JS TypeError naming `what` when `value` is not a live tensor handle.
-at::Tensor& unwrap_tensor(const Napi::Value& value, const char* what);
+// Throws a CallError (TypeError) "<what>: expected a Tensor, got ..." when `value` is not a
+// tensor handle, and "<what>: tensor was used after dispose()" when it was disposed.
+at::Tensor& unwrap_tensor(const Napi::Value& value, const std::string& what);
 bool is_tensor_handle(const Napi::Value& value);
-void dispose_handle(const Napi::Value& value);
+TensorHolder* holder_of(const Napi::Value& value);  // nullptr when not a tensor handle
 
-// Frees tensors whose last reference dropped on a non-JS thread (see addon.cc, from_typed_array).
-void drain_deferred_releases();
-
-// Runs `body`, turning libtorch and C++ errors into JS exceptions: a libtorch error must never
-// abort the process.
-template <typename F>
-auto guarded(Napi::Env env, const char* context, F&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const c10::Error& e) {
-    throw Napi::Error::New(env, std::string(context) + ": " + e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, std::string(context) + ": " + e.what());
-  }
-}
+// Releases the reference that keeps a typed array alive under a tensor sharing its memory: now
+// on the environment's JS thread, else at the next drain_deferred_releases() there.
+void release_ref(const std::shared_ptr<EnvState>& state, napi_ref ref);
+void drain_deferred_releases(EnvState& state);
 
 }  // namespace llava

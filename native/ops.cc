@@ -4,41 +4,27 @@
 // arguments take the schema's defaults.
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <cmath>
+#include <sstream>
 #include <vector>
 
+#include "boundary.h"
 #include "handle.h"
 
 namespace llava {
 namespace {
-
-std::vector<c10::OperatorHandle> g_ops;
 
 std::string describe(const c10::FunctionSchema& schema, const c10::Argument& arg) {
   return schema.name() + (schema.overload_name().empty() ? "" : "." + schema.overload_name()) +
          " argument '" + arg.name() + "' (" + arg.type()->str() + ")";
 }
 
-int64_t to_int(const Napi::Value& v, const std::string& where) {
-  if (v.IsNumber()) {
-    double d = v.As<Napi::Number>().DoubleValue();
-    if (d != static_cast<double>(static_cast<int64_t>(d))) throw std::invalid_argument(where + ": expected an integer, got " + std::to_string(d));
-    return static_cast<int64_t>(d);
-  }
-  if (v.IsBigInt()) {
-    bool lossless = true;
-    return v.As<Napi::BigInt>().Int64Value(&lossless);
-  }
-  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
-  throw std::invalid_argument(where + ": expected an integer");
-}
-
 // A JS number is an integral Scalar when it has no fraction, as a Python int literal would be:
 // int_tensor * 2 stays int64, float_tensor * 2 stays float32, int_tensor * 2.5 promotes.
 c10::Scalar to_scalar(const Napi::Value& v, const std::string& where) {
   if (v.IsBoolean()) return c10::Scalar(v.As<Napi::Boolean>().Value());
-  if (v.IsBigInt()) return c10::Scalar(to_int(v, where));
-  if (!v.IsNumber()) throw std::invalid_argument(where + ": expected a number");
-  double d = v.As<Napi::Number>().DoubleValue();
+  if (v.IsBigInt()) return c10::Scalar(to_integer(v, where));
+  double d = to_double(v, where);
   if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9.0e15) return c10::Scalar(static_cast<int64_t>(d));
   return c10::Scalar(d);
 }
@@ -48,7 +34,7 @@ c10::IValue to_ivalue(const Napi::Value& v, const c10::TypePtr& type, const std:
 c10::IValue to_list(const Napi::Value& v, const c10::TypePtr& elem, const std::string& where) {
   if (!v.IsArray()) {
     // int[] parameters accept a single int, as PyTorch's `sum(dim=1)` does.
-    if (elem->kind() == c10::TypeKind::IntType || elem->kind() == c10::TypeKind::SymIntType) return c10::IValue(std::vector<int64_t>{to_int(v, where)});
+    if (elem->kind() == c10::TypeKind::IntType || elem->kind() == c10::TypeKind::SymIntType) return c10::IValue(std::vector<int64_t>{to_integer(v, where)});
     throw std::invalid_argument(where + ": expected an array");
   }
   auto arr = v.As<Napi::Array>();
@@ -57,12 +43,12 @@ c10::IValue to_list(const Napi::Value& v, const c10::TypePtr& elem, const std::s
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType: {
       std::vector<int64_t> out(n);
-      for (uint32_t i = 0; i < n; ++i) out[i] = to_int(arr.Get(i), where);
+      for (uint32_t i = 0; i < n; ++i) out[i] = to_integer(arr.Get(i), where);
       return c10::IValue(out);
     }
     case c10::TypeKind::FloatType: {
       std::vector<double> out(n);
-      for (uint32_t i = 0; i < n; ++i) out[i] = arr.Get(i).As<Napi::Number>().DoubleValue();
+      for (uint32_t i = 0; i < n; ++i) out[i] = to_double(arr.Get(i), where);
       return c10::IValue(out);
     }
     case c10::TypeKind::BoolType: {
@@ -73,7 +59,7 @@ c10::IValue to_list(const Napi::Value& v, const c10::TypePtr& elem, const std::s
     case c10::TypeKind::TensorType: {
       std::vector<at::Tensor> out;
       out.reserve(n);
-      for (uint32_t i = 0; i < n; ++i) out.push_back(unwrap_tensor(arr.Get(i), where.c_str()));
+      for (uint32_t i = 0; i < n; ++i) out.push_back(unwrap_tensor(arr.Get(i), where));
       return c10::IValue(out);
     }
     case c10::TypeKind::OptionalType: {  // Tensor?[] (index)
@@ -81,7 +67,7 @@ c10::IValue to_list(const Napi::Value& v, const c10::TypePtr& elem, const std::s
       for (uint32_t i = 0; i < n; ++i) {
         Napi::Value e = arr.Get(i);
         if (e.IsNull() || e.IsUndefined()) out.push_back(c10::nullopt);
-        else out.push_back(unwrap_tensor(e, where.c_str()));
+        else out.push_back(unwrap_tensor(e, where));
       }
       return c10::IValue(out);
     }
@@ -93,27 +79,24 @@ c10::IValue to_list(const Napi::Value& v, const c10::TypePtr& elem, const std::s
 c10::IValue to_ivalue(const Napi::Value& v, const c10::TypePtr& type, const std::string& where) {
   switch (type->kind()) {
     case c10::TypeKind::TensorType:
-      return unwrap_tensor(v, where.c_str());
+      return unwrap_tensor(v, where);
     case c10::TypeKind::OptionalType:
       if (v.IsNull() || v.IsUndefined()) return c10::IValue();
       return to_ivalue(v, type->expectRef<c10::OptionalType>().getElementType(), where);
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType:
-      return to_int(v, where);
+      return to_integer(v, where);
     case c10::TypeKind::FloatType:
-      if (!v.IsNumber()) throw std::invalid_argument(where + ": expected a number");
-      return v.As<Napi::Number>().DoubleValue();
+      return to_double(v, where);
     case c10::TypeKind::BoolType:
       if (!v.IsBoolean()) throw std::invalid_argument(where + ": expected a boolean");
       return v.As<Napi::Boolean>().Value();
     case c10::TypeKind::NumberType:
       return to_scalar(v, where);
     case c10::TypeKind::StringType:
-      if (!v.IsString()) throw std::invalid_argument(where + ": expected a string");
-      return v.As<Napi::String>().Utf8Value();
+      return to_string(v, where);
     case c10::TypeKind::DeviceObjType:
-      if (!v.IsString()) throw std::invalid_argument(where + ": expected a device string such as 'cpu' or 'cuda:0'");
-      return c10::Device(v.As<Napi::String>().Utf8Value());
+      return c10::Device(to_string(v, where + " (a device such as 'cpu' or 'cuda:0')"));
     case c10::TypeKind::ListType:
       return to_list(v, type->expectRef<c10::ListType>().getElementType(), where);
     case c10::TypeKind::GeneratorType:
@@ -152,32 +135,42 @@ Napi::Value from_ivalue(Napi::Env env, const c10::IValue& v) {
   throw std::invalid_argument("unsupported return type " + v.tagKind());
 }
 
+// The operator behind an id from resolveOp, in this environment's table.
+const c10::OperatorHandle& op_of(const Napi::CallbackInfo& info) {
+  int64_t id = to_integer(info[0], argument(info, "id"));
+  const auto& ops = env_state(info.Env())->ops;
+  if (id < 0 || id >= static_cast<int64_t>(ops.size()))
+    throw CallError(argument(info, "id") + ": " + std::to_string(id) + " is no operator id from resolveOp (" + std::to_string(ops.size()) + " resolved)");
+  return ops[id];
+}
+
 // resolveOp(name, overload) -> id: looks the schema up once; calls then index a vector.
 Napi::Value resolve_op(const Napi::CallbackInfo& info) {
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  std::string overload = info[1].As<Napi::String>().Utf8Value();
+  std::string name = to_string(info[0], argument(info, "name"));
+  std::string overload = to_string(info[1], argument(info, "overload"));
   auto op = c10::Dispatcher::singleton().findSchema({name, overload});
-  if (!op) throw Napi::Error::New(info.Env(), "unknown operator " + name + (overload.empty() ? "" : "." + overload) + " in this libtorch");
-  g_ops.push_back(*op);
-  return Napi::Number::New(info.Env(), static_cast<double>(g_ops.size() - 1));
+  if (!op) throw CallError(std::string(call_name(info)) + ": unknown operator " + name + (overload.empty() ? "" : "." + overload) + " in this libtorch");
+  auto& ops = env_state(info.Env())->ops;
+  ops.push_back(*op);
+  return Napi::Number::New(info.Env(), static_cast<double>(ops.size() - 1));
 }
 
 Napi::Value op_schema(const Napi::CallbackInfo& info) {
-  const auto& op = g_ops.at(info[0].As<Napi::Number>().Uint32Value());
   std::ostringstream s;
-  s << op.schema();
+  s << op_of(info).schema();
   return Napi::String::New(info.Env(), s.str());
 }
 
 // callOp(id, ...args): converts args by schema, calls boxed, returns one value or an array.
+// Errors name the operator ("aten::mm: ..."), not callOp.
 Napi::Value call_op(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  drain_deferred_releases();
-  const c10::OperatorHandle& op = g_ops.at(info[0].As<Napi::Number>().Uint32Value());
+  drain_deferred_releases(*env_state(env));
+  const c10::OperatorHandle& op = op_of(info);
   const c10::FunctionSchema& schema = op.schema();
   const auto& args = schema.arguments();
   size_t given = info.Length() - 1;
-  return guarded(env, schema.name().c_str(), [&]() -> Napi::Value {
+  return guarded(schema.name(), [&]() -> Napi::Value {
     if (given > args.size()) throw std::invalid_argument("takes " + std::to_string(args.size()) + " arguments, got " + std::to_string(given));
     torch::jit::Stack stack;
     stack.reserve(args.size());
@@ -199,12 +192,14 @@ Napi::Value call_op(const Napi::CallbackInfo& info) {
   });
 }
 
+const Entry kEntries[] = {
+    {"resolveOp", resolve_op, 2, 2},
+    {"opSchema", op_schema, 1, 1},
+    {"callOp", call_op, 1, kVariadic},
+};
+
 }  // namespace
 
-void init_ops(Napi::Env env, Napi::Object exports) {
-  exports.Set("resolveOp", Napi::Function::New(env, resolve_op));
-  exports.Set("opSchema", Napi::Function::New(env, op_schema));
-  exports.Set("callOp", Napi::Function::New(env, call_op));
-}
+void init_ops(Napi::Env env, Napi::Object exports) { export_entries(env, exports, kEntries, std::size(kEntries)); }
 
 }  // namespace llava

@@ -50,7 +50,9 @@ export interface NativeTorch {
   callOp(id: number, ...args: unknown[]): OpResult;
 }
 
-export const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'llava_torch.node');
+// Found from this file (dist/src/torch/native.js), so an installed package finds its own build, whatever the cwd.
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const addonPath = join(packageRoot, 'build', 'llava_torch.node');
 
 /**
  * How long idle OpenMP threads spin before sleeping (libgomp), unless the user chose
@@ -60,17 +62,28 @@ export const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..
  */
 export const DEFAULT_SPINCOUNT = '10000';
 
+/** OMP_NUM_THREADS as libtorch's thread count; libgomp would take a list ("4,2") for nested levels: the first counts. */
+function ompNumThreads(): number | undefined {
+  const value = process.env.OMP_NUM_THREADS;
+  if (value === undefined || value.trim() === '') return undefined;
+  const first = value.split(',')[0]!.trim();
+  if (!/^[0-9]+$/.test(first) || Number(first) < 1)
+    throw new Error(`OMP_NUM_THREADS=${value} is not a thread count: set it to a positive integer or unset it`);
+  return Number(first);
+}
+
 function load(): NativeTorch {
   // libgomp reads its environment when it loads, with the addon below.
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined)
     process.env.GOMP_SPINCOUNT = DEFAULT_SPINCOUNT;
+  const threads = ompNumThreads() ?? availableParallelism();
   if (!existsSync(addonPath)) {
+    const build = join(packageRoot, 'native', 'build.mjs');
     throw new Error(
-      `the libtorch addon is not built (${addonPath} is missing): run 'bash scripts/setup.sh' or 'npm run build'`,
+      `the libtorch addon is not built (${addonPath} is missing): run 'node ${build}', which names what it lacks`,
     );
   }
   const native = createRequire(import.meta.url)(addonPath) as NativeTorch;
-  const threads = Number(process.env.OMP_NUM_THREADS) || availableParallelism();
   native.numThreads(threads);
   return native;
 }
