@@ -8,14 +8,13 @@ import { join } from 'node:path';
 import { SupervisedDataset } from '../../src/data/supervised-dataset.js';
 import { WorkerPool } from '../../src/data/worker-pool.js';
 import { DataLoader } from '../../src/data/loader.js';
-import { writeLlamaTokenizerDir } from '../helpers/text-llama-tokenizer.js';
+import { goldenRoot } from '../helpers/golden.js';
 import { tempDir } from '../helpers/text-images.js';
 
 const root = tempDir('llava-pool-');
-const tokenizerDir = writeLlamaTokenizerDir(false);
+const tokenizerDir = join(goldenRoot, 'llava_preprocess', 'tokenizer'); // LLaMA's tokenizer.model
 after(() => {
   rmSync(root, { recursive: true, force: true });
-  rmSync(tokenizerDir, { recursive: true, force: true });
 });
 
 const ids = ['ok-0', 'exit', 'ok-2', 'throw', 'ok-4', 'oom'];
