@@ -1,0 +1,38 @@
+// `llava eval <subcommand>`: LLaVA-Bench (answers, judge, summarize, reference, chart) and the
+// exact-match benchmarks (sqa, pope, mme, vqa). Each subcommand lives in src/cli/eval/ and is
+// imported when used, so the judge and the scorers never load the native addon.
+
+type Sub = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
+
+const subcommands: Record<string, Sub> = {
+  summarize: {
+    summary: 'relative scores exactly as summarize_gpt_review.py prints them',
+    load: () => import('./eval/summarize.js'),
+  },
+};
+
+function usage(): string {
+  const rows = Object.entries(subcommands).map(([name, s]) => `  ${name.padEnd(10)} ${s.summary}`);
+  return [
+    'usage: llava eval <subcommand> [options]',
+    '',
+    'subcommands:',
+    ...rows,
+    '',
+    "run 'llava eval <subcommand> --help' for its options",
+  ].join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    console.log(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const sub = subcommands[name];
+  if (!sub) {
+    console.error(`llava eval: unknown subcommand '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  return (await sub.load()).run(rest);
+}
