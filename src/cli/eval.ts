@@ -5,6 +5,7 @@
 type Sub = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
 const subcommands: Record<string, Sub> = {
+  judge: { summary: 'LLaVA-Bench reviews by any OpenAI-compatible judge', load: () => import('./eval/judge.js') },
   summarize: {
     summary: 'relative scores exactly as summarize_gpt_review.py prints them',
     load: () => import('./eval/summarize.js'),

@@ -18,3 +18,16 @@ export {
   type SummarizeOptions,
   type SummaryRow,
 } from './summarize.js';
+export {
+  JUDGE_SYSTEM,
+  contextText,
+  judgePrompt,
+  parseRules,
+  ruleCategory,
+  type Bench,
+  type Rule,
+} from './judge-prompt.js';
+export { readJudgeInputs, sameId, type BenchFiles, type JudgeInputs, type JudgeItem } from './bench-inputs.js';
+export { JsonlAppender } from './jsonl-append.js';
+export { promptSha256, reviewLine, reviewUsage, type JudgeRecord } from './review.js';
+export { formatJudgeSummary, runJudge, type JudgeOptions, type JudgeSummary } from './judge.js';

@@ -41,8 +41,11 @@ export function pythonJsonDumps(value: PyValue): string {
   return `{${entries.join(', ')}}`;
 }
 
-/** `json.loads(text)`: standard JSON plus Python's NaN, Infinity and -Infinity. */
-export function pythonJsonLoads(text: string): unknown {
+/**
+ * `json.loads(text)`: standard JSON plus Python's NaN, Infinity and -Infinity. With `keepFloats`,
+ * numbers written with a fraction or exponent come back as PyFloat (so `1.0` prints as `1.0`).
+ */
+export function pythonJsonLoads(text: string, { keepFloats = false } = {}): unknown {
   let at = 0;
   const fail = (what: string): never => {
     throw new SyntaxError(`${what} at character ${at}`);
@@ -90,16 +93,17 @@ export function pythonJsonLoads(text: string): unknown {
       }
     }
     if (c === '"') return string();
-    if (c === 'N') return literal('NaN', NaN);
-    if (c === 'I') return literal('Infinity', Infinity);
+    const float = (x: number) => (keepFloats ? new PyFloat(x) : x);
+    if (c === 'N') return literal('NaN', float(NaN));
+    if (c === 'I') return literal('Infinity', float(Infinity));
     if (c === 't') return literal('true', true);
     if (c === 'f') return literal('false', false);
     if (c === 'n') return literal('null', null);
-    if (c === '-' && text.startsWith('-Infinity', at)) return literal('-Infinity', -Infinity);
+    if (c === '-' && text.startsWith('-Infinity', at)) return literal('-Infinity', float(-Infinity));
     const number = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(at, at + 400));
     if (!number) return fail(c === undefined ? 'unexpected end of text' : `unexpected ${JSON.stringify(c)}`);
     at += number[0].length;
-    return Number(number[0]);
+    return /[.eE]/.test(number[0]) ? float(Number(number[0])) : Number(number[0]);
   };
   const string = (): string => {
     const start = at++;
@@ -135,4 +139,18 @@ export function pythonStrRepr(s: string): string {
     else out += c;
   }
   return `${quote}${out}${quote}`;
+}
+
+/** Python's `repr(value)` of what json.loads returns (str() of a list or dict is its repr). */
+export function pythonRepr(value: PyValue): string {
+  if (value === null) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (value instanceof PyFloat) return pythonFloatStr(value.value);
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : pythonFloatStr(value);
+  if (typeof value === 'string') return pythonStrRepr(value);
+  if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
+  return `{${Object.entries(value)
+    .map(([k, v]) => `${pythonStrRepr(k)}: ${pythonRepr(v)}`)
+    .join(', ')}}`;
 }
