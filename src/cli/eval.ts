@@ -5,6 +5,13 @@
 type Sub = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
 const subcommands: Record<string, Sub> = {
+  sqa: { summary: 'ScienceQA accuracy as eval_science_qa.py', load: () => import('./eval/sqa.js') },
+  pope: {
+    summary: 'POPE accuracy, precision, recall, F1, yes-ratio as eval_pope.py',
+    load: () => import('./eval/pope.js'),
+  },
+  mme: { summary: 'MME accuracy, accuracy+ and score per task', load: () => import('./eval/mme.js') },
+  vqa: { summary: 'VQA soft accuracy (EvalAI normalisation) as eval_textvqa.py', load: () => import('./eval/vqa.js') },
   judge: { summary: 'LLaVA-Bench reviews by any OpenAI-compatible judge', load: () => import('./eval/judge.js') },
   summarize: {
     summary: 'relative scores exactly as summarize_gpt_review.py prints them',

@@ -31,3 +31,26 @@ export { readJudgeInputs, sameId, type BenchFiles, type JudgeInputs, type JudgeI
 export { JsonlAppender } from './jsonl-append.js';
 export { promptSha256, reviewLine, reviewUsage, type JudgeRecord } from './review.js';
 export { formatJudgeSummary, runJudge, type JudgeOptions, type JudgeSummary } from './judge.js';
+export { pythonSplit, pythonStrip } from './python-str.js';
+export {
+  evalScienceQA,
+  formatScienceQA,
+  scienceQAOutputs,
+  sqaParseAnswer,
+  sqaPredIndex,
+  SQA_OPTIONS,
+  type SqaProblemResult,
+  type SqaResult,
+} from './science-qa.js';
+export { evalPope, formatPope, popeAnswer, popeMetrics, type PopeFiles, type PopeMetrics } from './pope.js';
+export { vqaNormalize, vqaNormalizeStages, type NormalizeStages } from './vqa-normalize.js';
+export {
+  evalTextVqa,
+  formatTextVqa,
+  textVqaQuestion,
+  vqaAccuracy,
+  vqaAnswerScores,
+  vqaScore,
+  type TextVqaResult,
+} from './vqa-accuracy.js';
+export { evalMme, formatMme, mmeAnswer, mmeTask, MME_TASKS, type MmeGroup, type MmeTask } from './mme.js';

@@ -4,6 +4,8 @@
 // rounds the exact value but breaks ties away from zero, and `Math.round(x * 10 ** n)` rounds
 // the product, not x. `str(x)` is the shortest round-trip repr, shared with the data engine.
 
+import { pythonStrip } from './python-str.js';
+
 export { pythonFloatRepr as pythonFloatStr } from '../datagen/context.js';
 
 /** x = sign * digits / 10^scale exactly (every finite double is a finite decimal fraction). */
@@ -54,10 +56,6 @@ export function pythonFixed(x: number, n: number): string {
   return `${negative ? '-' : ''}${decimalText(value, n)}`;
 }
 
-// Characters Python's str.strip()/float() treat as whitespace (Py_UNICODE_ISSPACE); JS \s differs
-// (it has U+FEFF, lacks U+001C..U+001F and U+0085).
-const PY_SPACE = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const STRIP = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, 'gu');
 const DIGITS = '\\d(?:_?\\d)*';
 const FLOAT_SYNTAX = new RegExp(`^[+-]?(?:${DIGITS}(?:\\.(?:${DIGITS})?)?|\\.${DIGITS})(?:[eE][+-]?${DIGITS})?$`);
 const SPECIAL = /^([+-]?)(nan|inf|infinity)$/i;
@@ -77,7 +75,8 @@ function digitValue(char: string): string {
 /** Python's `float(text)`, or undefined where Python raises ValueError. */
 export function pythonParseFloat(text: string): number | undefined {
   // Python first maps Unicode digits to ASCII (so full-width '８' is 8), then strips whitespace.
-  const ascii = text.replace(/\p{Nd}/gu, (c) => (c >= '0' && c <= '9' ? c : digitValue(c))).replace(STRIP, '');
+  const mapped = text.replace(/\p{Nd}/gu, (c) => (c >= '0' && c <= '9' ? c : digitValue(c)));
+  const ascii = pythonStrip(mapped);
   const special = SPECIAL.exec(ascii);
   if (special) {
     if (special[2]!.toLowerCase() === 'nan') return NaN;

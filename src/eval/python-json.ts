@@ -12,7 +12,9 @@ export class PyFloat {
   constructor(readonly value: number) {}
 }
 
-export type PyValue = null | boolean | number | string | PyFloat | PyValue[] | { [key: string]: PyValue };
+/** A Map is a dict whose key order is kept as given (JS objects put integer-like keys first). */
+export type PyValue =
+  null | boolean | number | string | PyFloat | PyValue[] | Map<string, PyValue> | { [key: string]: PyValue };
 
 function escapeAscii(text: string): string {
   // Python's ESCAPE_ASCII: everything outside ' '..'~', per UTF-16 unit, lower-case hex.
@@ -28,17 +30,25 @@ function floatToken(x: number): string {
   return pythonFloatStr(x);
 }
 
-/** `json.dumps(value)` with Python's defaults. */
-export function pythonJsonDumps(value: PyValue): string {
-  if (value === null) return 'null';
-  if (value === true) return 'true';
-  if (value === false) return 'false';
-  if (value instanceof PyFloat) return floatToken(value.value);
-  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatToken(value);
-  if (typeof value === 'string') return escapeAscii(value);
-  if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(', ')}]`;
-  const entries = Object.entries(value).map(([k, v]) => `${escapeAscii(k)}: ${pythonJsonDumps(v)}`);
-  return `{${entries.join(', ')}}`;
+/** `json.dumps(value)` with Python's defaults, or `json.dumps(value, indent=n)`. */
+export function pythonJsonDumps(value: PyValue, indent?: number): string {
+  const write = (v: PyValue, depth: number): string => {
+    if (v === null) return 'null';
+    if (v === true) return 'true';
+    if (v === false) return 'false';
+    if (v instanceof PyFloat) return floatToken(v.value);
+    if (typeof v === 'number') return Number.isInteger(v) ? String(v) : floatToken(v);
+    if (typeof v === 'string') return escapeAscii(v);
+    const items = Array.isArray(v)
+      ? v.map((x) => write(x, depth + 1))
+      : [...(v instanceof Map ? v : Object.entries(v))].map(([k, x]) => `${escapeAscii(k)}: ${write(x, depth + 1)}`);
+    const [open, close] = Array.isArray(v) ? ['[', ']'] : ['{', '}'];
+    if (items.length === 0) return `${open}${close}`;
+    if (indent === undefined) return `${open}${items.join(', ')}${close}`;
+    const pad = '\n' + ' '.repeat(indent * (depth + 1));
+    return `${open}${pad}${items.join(`,${pad}`)}\n${' '.repeat(indent * depth)}${close}`;
+  };
+  return write(value, 0);
 }
 
 /**
@@ -150,7 +160,7 @@ export function pythonRepr(value: PyValue): string {
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : pythonFloatStr(value);
   if (typeof value === 'string') return pythonStrRepr(value);
   if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
-  return `{${Object.entries(value)
+  return `{${[...(value instanceof Map ? value : Object.entries(value))]
     .map(([k, v]) => `${pythonStrRepr(k)}: ${pythonRepr(v)}`)
     .join(', ')}}`;
 }
