@@ -5,6 +5,10 @@
 type Sub = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
 const subcommands: Record<string, Sub> = {
+  answers: {
+    summary: 'run a model over a question file (model_vqa answer format)',
+    load: () => import('./eval/answers.js'),
+  },
   sqa: { summary: 'ScienceQA accuracy as eval_science_qa.py', load: () => import('./eval/sqa.js') },
   pope: {
     summary: 'POPE accuracy, precision, recall, F1, yes-ratio as eval_pope.py',

@@ -54,3 +54,10 @@ export {
   type TextVqaResult,
 } from './vqa-accuracy.js';
 export { evalMme, formatMme, mmeAnswer, mmeTask, MME_TASKS, type MmeGroup, type MmeTask } from './mme.js';
+export { answerId } from './answer-id.js';
+export type { AnswersOptions, AnswersSummary, Question } from './answers.js';
+
+/** `answers.ts` loads tensors; importing it here lazily keeps this entry free of the native addon. */
+export async function runAnswers(o: import('./answers.js').AnswersOptions) {
+  return (await import('./answers.js')).runAnswers(o);
+}

@@ -3,7 +3,14 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pythonFixed, pythonFloatStr, pythonParseFloat, pythonRound } from '../../src/eval/index.js';
+import {
+  pythonFixed,
+  pythonFloatStr,
+  pythonParseFloat,
+  pythonRound,
+  pythonSplit,
+  pythonStrip,
+} from '../../src/eval/index.js';
 
 test('round(x, n) rounds the exact binary value, exact ties to even', () => {
   // Exact ties (binary fractions): to even, where toFixed goes away from zero.
@@ -96,4 +103,11 @@ test('float(text) accepts what Python accepts and nothing else', () => {
     'Score:',
   ])
     assert.equal(pythonParseFloat(text), undefined, JSON.stringify(text));
+});
+
+test("str.strip() and str.split() use Python's whitespace, not JS's", () => {
+  assert.equal(pythonStrip('\x1c\x1d ab c\x85\u3000'), 'ab c');
+  assert.equal(pythonStrip('\ufeffab'), '\ufeffab'); // U+FEFF is JS whitespace, not Python's
+  assert.deepEqual(pythonSplit('  a\tb\x1fc\u00a0d  '), ['a', 'b', 'c', 'd']);
+  assert.deepEqual(pythonSplit(' \n '), []);
 });
