@@ -5,6 +5,10 @@
 type Sub = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
 const subcommands: Record<string, Sub> = {
+  reference: {
+    summary: 'rebuild the text-only reference answers with any model',
+    load: () => import('./eval/reference.js'),
+  },
   answers: {
     summary: 'run a model over a question file (model_vqa answer format)',
     load: () => import('./eval/answers.js'),

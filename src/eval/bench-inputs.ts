@@ -27,6 +27,8 @@ export interface JudgeItem {
   questionId: PyValue;
   answer1Id: PyValue;
   answer2Id: PyValue;
+  /** The reference answers' model_id (a rebuilt reference names its model), or null. */
+  reference: string | null;
   /** The review's category (the rule.json key). */
   category: string;
   prompt: string;
@@ -48,7 +50,7 @@ function text(record: Record<string, unknown>, key: string, where: string): stri
   return value;
 }
 
-function detectBench(first: Record<string, unknown> | undefined, path: string): Bench {
+export function detectBench(first: Record<string, unknown> | undefined, path: string): Bench {
   if (first && 'captions' in first && 'instances' in first) return 'coco';
   if (first && 'caption' in first) return 'wild';
   throw new Error(
@@ -101,6 +103,7 @@ export function readJudgeInputs(files: BenchFiles): JudgeInputs {
       questionId: q.question_id as PyValue,
       answer1Id: ('answer_id' in a1 ? a1.answer_id : a1.question_id) as PyValue,
       answer2Id: a2.answer_id as PyValue,
+      reference: typeof a1.model_id === 'string' ? a1.model_id : null,
       category,
       prompt: judgePrompt(
         contextText(bench, context.record, `${files.context}:${context.line}`),

@@ -27,10 +27,19 @@ export {
   type Bench,
   type Rule,
 } from './judge-prompt.js';
-export { readJudgeInputs, sameId, type BenchFiles, type JudgeInputs, type JudgeItem } from './bench-inputs.js';
+export {
+  detectBench,
+  readJudgeInputs,
+  sameId,
+  type BenchFiles,
+  type JudgeInputs,
+  type JudgeItem,
+} from './bench-inputs.js';
 export { JsonlAppender } from './jsonl-append.js';
 export { promptSha256, reviewLine, reviewUsage, type JudgeRecord } from './review.js';
+export { checkResumable, runChatTasks, type ChatRunOptions, type ChatRunSummary, type ChatTask } from './chat-run.js';
 export { formatJudgeSummary, runJudge, type JudgeOptions, type JudgeSummary } from './judge.js';
+export { referenceMessages, runReference, type ReferenceOptions } from './reference.js';
 export { pythonSplit, pythonStrip } from './python-str.js';
 export {
   evalScienceQA,

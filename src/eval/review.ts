@@ -1,8 +1,9 @@
 // One review line, in the reference's key order and Python json.dumps form (spec §8.4): id
 // (1-based), question_id, answer1_id, answer2_id, category, content (the judge's reply), tuple
 // (floats, or the int pair [-1, -1] when the reply has no score pair). After these the project
-// records who judged and how: `judge` = {model, prompt_sha256, usage}; the reference's summary
-// ignores the extra key.
+// records who judged against what, and how: `judge` = {model, reference (the reference answers'
+// model_id; null for the qa90 GPT-4 answers, which carry none), prompt_sha256, usage}; the
+// reference's summary ignores the extra key.
 
 import { createHash } from 'node:crypto';
 import type { JudgeItem } from './bench-inputs.js';
@@ -11,6 +12,7 @@ import { PyFloat, pythonJsonDumps, type PyValue } from './python-json.js';
 
 export interface JudgeRecord {
   model: string;
+  reference: string | null;
   promptSha256: string;
   usage: { promptTokens: number; completionTokens: number } | null;
 }
@@ -34,7 +36,7 @@ export function reviewLine(item: JudgeItem, reply: string, judge: JudgeRecord): 
     category: item.category,
     content: reply,
     tuple,
-    judge: { model: judge.model, prompt_sha256: judge.promptSha256, usage },
+    judge: { model: judge.model, reference: judge.reference, prompt_sha256: judge.promptSha256, usage },
   });
 }
 
