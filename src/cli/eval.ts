@@ -5,13 +5,22 @@
 type Sub = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
 const subcommands: Record<string, Sub> = {
+  answers: {
+    summary: 'run a model over a question file (model_vqa answer format)',
+    load: () => import('./eval/answers.js'),
+  },
+  judge: { summary: 'LLaVA-Bench reviews by any OpenAI-compatible judge', load: () => import('./eval/judge.js') },
+  summarize: {
+    summary: 'relative scores exactly as summarize_gpt_review.py prints them',
+    load: () => import('./eval/summarize.js'),
+  },
   reference: {
     summary: 'rebuild the text-only reference answers with any model',
     load: () => import('./eval/reference.js'),
   },
-  answers: {
-    summary: 'run a model over a question file (model_vqa answer format)',
-    load: () => import('./eval/answers.js'),
+  chart: {
+    summary: 'review files side by side: a table and a self-contained HTML chart',
+    load: () => import('./eval/chart.js'),
   },
   sqa: { summary: 'ScienceQA accuracy as eval_science_qa.py', load: () => import('./eval/sqa.js') },
   pope: {
@@ -20,11 +29,6 @@ const subcommands: Record<string, Sub> = {
   },
   mme: { summary: 'MME accuracy, accuracy+ and score per task', load: () => import('./eval/mme.js') },
   vqa: { summary: 'VQA soft accuracy (EvalAI normalisation) as eval_textvqa.py', load: () => import('./eval/vqa.js') },
-  judge: { summary: 'LLaVA-Bench reviews by any OpenAI-compatible judge', load: () => import('./eval/judge.js') },
-  summarize: {
-    summary: 'relative scores exactly as summarize_gpt_review.py prints them',
-    load: () => import('./eval/summarize.js'),
-  },
 };
 
 function usage(): string {

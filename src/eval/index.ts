@@ -17,7 +17,17 @@ export {
   type ReviewFailure,
   type SummarizeOptions,
   type SummaryRow,
+  UNNAMED_REFERENCE,
 } from './summarize.js';
+export {
+  CHART_BOOTSTRAP,
+  chartHtml,
+  chartJsSource,
+  compare,
+  formatComparison,
+  runLabel,
+  type Comparison,
+} from './chart.js';
 export {
   JUDGE_SYSTEM,
   contextText,

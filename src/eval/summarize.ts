@@ -38,6 +38,9 @@ export interface FileSummary {
   rows: SummaryRow[];
   /** Strict mode: the reviews left out. Always empty in reference mode. */
   failures: ReviewFailure[];
+  /** The judge models and reference-answer models the reviews' judge records name (empty for the reference's own files). */
+  judges: string[];
+  references: string[];
 }
 
 export interface SummarizeOptions {
@@ -52,6 +55,9 @@ export interface SummarizeOptions {
   ignore?: number[];
   strict?: boolean;
 }
+
+/** How a reference-answer file without model_id (the qa90 GPT-4 answers) is named. */
+export const UNNAMED_REFERENCE = 'reference file (no model_id)';
 
 /** Python's sorted() order of str: by code point (JS `<` compares UTF-16 units). */
 export function codePointCompare(a: string, b: string): number {
@@ -126,8 +132,14 @@ export function summarizeFile(name: string, path: string, o: SummarizeOptions = 
     else scores.set(key, [pair]);
   };
   const failures: ReviewFailure[] = [];
+  const judges = new Set<string>();
+  const references = new Set<string>();
   for (const { line, record: review } of readJsonlObjects(path)) {
     const where = `${path}:${line}`;
+    const judge = review.judge as { model?: unknown; reference?: unknown } | undefined;
+    if (typeof judge?.model === 'string') judges.add(judge.model);
+    if (judge && 'reference' in judge)
+      references.add(typeof judge.reference === 'string' ? judge.reference : UNNAMED_REFERENCE);
     if (!('question_id' in review)) throw new Error(`${where}: the review has no question_id`);
     const id = review.question_id;
     if (o.ignore !== undefined && typeof id === 'number' && o.ignore.includes(id)) continue;
@@ -146,7 +158,7 @@ export function summarizeFile(name: string, path: string, o: SummarizeOptions = 
     add('all', pair);
   }
   const rows = [...scores.keys()].sort(codePointCompare).map((key) => row(key, scores.get(key)!, path));
-  return { path, config: configName(name), rows, failures };
+  return { path, config: configName(name), rows, failures, judges: [...judges], references: [...references] };
 }
 
 export function summarize(o: SummarizeOptions): FileSummary[] {

@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export function writeTinyTokenizer(): string {
+/** Writes the tokenizer files into `dir` (a new temp dir by default) and returns it. */
+export function writeTinyTokenizer(dir = mkdtempSync(join(tmpdir(), 'llava-tiny-tok-'))): string {
   const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
   for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
   const chars = '\u2581abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,?!:;\'"()-';
@@ -55,7 +56,6 @@ export function writeTinyTokenizer(): string {
       merges: [],
     },
   };
-  const dir = mkdtempSync(join(tmpdir(), 'llava-tiny-tok-'));
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
   writeFileSync(
     join(dir, 'tokenizer_config.json'),
