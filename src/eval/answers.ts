@@ -147,17 +147,20 @@ async function answerBatch(o: AnswersOptions, batch: Question[]): Promise<string
     });
   });
   const eos = o.tokenizer.eosId;
+  // The inputs go where the model's weights are ('cpu' or a GPU).
+  const device = o.model.language_model.model.embed_tokens.weight.device;
+  const pixelDtype = o.model.vision_tower.parameters()[0]!.dtype;
   const sequences: Tensor = await o.model.generate({
-    inputIds: tensor(ids, [batch.length, width]),
-    attentionMask: tensor(mask, [batch.length, width]),
-    pixelValues: pixels.length > 0 ? scope(() => cat(pixels, 0)) : undefined,
+    inputIds: tensor(ids, [batch.length, width]).to(device),
+    attentionMask: tensor(mask, [batch.length, width]).to(device),
+    pixelValues: pixels.length > 0 ? scope(() => cat(pixels, 0).to(pixelDtype).to(device)) : undefined,
     maxNewTokens: o.maxNewTokens,
     doSample: o.temperature > 0,
     ...(o.temperature > 0 && { temperature: o.temperature, topP: o.topP, seed: o.seed }),
     ...(eos !== undefined && { eosTokenId: eos }),
     padTokenId: pad,
   });
-  const all = Array.from(sequences.toTypedArray() as BigInt64Array, Number);
+  const all = Array.from(sequences.to('cpu').toTypedArray() as BigInt64Array, Number);
   const length = sequences.size(1);
   return batch.map((_, b) => {
     let tokens = all.slice(b * length + width, (b + 1) * length);

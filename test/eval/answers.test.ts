@@ -162,7 +162,7 @@ test('llava eval answers: reference format, greedy as a hand-written loop, batch
 
   // Chunks: the second of two chunks is questions 3..4.
   const chunk = join(work, 'chunk.jsonl');
-  assert.equal(answers(chunk, ['--num-chunks', '2', '--chunk-idx', '1', '--no-progress']).status, 0);
+  assert.equal(answers(chunk, ['--num-chunks', '2', '--chunk-idx', '1', '--device', 'cpu', '--no-progress']).status, 0);
   assert.equal(readFileSync(chunk, 'utf8'), lines.slice(3).join('\n') + '\n');
 });
 

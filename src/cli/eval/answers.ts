@@ -23,6 +23,7 @@ const STRING_OPTIONS = [
   'num-chunks',
   'chunk-idx',
   'dtype',
+  'device',
 ];
 
 const HELP = `usage: llava eval answers --model-path DIR --question-file Q --image-folder DIR --answers-file OUT [options]
@@ -45,6 +46,7 @@ skips the question ids already in OUT.
   --seed N                  sampling and answer ids (default 0)
   --num-chunks K --chunk-idx I   answer only the I-th of K consecutive chunks (ceil(n / K) each)
   --dtype D                 float32 (default), bfloat16 or float16
+  --device D                cpu (default), cuda, cuda:1, ... (a CUDA build of libtorch)
   --no-progress             no progress line on stderr`;
 
 export function run(argv: string[]): Promise<number> {
@@ -92,6 +94,7 @@ export function run(argv: string[]): Promise<number> {
     const questions = all.slice(chunk * size, (chunk + 1) * size);
     const model = LlavaForConditionalGeneration.fromPretrained(modelPath, { dtype: dtype as 'float32' });
     model.eval();
+    if (s('device')) model.to(s('device')!);
     const tokenizer = TextTokenizer.fromDir(s('tokenizer') ?? modelPath);
     const processorPath = s('image-processor') ?? join(modelPath, 'preprocessor_config.json');
     const imageSize = model.config.vision_config.image_size;
