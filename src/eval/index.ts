@@ -3,7 +3,7 @@
 // benchmarks. Only `answers` needs tensors; it is imported from its own module.
 
 export { pythonFixed, pythonFloatStr, pythonParseFloat, pythonRound } from './python-float.js';
-export { PyFloat, pythonJsonDumps, pythonJsonLoads, pythonStrRepr, type PyValue } from './python-json.js';
+export { PyFloat, pythonJsonDumps, pythonJsonLoads, pythonRepr, pythonStrRepr, type PyValue } from './python-json.js';
 export { parseJsonl, readJsonl, readJsonlObjects, type JsonlLine } from './jsonl.js';
 export { parseScore, type ParsedScore, type ScorePair } from './parse-score.js';
 export {

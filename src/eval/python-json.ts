@@ -16,12 +16,19 @@ export class PyFloat {
 export type PyValue =
   null | boolean | number | string | PyFloat | PyValue[] | Map<string, PyValue> | { [key: string]: PyValue };
 
+const NAMED_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\b': '\\b',
+  '\f': '\\f',
+};
+
 function escapeAscii(text: string): string {
   // Python's ESCAPE_ASCII: everything outside ' '..'~', per UTF-16 unit, lower-case hex.
-  const named: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-  named['\b'] = '\\b';
-  named['\f'] = '\\f';
-  return `"${text.replace(/[\\"]|[^ -~]/g, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`;
+  return `"${text.replace(/[\\"]|[^ -~]/g, (c) => NAMED_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`;
 }
 
 function floatToken(x: number): string {
