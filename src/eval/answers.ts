@@ -3,7 +3,8 @@
 // turn (vicuna_v1 for LLaVA-1.5), the `<image>` rule of tokenizer_image_token, the image through
 // the CLIP processor (pad-to-square for LLaVA-1.5), greedy decoding unless a temperature is given;
 // one line per question: {question_id, prompt (the question as given), text (decoded without
-// special tokens, stripped), answer_id, model_id, metadata}. Questions go through the model
+// special tokens, stripped), answer_id, model_id, metadata}; question files: questions.ts.
+// Questions go through the model
 // `batchSize` at a time, left-padded; each finished answer is appended at once, so a rerun skips
 // the question ids already in the file. Loads tensors: imported only by `llava eval answers`.
 
@@ -18,17 +19,9 @@ import { decodeImageFile } from '../vision/decode.js';
 import { Progress } from '../datagen/progress.js';
 import { answerId } from './answer-id.js';
 import { JsonlAppender } from './jsonl-append.js';
-import { PyFloat, pythonJsonDumps, type PyValue } from './python-json.js';
+import { PyFloat, pythonJsonDumps } from './python-json.js';
 import { pythonStrip } from './python-str.js';
-
-export interface Question {
-  /** 1-based line in the question file (for messages). */
-  line: number;
-  questionId: PyValue;
-  /** Image file relative to the image folder; absent for a text-only question. */
-  image: string | undefined;
-  text: string;
-}
+import type { Question } from './questions.js';
 
 export interface AnswersOptions {
   model: LlavaForConditionalGeneration;
@@ -62,25 +55,6 @@ export function answerPrompt(convMode: string, question: string, withImage: bool
   return generationPrompt(t, [{ role: t.roles[0], content: withImage ? `<image>\n${question}` : question }]);
 }
 
-/** The question file's records (question_id, image, text), with errors naming the line. */
-export function readQuestions(
-  records: { line: number; record: Record<string, unknown> }[],
-  source: string,
-): Question[] {
-  return records.map(({ line, record }) => {
-    if (typeof record.text !== 'string') throw new Error(`${source}:${line}: the question has no string "text"`);
-    if (!('question_id' in record)) throw new Error(`${source}:${line}: the question has no question_id`);
-    if (record.image !== undefined && typeof record.image !== 'string')
-      throw new Error(`${source}:${line}: "image" must be a file name`);
-    return {
-      line,
-      questionId: record.question_id as PyValue,
-      image: record.image as string | undefined,
-      text: record.text,
-    };
-  });
-}
-
 const idKey = (id: unknown) => JSON.stringify(id instanceof PyFloat ? id.value : id);
 
 export async function runAnswers(o: AnswersOptions): Promise<AnswersSummary> {
@@ -100,7 +74,7 @@ export async function runAnswers(o: AnswersOptions): Promise<AnswersSummary> {
         file.append(
           pythonJsonDumps({
             question_id: q.questionId,
-            prompt: q.text,
+            prompt: q.recordedPrompt,
             text: texts[i]!,
             answer_id: answerId(o.seed, o.modelId, q.questionId),
             model_id: o.modelId,
@@ -129,7 +103,7 @@ async function answerBatch(o: AnswersOptions, batch: Question[]): Promise<string
     if (q.image === undefined) continue;
     const path = join(o.imageFolder, q.image);
     const image = await decodeImageFile(path).catch((err: Error) => {
-      throw new Error(`question line ${q.line} (question_id ${JSON.stringify(q.questionId)}): ${err.message}`);
+      throw new Error(`${q.where} (question_id ${JSON.stringify(q.questionId)}): ${err.message}`);
     });
     const { data, shape } = o.processor.preprocess(image, o.aspectRatio);
     pixels.push(tensor(data, [1, ...shape]));

@@ -74,7 +74,8 @@ export {
 } from './vqa-accuracy.js';
 export { evalMme, formatMme, mmeAnswer, mmeTask, MME_TASKS, type MmeGroup, type MmeTask } from './mme.js';
 export { answerId } from './answer-id.js';
-export type { AnswersOptions, AnswersSummary, Question } from './answers.js';
+export type { AnswersOptions, AnswersSummary } from './answers.js';
+export { readQuestionFile, SINGLE_PRED_PROMPT, type Question } from './questions.js';
 
 /** `answers.ts` loads tensors; importing it here lazily keeps this entry free of the native addon. */
 export async function runAnswers(o: import('./answers.js').AnswersOptions) {

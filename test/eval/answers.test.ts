@@ -190,5 +190,75 @@ test('llava eval answers: a missing image names the question', () => {
     { encoding: 'utf8' },
   );
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /question line 1 \(question_id 7\): image .*nowhere\.png/);
+  assert.match(r.stderr, /bad-questions\.jsonl:1 \(question_id 7\): image .*nowhere\.png/);
+});
+
+test('llava eval answers on a ScienceQA conversation file, then llava eval sqa reads it', async () => {
+  // model_vqa_science's input: a JSON list; the question is the first turn without <image>.
+  const file = join(work, 'sqa-questions.json');
+  writeFileSync(
+    file,
+    JSON.stringify([
+      {
+        id: '1',
+        image: 'red.png',
+        conversations: [{ from: 'human', value: '<image>\nWhich colour?\nA. red\nB. blue' }],
+      },
+      { id: '2', conversations: [{ from: 'human', value: 'Which is a fruit?\nA. apple\nB. stone ' }] },
+    ]),
+  );
+  const out = join(work, 'sqa', 'answers.jsonl');
+  const r = spawnSync(
+    process.execPath,
+    [
+      MAIN,
+      'eval',
+      'answers',
+      '--model-path',
+      MODEL,
+      '--tokenizer',
+      tokDir,
+      '--question-file',
+      file,
+      '--image-folder',
+      work,
+      '--answers-file',
+      out,
+      '--single-pred-prompt',
+      '--max-new-tokens',
+      '2',
+      '--no-progress',
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const lines = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const suffix = "\nAnswer with the option's letter from the given choices directly.";
+  assert.deepEqual(
+    lines.map((l) => [l.question_id, l.prompt]),
+    [
+      ['1', `<image>\nWhich colour?\nA. red\nB. blue${suffix}`],
+      ['2', `Which is a fruit?\nA. apple\nB. stone${suffix}`],
+    ],
+  );
+  // ScienceQA's files for these two problems; the random model's replies parse as FAILED.
+  const base = join(work, 'sqa');
+  writeFileSync(join(base, 'pid_splits.json'), JSON.stringify({ test: ['1', '2'] }));
+  writeFileSync(
+    join(base, 'problems.json'),
+    JSON.stringify({ 1: { choices: ['red', 'blue'], answer: 0 }, 2: { choices: ['apple', 'stone'], answer: 0 } }),
+  );
+  const score = spawnSync(process.execPath, [MAIN, 'eval', 'sqa', '--base-dir', base, '--result-file', out], {
+    encoding: 'utf8',
+  });
+  assert.equal(score.status, 0, score.stderr);
+  const correct = lines.filter((l) => l.text === 'A' || l.text.startsWith('A. ')).length;
+  const img = lines[0].text === 'A' || lines[0].text.startsWith('A. ') ? '100.00' : '0.00';
+  assert.equal(
+    score.stdout,
+    `Total: 2, Correct: ${correct}, Accuracy: ${(correct * 50).toFixed(2)}%, IMG-Accuracy: ${img}%\n`,
+  );
 });

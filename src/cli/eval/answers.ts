@@ -2,7 +2,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { readJsonlObjects } from '../../eval/jsonl.js';
+import { readQuestionFile } from '../../eval/questions.js';
 import { intOption, numberOption, parseOptions, UsageError, withUsage, type OptionSpec } from './args.js';
 
 const STRING_OPTIONS = [
@@ -28,11 +28,13 @@ const STRING_OPTIONS = [
 
 const HELP = `usage: llava eval answers --model-path DIR --question-file Q --image-folder DIR --answers-file OUT [options]
 
-Answers each question of Q (JSONL: question_id, image, text) with the model, as LLaVA's
-model_vqa.py writes them (question_id, prompt, text, answer_id, model_id, metadata). A rerun
-skips the question ids already in OUT.
+Answers each question of Q with the model, as LLaVA's model_vqa.py writes them (question_id,
+prompt, text, answer_id, model_id, metadata). A rerun skips the question ids already in OUT.
 
   --model-path DIR          a llava-hf or original LLaVA checkpoint folder
+  --question-file Q         JSONL (model_vqa) or a JSON list of ScienceQA conversation records
+                            (model_vqa_science: the prompt is written with "<image>\\n" in front)
+  --single-pred-prompt      append "Answer with the option's letter from the given choices directly."
   --tokenizer DIR           tokenizer folder (default: the model folder)
   --image-processor FILE    preprocessor_config.json (default: the model folder's, else the vision
                             tower's image size with CLIP's mean and std)
@@ -52,7 +54,10 @@ skips the question ids already in OUT.
 export function run(argv: string[]): Promise<number> {
   const command = 'llava eval answers';
   return withUsage(command, HELP, argv, async () => {
-    const specs: Record<string, OptionSpec> = { 'no-progress': { kind: 'boolean' } };
+    const specs: Record<string, OptionSpec> = {
+      'no-progress': { kind: 'boolean' },
+      'single-pred-prompt': { kind: 'boolean' },
+    };
     for (const name of STRING_OPTIONS) specs[name] = { kind: 'string' };
     const o = parseOptions(argv, specs, command);
     const s = (k: string) => o[k] as string | undefined;
@@ -77,19 +82,15 @@ export function run(argv: string[]): Promise<number> {
     conversationTemplate(s('conv-mode') ?? 'vicuna_v1'); // an unknown name fails before the model loads
 
     // Tensors from here on: the addon loads only for this subcommand.
-    const [
-      { LlavaForConditionalGeneration },
-      { TextTokenizer },
-      { ClipImageProcessor },
-      { readQuestions, runAnswers },
-    ] = await Promise.all([
-      import('../../models/index.js'),
-      import('../../text/tokenizer.js'),
-      import('../../vision/clip-processor.js'),
-      import('../../eval/answers.js'),
-    ]);
+    const [{ LlavaForConditionalGeneration }, { TextTokenizer }, { ClipImageProcessor }, { runAnswers }] =
+      await Promise.all([
+        import('../../models/index.js'),
+        import('../../text/tokenizer.js'),
+        import('../../vision/clip-processor.js'),
+        import('../../eval/answers.js'),
+      ]);
     const modelPath = s('model-path')!;
-    const all = readQuestions(readJsonlObjects(s('question-file')!), s('question-file')!);
+    const all = readQuestionFile(s('question-file')!, { singlePredPrompt: o['single-pred-prompt'] === true });
     const size = Math.ceil(all.length / chunks);
     const questions = all.slice(chunk * size, (chunk + 1) * size);
     const model = LlavaForConditionalGeneration.fromPretrained(modelPath, { dtype: dtype as 'float32' });
