@@ -72,7 +72,8 @@ export {
   vqaScore,
   type TextVqaResult,
 } from './vqa-accuracy.js';
-export { evalMme, formatMme, mmeAnswer, mmeTask, MME_TASKS, type MmeGroup, type MmeTask } from './mme.js';
+export { evalMme, formatMme, mmeAnswer, mmeScores, mmeTask, MME_TASKS, type MmeGroup, type MmeTask } from './mme.js';
+export { mmeResultsFromAnswers } from './mme-convert.js';
 export { answerId } from './answer-id.js';
 export type { AnswersOptions, AnswersSummary } from './answers.js';
 export { readQuestionFile, SINGLE_PRED_PROMPT, type Question } from './questions.js';

@@ -94,21 +94,36 @@ export interface MmeGroup {
   total: number;
 }
 
-export function evalMme(resultsDir: string): MmeGroup[] {
+/** Scores from the results' text per task (a task missing from `results` is left out of its group's total). */
+export function mmeScores(results: Map<string, { text: string; source: string }>): MmeGroup[] {
   const groups = Object.entries(MME_TASKS).map(([group, names]): MmeGroup => {
     const tasks: MmeTask[] = [];
     const missing: string[] = [];
     for (const name of names) {
-      const path = join(resultsDir, `${name}.txt`);
-      if (existsSync(path)) tasks.push(mmeTask(name, readFileSync(path, 'utf8'), path));
+      const result = results.get(name);
+      if (result) tasks.push(mmeTask(name, result.text, result.source));
       else missing.push(name);
     }
     const total = tasks.reduce((sum, t) => sum + t.score, 0);
     return { group: group as MmeGroup['group'], tasks, missing, total };
   });
+  const known = new Set<string>(Object.values(MME_TASKS).flat());
+  const unknown = [...results.keys()].filter((t) => !known.has(t));
+  if (unknown.length > 0) throw new Error(`MME: unknown task(s) ${unknown.join(', ')}`);
   if (groups.every((g) => g.tasks.length === 0))
-    throw new Error(`${resultsDir}: no MME task file (<task>.txt, e.g. existence.txt)`);
+    throw new Error('MME: no task results (<task>.txt, e.g. existence.txt)');
   return groups.filter((g) => g.tasks.length > 0);
+}
+
+/** Scores from MME's results folder: <task>.txt per task. */
+export function evalMme(resultsDir: string): MmeGroup[] {
+  const results = new Map<string, { text: string; source: string }>();
+  for (const name of Object.values(MME_TASKS).flat()) {
+    const path = join(resultsDir, `${name}.txt`);
+    if (existsSync(path)) results.set(name, { text: readFileSync(path, 'utf8'), source: path });
+  }
+  if (results.size === 0) throw new Error(`${resultsDir}: no MME task file (<task>.txt, e.g. existence.txt)`);
+  return mmeScores(results);
 }
 
 /** A table per group: total, then each task's score, accuracy and accuracy+. */

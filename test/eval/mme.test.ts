@@ -2,11 +2,11 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { evalMme, mmeAnswer } from '../../src/eval/index.js';
+import { evalMme, mmeAnswer, mmeResultsFromAnswers, mmeScores } from '../../src/eval/index.js';
 import { MAIN } from './paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'llava-mme-'));
@@ -92,4 +92,75 @@ test('MME: the yes/no rule; bad files are named', () => {
   } finally {
     rmSync(bad, { recursive: true, force: true });
   }
+});
+
+test('MME from a model_vqa answer file and the benchmark folder (convert_answer_to_mme.py), both layouts', () => {
+  const bench = join(dir, 'MME_Benchmark_release_version');
+  // existence: images/ and questions_answers_YN/; OCR: flat, with the two-space "  Please" form.
+  mkdirSync(join(bench, 'existence', 'images'), { recursive: true });
+  mkdirSync(join(bench, 'existence', 'questions_answers_YN'));
+  writeFileSync(
+    join(bench, 'existence', 'questions_answers_YN', '000000006040.txt'),
+    'Is there a train in this image? Please answer yes or no.\tYes\nIs there a bed in this image? Please answer yes or no.\tNo\n',
+  );
+  mkdirSync(join(bench, 'OCR'));
+  writeFileSync(
+    join(bench, 'OCR', '0001.txt'),
+    'Is the word "high"?  Please answer yes or no.\tYes\nIs the word "low"?  Please answer yes or no.\tNo\n',
+  );
+  const suffix = '\nAnswer the question using a single word or phrase.';
+  const answers = join(dir, 'mme-answers.jsonl');
+  writeFileSync(
+    answers,
+    [
+      {
+        question_id: 'existence/000000006040.jpg',
+        prompt: `Is there a train in this image? Please answer yes or no.${suffix}`,
+        text: 'Yes',
+      },
+      {
+        question_id: 'existence/000000006040.jpg',
+        prompt: `Is there a bed in this image? Please answer yes or no.${suffix}`,
+        text: 'No',
+      },
+      { question_id: 'OCR/0001.jpg', prompt: `Is the word "high"?${suffix}`, text: 'yes' },
+      { question_id: 'OCR/0001.jpg', prompt: `Is the word "low"?${suffix}`, text: 'yes' },
+    ]
+      .map((a) => JSON.stringify(a) + '\n')
+      .join(''),
+  );
+  const results = mmeResultsFromAnswers(answers, bench);
+  assert.equal(
+    results.get('existence'),
+    '000000006040.txt\tIs there a train in this image? Please answer yes or no.\tYes\tYes\n' +
+      '000000006040.txt\tIs there a bed in this image? Please answer yes or no.\tNo\tNo\n',
+  );
+  assert.equal(
+    results.get('OCR'),
+    '0001.txt\tIs the word "high"?  Please answer yes or no.\tYes\tyes\n0001.txt\tIs the word "low"?  Please answer yes or no.\tNo\tyes\n',
+  );
+  // existence: both right: 100 + 100; OCR: one of two, no image with both: 50 + 0.
+  const [perception] = mmeScores(new Map([...results].map(([t, text]) => [t, { text, source: t }])));
+  assert.deepEqual(
+    perception!.tasks.map((t) => [t.task, t.score]),
+    [
+      ['existence', 200],
+      ['OCR', 50],
+    ],
+  );
+  assert.equal(perception!.total, 250);
+  const out = join(dir, 'written');
+  const cli = spawnSync(
+    process.execPath,
+    [MAIN, 'eval', 'mme', '--answers', answers, '--benchmark-dir', bench, '--write-results', out],
+    { encoding: 'utf8' },
+  );
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, /total score: 250\.0\n/);
+  assert.equal(readFileSync(join(out, 'OCR.txt'), 'utf8'), results.get('OCR'));
+  writeFileSync(answers, JSON.stringify({ question_id: 'OCR/0001.jpg', prompt: 'Unknown?', text: 'no' }) + '\n');
+  assert.throws(
+    () => mmeResultsFromAnswers(answers, bench),
+    /mme-answers\.jsonl:1: no ground truth .* for OCR\/0001\.txt/,
+  );
 });
