@@ -11,6 +11,7 @@ const commands: Record<string, Command> = {
   },
   demo: { summary: 'doctor, then a few training steps of a tiny model', load: () => import('./demo.js') },
   datagen: { summary: 'GPT-assisted instruction data from captions and boxes', load: () => import('./datagen.js') },
+  eval: { summary: 'LLaVA-Bench with any judge; ScienceQA, POPE, MME, VQA', load: () => import('./eval.js') },
 };
 
 function usage(): string {
