@@ -53,8 +53,10 @@ export class LoraAdapter extends Module {
     targets: [string, Linear][],
   ) {
     super();
-    if (!(Number.isInteger(options.r) && options.r > 0)) throw new RangeError(`LoRA r must be a positive integer, got ${options.r}`);
-    if (!(options.dropout >= 0 && options.dropout < 1)) throw new RangeError(`LoRA dropout must be in [0, 1), got ${options.dropout}`);
+    if (!(Number.isInteger(options.r) && options.r > 0))
+      throw new RangeError(`LoRA r must be a positive integer, got ${options.r}`);
+    if (!(options.dropout >= 0 && options.dropout < 1))
+      throw new RangeError(`LoRA dropout must be in [0, 1), got ${options.dropout}`);
     if (targets.length === 0) throw new Error('LoRA: no target Linear module under language_model');
     for (const [name, linear] of targets) {
       const layer = new LoraLayer(linear, options.r, options.alpha / options.r, options.dropout);

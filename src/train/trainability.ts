@@ -12,8 +12,7 @@ export type Trainable = { parameters: NamedParameter[]; lora?: LoraAdapter };
 /** Freezes `model` as the stage asks and returns its trainable parameters in named_parameters order. */
 export function applyStage(model: LlavaForConditionalGeneration, stage: Stage, lora?: LoraOptions): Trainable {
   model.freeze();
-  const trains = (name: string) =>
-    isProjector(name) || (stage === 'finetune' && name.startsWith('language_model.'));
+  const trains = (name: string) => isProjector(name) || (stage === 'finetune' && name.startsWith('language_model.'));
   const parameters = model.namedParameters().filter(([name]) => trains(name));
   for (const [, p] of parameters) p.requiresGrad = true;
   if (stage !== 'lora') return { parameters };

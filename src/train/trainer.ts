@@ -91,7 +91,8 @@ export class Trainer {
     readonly options: TrainerOptions,
   ) {
     const ga = options.gradientAccumulationSteps;
-    if (!(Number.isInteger(ga) && ga > 0)) throw new RangeError(`gradient_accumulation_steps must be a positive integer, got ${ga}`);
+    if (!(Number.isInteger(ga) && ga > 0))
+      throw new RangeError(`gradient_accumulation_steps must be a positive integer, got ${ga}`);
     if (source.perEpoch === 0) throw new Error('the training data is empty: no micro-batch in an epoch');
     // num_update_steps_per_epoch = max(len(dataloader) // GA, 1); leftover micro-batches of an epoch are not used.
     this.stepsPerEpoch = Math.max(Math.floor(source.perEpoch / ga), 1);
@@ -189,7 +190,10 @@ export class Trainer {
       this.#cursor = { epoch, next: index, iterator: this.source.epoch(epoch, index) };
     }
     const { value, done } = await this.#cursor.iterator.next();
-    if (done) throw new Error(`epoch ${epoch} ended before micro-batch ${index} (the source gave fewer than ${this.source.perEpoch})`);
+    if (done)
+      throw new Error(
+        `epoch ${epoch} ended before micro-batch ${index} (the source gave fewer than ${this.source.perEpoch})`,
+      );
     this.#cursor.next++;
     return value;
   }
@@ -214,7 +218,11 @@ function countTargets(batch: MicroBatch): { targets: number; tokens: number; sam
     scope(() => {
       const L = batch.labels.size(1);
       const attended = batch.attentionMask.ne(0);
-      const supervised = batch.labels.ne(-100).logicalAnd(attended).narrow(1, 1, L - 1).sum(1); // [B]
+      const supervised = batch.labels
+        .ne(-100)
+        .logicalAnd(attended)
+        .narrow(1, 1, L - 1)
+        .sum(1); // [B]
       return {
         targets: supervised.sum().item(),
         tokens: attended.sum().item(),

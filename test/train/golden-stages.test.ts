@@ -7,23 +7,10 @@ import assert from 'node:assert/strict';
 import { noGrad, scope } from '../../src/torch/index.js';
 import { applyStage } from '../../src/train/trainability.js';
 import { noDecayNames, optimizerGroups } from '../../src/train/param-groups.js';
-import { Trainer, type TrainerOptions } from '../../src/train/trainer.js';
+import { Trainer } from '../../src/train/trainer.js';
 import { maxAbsDiff } from '../helpers/golden.js';
 import { assertArrayClose } from '../helpers/close.js';
-import { fixtureSource, floats, frozenOf, frozenSha256, loadTiny, meta, train } from './helpers.js';
-
-export const goldenOptions = (epochs: number): TrainerOptions => ({
-  epochs,
-  gradientAccumulationSteps: 2,
-  maxGradNorm: 1,
-  scheduler: 'cosine',
-  warmupRatio: 0.03,
-  betas: [0.9, 0.999],
-  eps: 1e-8,
-  lossScaling: 'mean',
-  seed: 0,
-  maxNonFiniteSteps: 3,
-});
+import { fixtureSource, floats, frozenOf, frozenSha256, goldenOptions, loadTiny, meta, train } from './helpers.js';
 
 const paramsNamed = (model: ReturnType<typeof loadTiny>) => new Map(model.namedParameters());
 
@@ -65,7 +52,11 @@ test('stage 1: only the projector trains, in 2 groups, step for step as Trainer'
     assert.ok(maxAbsDiff(params.get(name)!, train.fixture(`stage1.final.${name}`)) <= 1e-5, name);
   assert.equal(frozenSha256(frozenOf(model)), meta.stage1.frozen_check.sha256_after, 'frozen parameters changed');
   for (const [name, p] of frozenOf(model)) assert.equal(p.grad, undefined, `${name} holds a gradient`);
-  assert.equal(trainer.optimizer.stateDict().state.size, meta.stage1.trainable.length, 'optimizer state only for trainables');
+  assert.equal(
+    trainer.optimizer.stateDict().state.size,
+    meta.stage1.trainable.length,
+    'optimizer state only for trainables',
+  );
   await trainer.close();
 });
 
@@ -73,7 +64,9 @@ test('stage 2: projector + LLM in 4 groups (weight decay 0.1, mm_projector_lr), 
   const model = loadTiny();
   noGrad(() => {
     for (const name of meta.stage1.trainable as string[])
-      paramsNamed(model).get(name)!.copy_(train.fixture(`stage1.final.${name}`));
+      paramsNamed(model)
+        .get(name)!
+        .copy_(train.fixture(`stage1.final.${name}`));
   });
   const { parameters } = applyStage(model, 'finetune');
   const groups = optimizerGroups(parameters, noDecayNames(model), { lr: 2e-4, weightDecay: 0.1, projectorLr: 5e-4 });
@@ -98,7 +91,10 @@ test('stage 2: projector + LLM in 4 groups (weight decay 0.1, mm_projector_lr), 
     for (const name of names) {
       const s = state.get(index.get(params.get(name)!)!)!;
       assert.equal(s.step, train.fixture(`stage2.after${after}.step.${name}`).item(), `${name} step`);
-      for (const [key, got] of [['exp_avg', s.expAvg], ['exp_avg_sq', s.expAvgSq]] as const) {
+      for (const [key, got] of [
+        ['exp_avg', s.expAvg],
+        ['exp_avg_sq', s.expAvgSq],
+      ] as const) {
         const want = train.fixture(`stage2.after${after}.${key}.${name}`);
         const rel = maxAbsDiff(got, want) / want.abs().max().item();
         assert.ok(rel <= 1e-5, `${key} of ${name} after step ${after}: ${rel} of its largest value`);

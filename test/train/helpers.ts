@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { LlavaForConditionalGeneration } from '../../src/models/index.js';
 import type { Module } from '../../src/nn/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import type { MicroBatch, MicroBatchSource } from '../../src/train/trainer.js';
+import type { MicroBatch, MicroBatchSource, TrainerOptions } from '../../src/train/trainer.js';
 import { golden, goldenRoot } from '../helpers/golden.js';
 
 export const train = golden('train_llava_tiny');
@@ -25,9 +25,18 @@ export function fixtureSource(): MicroBatchSource {
   const pixels = train.fixture('data.pixel_values');
   const widths = Array.from(train.fixture('data.microbatch_length').toTypedArray() as BigInt64Array, Number);
   const microBatch = (k: number): MicroBatch => ({
-    inputIds: ids.narrow(0, 2 * k, 2).narrow(1, 0, widths[k]!).contiguous(),
-    attentionMask: mask.narrow(0, 2 * k, 2).narrow(1, 0, widths[k]!).contiguous(),
-    labels: labels.narrow(0, 2 * k, 2).narrow(1, 0, widths[k]!).contiguous(),
+    inputIds: ids
+      .narrow(0, 2 * k, 2)
+      .narrow(1, 0, widths[k]!)
+      .contiguous(),
+    attentionMask: mask
+      .narrow(0, 2 * k, 2)
+      .narrow(1, 0, widths[k]!)
+      .contiguous(),
+    labels: labels
+      .narrow(0, 2 * k, 2)
+      .narrow(1, 0, widths[k]!)
+      .contiguous(),
     pixelValues: pixels.narrow(0, 2 * k, 2).contiguous(),
   });
   return {
@@ -57,3 +66,17 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
 }
 
 export const floats = (t: { toTypedArray(): unknown }): number[] => Array.from(t.toTypedArray() as Float32Array);
+
+/** The settings common to the golden runs (README: Runs). */
+export const goldenOptions = (epochs: number): TrainerOptions => ({
+  epochs,
+  gradientAccumulationSteps: 2,
+  maxGradNorm: 1,
+  scheduler: 'cosine',
+  warmupRatio: 0.03,
+  betas: [0.9, 0.999],
+  eps: 1e-8,
+  lossScaling: 'mean',
+  seed: 0,
+  maxNonFiniteSteps: 3,
+});
