@@ -1,0 +1,235 @@
+// One training run from a recipe, as `llava train` drives it: the model and its stage, the data, the memory check,
+// resume, the loop with checkpoints, metrics and label checks, and the stage's outputs at the end. An abort
+// (Ctrl-C) ends the current step, writes a checkpoint and returns 'interrupted'.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { freemem, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { LlavaForConditionalGeneration, llavaConfig } from '../models/index.js';
+import { manualSeed, withDevice } from '../torch/index.js';
+import { measureGemmGflops } from '../torch/runtime.js';
+import { listCheckpoints, loadCheckpoint, saveCheckpoint, type Fingerprint } from './checkpoint.js';
+import { openRecipeData } from './data-source.js';
+import { countParameters, estimateMemory, gib, type MemoryEstimate, type ParameterCounts } from './memory.js';
+import { saveLoraOutput, saveStage1, saveStage2 } from './outputs.js';
+import { noDecayNames, optimizerGroups } from './param-groups.js';
+import type { Recipe } from './recipe.js';
+import { writeMetrics, writeReport, type MetricsLine } from './report.js';
+import { applyStage, type Trainable } from './trainability.js';
+import { Trainer, type StepMetrics } from './trainer.js';
+
+export type RunOptions = {
+  /** A checkpoint folder, or true for the output folder's latest. */
+  resume?: string | true;
+  log: (line: string) => void;
+  progress?: (m: MetricsLine, total: number) => void;
+  signal?: AbortSignal;
+};
+
+/** Recipe keys that change no number of the run (resuming with them changed is fine). */
+const NOT_IN_FINGERPRINT = new Set([
+  'output_dir',
+  'save_steps',
+  'save_total_limit',
+  'max_shard_size',
+  'dataloader_num_workers',
+  'device',
+]);
+
+function buildModel(recipe: Recipe): { model: LlavaForConditionalGeneration; trainable: Trainable } {
+  const model = LlavaForConditionalGeneration.fromPretrained(recipe.model_name_or_path, {
+    visionTower: recipe.vision_tower,
+  });
+  if (recipe.pretrain_mm_mlp_adapter) model.loadProjector(recipe.pretrain_mm_mlp_adapter);
+  manualSeed(recipe.seed); // LoRA's A initialisation
+  const lora = {
+    r: recipe.lora_r,
+    alpha: recipe.lora_alpha,
+    dropout: recipe.lora_dropout,
+    targetModules: recipe.lora_target_modules,
+  };
+  return { model, trainable: applyStage(model, recipe.stage, lora) };
+}
+
+function memoryFor(recipe: Recipe, model: LlavaForConditionalGeneration, counts: ParameterCounts): MemoryEstimate {
+  const imageTokens = recipe.image_folder ? model.imageSeqLength - 1 : 0;
+  return estimateMemory(model.config, counts, {
+    batchSize: recipe.per_device_train_batch_size,
+    sequenceLength: (recipe.model_max_length ?? 2048) + imageTokens,
+    bf16: recipe.bf16,
+    gradientCheckpointing: recipe.gradient_checkpointing,
+  });
+}
+
+function describe(counts: ParameterCounts, memory: MemoryEstimate): string[] {
+  const rows = Object.entries(counts).map(
+    ([part, c]) =>
+      `  ${part.padEnd(15)} ${c.total.toLocaleString('en-US').padStart(15)}   trainable ${c.trainable.toLocaleString('en-US')}`,
+  );
+  return [
+    'parameters:',
+    ...rows,
+    `memory estimate: parameters ${gib(memory.parameters)}, gradients ${gib(memory.gradients)}, optimizer ${gib(memory.optimizer)}, activations ${gib(memory.activations)}; total ${gib(memory.total)}`,
+  ];
+}
+
+/** --dry-run: the resolved recipe, parameter counts by part (from config.json alone) and the memory estimate. */
+export function dryRun(recipe: Recipe, log: (line: string) => void): void {
+  log(toYaml(recipe).trimEnd());
+  const path = join(recipe.model_name_or_path, 'config.json');
+  const config = llavaConfig(JSON.parse(readFileSync(path, 'utf8')), path);
+  const model = withDevice('meta', () => new LlavaForConditionalGeneration(config));
+  const lora = {
+    r: recipe.lora_r,
+    alpha: recipe.lora_alpha,
+    dropout: recipe.lora_dropout,
+    targetModules: recipe.lora_target_modules,
+  };
+  const trainable = withDevice('meta', () => applyStage(model, recipe.stage, lora));
+  const counts = countParameters(model.namedParameters(), trainable.parameters);
+  for (const line of describe(counts, memoryFor(recipe, model, counts))) log(line);
+}
+
+export async function runTraining(recipe: Recipe, options: RunOptions): Promise<'done' | 'interrupted'> {
+  if (recipe.bf16)
+    throw new Error('bf16: mixed precision with fp32 master weights is not implemented yet; set bf16: false');
+  if (recipe.gradient_checkpointing)
+    throw new Error(
+      'gradient_checkpointing: activation recompute is not implemented yet; set gradient_checkpointing: false',
+    );
+  if (recipe.device !== 'cpu') throw new Error(`device '${recipe.device}': training runs on cpu in this version`);
+  const { model, trainable } = buildModel(recipe);
+  const counts = countParameters(model.namedParameters(), trainable.parameters);
+  const memory = memoryFor(recipe, model, counts);
+  for (const line of describe(counts, memory)) options.log(line);
+  const available = totalmem();
+  if (memory.total > available)
+    throw new Error(
+      `the run needs about ${gib(memory.total)} but this machine has ${gib(available)} (${gib(freemem())} free): lower per_device_train_batch_size or model_max_length`,
+    );
+
+  const data = await openRecipeData(recipe, model.config.image_token_index);
+  mkdirSync(recipe.output_dir, { recursive: true });
+  const groups = optimizerGroups(trainable.parameters, noDecayNames(model), {
+    lr: recipe.learning_rate,
+    weightDecay: recipe.weight_decay,
+    projectorLr: recipe.mm_projector_lr,
+  });
+  const trainer = new Trainer(model, groups, data, {
+    epochs: recipe.num_train_epochs,
+    maxSteps: recipe.max_steps,
+    gradientAccumulationSteps: recipe.gradient_accumulation_steps,
+    maxGradNorm: recipe.max_grad_norm,
+    scheduler: recipe.lr_scheduler_type,
+    warmupRatio: recipe.warmup_ratio,
+    warmupSteps: recipe.warmup_steps,
+    betas: [recipe.adam_beta1, recipe.adam_beta2],
+    eps: recipe.adam_epsilon,
+    lossScaling: recipe.loss_scaling,
+    seed: recipe.seed,
+    maxNonFiniteSteps: recipe.max_non_finite_steps,
+  });
+  const fingerprint: Fingerprint = {
+    ...Object.fromEntries(Object.entries(recipe).filter(([k]) => !NOT_IN_FINGERPRINT.has(k))),
+    dataset_size: data.size,
+    trainable_parameters: trainable.parameters.map(([n, p]) => `${n} [${p.shape}]`),
+  };
+  const history: StepMetrics[] = [];
+  if (options.resume) {
+    const dir = options.resume === true ? listCheckpoints(recipe.output_dir).at(-1) : options.resume;
+    if (!dir) throw new Error(`--resume: no checkpoint-<step> folder in ${recipe.output_dir}`);
+    history.push(...loadCheckpoint(dir, trainer, trainable.parameters, fingerprint).log_history);
+    options.log(`resumed from ${dir} at step ${trainer.step} of ${trainer.totalSteps}`);
+  }
+  options.log(
+    `${data.size} samples, ${data.perEpoch} micro-batches per epoch, ${trainer.totalSteps} optimizer steps (warmup ${trainer.warmup})`,
+  );
+
+  const peakGflops = measureGemmGflops(512, 3);
+  const flopsPerToken = (recipe.stage === 'finetune' ? 6 : 4) * counts.language_model.total;
+  // Steps before a resume are shown with this process's figures for memory (the rest is as they ran).
+  const lines = history.map((m) => metricsLine(m, flopsPerToken, peakGflops));
+  const save = () => {
+    saveCheckpoint(recipe.output_dir, trainer, trainable.parameters, {
+      fingerprint,
+      logHistory: history,
+      keepLast: recipe.save_total_limit,
+    });
+  };
+  let fullyMasked = history.reduce((n, m) => n + m.fullyMaskedSamples, 0);
+  let samples = history.reduce((n, m) => n + m.samples, 0);
+  try {
+    while (!trainer.done) {
+      if (options.signal?.aborted) {
+        save();
+        options.log(`interrupted: checkpoint written at step ${trainer.step}; continue with --resume`);
+        return 'interrupted';
+      }
+      const m = await trainer.trainStep();
+      history.push(m);
+      fullyMasked += m.fullyMaskedSamples;
+      samples += m.samples;
+      const line = metricsLine(m, flopsPerToken, peakGflops);
+      lines.push(line);
+      options.progress?.(line, trainer.totalSteps);
+      if (m.skipped) options.log(`step ${m.step}: skipped (loss ${m.loss}, grad norm ${m.gradNorm})`);
+      writeMetrics(join(recipe.output_dir, 'metrics.jsonl'), lines);
+      writeReport(join(recipe.output_dir, 'report.html'), `llava train: ${recipe.stage}`, lines);
+      if (fullyMasked > recipe.max_fully_masked_share * samples && samples >= 10) {
+        const examples = data.report.mismatches.slice(0, 3).map((x) => `${x.id} (${x.curLen} vs ${x.totalLen} tokens)`);
+        throw new Error(
+          `${fullyMasked} of ${samples} samples so far have no supervised token (over max_fully_masked_share ${recipe.max_fully_masked_share}); ` +
+            `tokenization mismatches: ${data.report.mismatches.length}${examples.length ? `, first: ${examples.join(', ')}` : ''}. Check the template (version: ${recipe.version}) and the tokenizer`,
+        );
+      }
+      if (recipe.save_steps > 0 && m.step % recipe.save_steps === 0 && !trainer.done) save();
+    }
+    save();
+  } finally {
+    await trainer.close();
+    await data.close();
+  }
+  if (data.report.skipped.length)
+    options.log(`${data.report.skipped.length} bad samples were skipped (on_bad_sample: skip)`);
+  if (recipe.stage === 'pretrain') saveStage1(recipe.output_dir, model);
+  else if (recipe.stage === 'finetune')
+    saveStage2(recipe.output_dir, model, {
+      tokenizerDir: recipe.tokenizer_dir,
+      baseDir: recipe.model_name_or_path,
+      maxShardSize: recipe.max_shard_size,
+    });
+  else
+    saveLoraOutput(
+      recipe.output_dir,
+      model,
+      trainable.lora!,
+      trainable.parameters.filter(([n]) => !n.includes('.lora_')),
+      recipe.model_name_or_path,
+    );
+  options.log(`done: ${trainer.totalSteps} steps; outputs in ${recipe.output_dir}`);
+  return 'done';
+}
+
+function metricsLine(m: StepMetrics, flopsPerToken: number, peakGflops: number): MetricsLine {
+  return {
+    step: m.step,
+    epoch: m.epoch,
+    loss: m.loss,
+    lr: m.lrs[0] ?? 0,
+    grad_norm: m.gradNorm,
+    tokens_per_second: m.tokens / m.seconds,
+    samples_per_second: m.samples / m.seconds,
+    mfu: (flopsPerToken * m.tokens) / m.seconds / (peakGflops * 1e9),
+    peak_memory_bytes: peakRss(),
+    supervised_tokens: m.targets,
+    fully_masked_samples: m.fullyMaskedSamples,
+    skipped: m.skipped,
+    seconds: m.seconds,
+  };
+}
+
+/** The process's peak resident memory (VmHWM). */
+function peakRss(): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match ? Number(match[1]) * 1024 : 0;
+}
