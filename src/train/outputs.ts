@@ -12,6 +12,7 @@ import { writeAll, writeFileAtomic } from '../io/atomic.js';
 import { saveSafetensors } from '../io/tensors.js';
 import { saveTorchBin } from '../io/torch-bin-writer.js';
 import { llavaConfigJson, type LlavaForConditionalGeneration } from '../models/index.js';
+import { originalConfigJson, saveModelFolder, type BaseModel } from './base-model.js';
 import type { Tensor } from '../torch/index.js';
 import type { LoraAdapter } from './lora.js';
 import { saveAdapter } from './peft.js';
@@ -43,12 +44,23 @@ export function referenceProjectorState(model: LlavaForConditionalGeneration): M
   return out;
 }
 
-export function saveStage1(dir: string, model: LlavaForConditionalGeneration): void {
+/** config.json in the base's layout, with the training keys the reference adds (spec §5.6). */
+function writeConfig(dir: string, base: BaseModel, extra: Record<string, unknown>): void {
+  const model = base.model;
+  writeJson(
+    join(dir, 'config.json'),
+    base.layout === 'original'
+      ? originalConfigJson(model, base.visionTowerName, extra)
+      : { ...llavaConfigJson(model.config), torch_dtype: model.parameters()[0]!.dtype },
+  );
+}
+
+export function saveStage1(dir: string, base: BaseModel, configExtra: Record<string, unknown>): void {
   mkdirSync(dir, { recursive: true });
-  const state = referenceProjectorState(model);
+  const state = referenceProjectorState(base.model);
   saveTorchBin(join(dir, 'mm_projector.bin'), state);
   saveSafetensors(join(dir, 'mm_projector.safetensors'), Object.fromEntries(state), { format: 'pt' });
-  writeJson(join(dir, 'config.json'), { ...llavaConfigJson(model.config), torch_dtype: model.parameters()[0]!.dtype });
+  writeConfig(dir, base, configExtra);
 }
 
 /** Copies the tokenizer files and generation_config.json (the base model's, else one from the config's ids). */
@@ -75,21 +87,26 @@ export function copyTokenizerAndGenerationConfig(
 
 export function saveStage2(
   dir: string,
-  model: LlavaForConditionalGeneration,
-  from: { tokenizerDir?: string; baseDir: string; maxShardSize?: number | string },
+  base: BaseModel,
+  from: {
+    tokenizerDir?: string;
+    baseDir: string;
+    maxShardSize?: number | string;
+    configExtra?: Record<string, unknown>;
+  },
 ): void {
-  model.savePretrained(dir, { maxShardSize: from.maxShardSize });
-  copyTokenizerAndGenerationConfig(dir, model, from);
+  saveModelFolder(dir, base, { maxShardSize: from.maxShardSize, configExtra: from.configExtra });
+  copyTokenizerAndGenerationConfig(dir, base.model, from);
 }
 
 export function saveLoraOutput(
   dir: string,
-  model: LlavaForConditionalGeneration,
+  base: BaseModel,
   adapter: LoraAdapter,
   nonLoraTrainables: NamedParameter[],
-  baseDir: string,
+  from: { baseDir: string; configExtra: Record<string, unknown> },
 ): void {
   mkdirSync(dir, { recursive: true });
-  saveAdapter(dir, adapter, { baseModel: baseDir, nonLoraTrainables });
-  writeJson(join(dir, 'config.json'), { ...llavaConfigJson(model.config), torch_dtype: model.parameters()[0]!.dtype });
+  saveAdapter(dir, adapter, { baseModel: from.baseDir, nonLoraTrainables });
+  writeConfig(dir, base, from.configExtra);
 }

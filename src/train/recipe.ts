@@ -14,8 +14,12 @@ export const RecipeSchema = z.strictObject({
   // What is trained (spec §6): pretrain = stage 1 (tune_mm_mlp_adapter), finetune = stage 2, lora = stage 2 with LoRA.
   stage: z.enum(['pretrain', 'finetune', 'lora']),
   model_name_or_path: z.string().min(1),
-  /** The CLIP folder, for the original LLaVA layout when mm_vision_tower does not resolve. */
+  /** The CLIP folder: with a plain LLaMA base, the tower LLaVA is built with; with the original layout, where mm_vision_tower is. */
   vision_tower: z.string().min(1).optional(),
+  /** For a plain LLaMA base with vision_tower (the reference's stage 1): the new projector and the feature layer. */
+  mm_projector_type: z.enum(['linear', 'mlp2x_gelu']).default('mlp2x_gelu'),
+  mm_vision_select_layer: z.number().int().default(-2),
+  mm_vision_select_feature: z.enum(['patch', 'cls_patch']).default('patch'),
   /** Stage 1's mm_projector.bin (or .safetensors) loaded into the projector before training. */
   pretrain_mm_mlp_adapter: z.string().min(1).optional(),
   lora_r: positiveInt.default(64),

@@ -5,7 +5,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { LlavaForConditionalGeneration, llavaConfig } from '../models/index.js';
+import { LlavaForConditionalGeneration } from '../models/index.js';
+import { baseConfig, loadBaseModel, type BaseModel, type BaseOptions } from './base-model.js';
 import { manualSeed, withDevice } from '../torch/index.js';
 import { measureGemmGflops } from '../torch/runtime.js';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint, type Fingerprint } from './checkpoint.js';
@@ -36,19 +37,35 @@ const NOT_IN_FINGERPRINT = new Set([
   'device',
 ]);
 
-function buildModel(recipe: Recipe): { model: LlavaForConditionalGeneration; trainable: Trainable } {
-  const model = LlavaForConditionalGeneration.fromPretrained(recipe.model_name_or_path, {
-    visionTower: recipe.vision_tower,
-  });
-  if (recipe.pretrain_mm_mlp_adapter) model.loadProjector(recipe.pretrain_mm_mlp_adapter);
-  manualSeed(recipe.seed); // LoRA's A initialisation
-  const lora = {
-    r: recipe.lora_r,
-    alpha: recipe.lora_alpha,
-    dropout: recipe.lora_dropout,
-    targetModules: recipe.lora_target_modules,
-  };
-  return { model, trainable: applyStage(model, recipe.stage, lora) };
+const baseOptions = (recipe: Recipe): BaseOptions => ({
+  dir: recipe.model_name_or_path,
+  visionTower: recipe.vision_tower,
+  projectorType: recipe.mm_projector_type,
+  selectLayer: recipe.mm_vision_select_layer,
+  selectFeature: recipe.mm_vision_select_feature,
+});
+
+const loraOptions = (recipe: Recipe) => ({
+  r: recipe.lora_r,
+  alpha: recipe.lora_alpha,
+  dropout: recipe.lora_dropout,
+  targetModules: recipe.lora_target_modules,
+});
+
+/** The keys the reference's training adds to config.json (spec §5.6). */
+const configExtra = (recipe: Recipe) => ({
+  tune_mm_mlp_adapter: recipe.stage === 'pretrain',
+  freeze_mm_mlp_adapter: false,
+  mm_projector_lr: recipe.mm_projector_lr,
+  image_aspect_ratio: recipe.image_aspect_ratio,
+  tokenizer_model_max_length: recipe.model_max_length ?? 2048,
+});
+
+function buildModel(recipe: Recipe): { base: BaseModel; trainable: Trainable } {
+  manualSeed(recipe.seed); // a new projector's and LoRA's initialisation
+  const base = loadBaseModel(baseOptions(recipe));
+  if (recipe.pretrain_mm_mlp_adapter) base.model.loadProjector(recipe.pretrain_mm_mlp_adapter);
+  return { base, trainable: applyStage(base.model, recipe.stage, loraOptions(recipe)) };
 }
 
 function memoryFor(recipe: Recipe, model: LlavaForConditionalGeneration, counts: ParameterCounts): MemoryEstimate {
@@ -76,16 +93,9 @@ function describe(counts: ParameterCounts, memory: MemoryEstimate): string[] {
 /** --dry-run: the resolved recipe, parameter counts by part (from config.json alone) and the memory estimate. */
 export function dryRun(recipe: Recipe, log: (line: string) => void): void {
   log(toYaml(recipe).trimEnd());
-  const path = join(recipe.model_name_or_path, 'config.json');
-  const config = llavaConfig(JSON.parse(readFileSync(path, 'utf8')), path);
+  const { config } = baseConfig(baseOptions(recipe));
   const model = withDevice('meta', () => new LlavaForConditionalGeneration(config));
-  const lora = {
-    r: recipe.lora_r,
-    alpha: recipe.lora_alpha,
-    dropout: recipe.lora_dropout,
-    targetModules: recipe.lora_target_modules,
-  };
-  const trainable = withDevice('meta', () => applyStage(model, recipe.stage, lora));
+  const trainable = withDevice('meta', () => applyStage(model, recipe.stage, loraOptions(recipe)));
   const counts = countParameters(model.namedParameters(), trainable.parameters);
   for (const line of describe(counts, memoryFor(recipe, model, counts))) log(line);
 }
@@ -98,7 +108,8 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
       'gradient_checkpointing: activation recompute is not implemented yet; set gradient_checkpointing: false',
     );
   if (recipe.device !== 'cpu') throw new Error(`device '${recipe.device}': training runs on cpu in this version`);
-  const { model, trainable } = buildModel(recipe);
+  const { base, trainable } = buildModel(recipe);
+  const model = base.model;
   const counts = countParameters(model.namedParameters(), trainable.parameters);
   const memory = memoryFor(recipe, model, counts);
   for (const line of describe(counts, memory)) options.log(line);
@@ -191,21 +202,22 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
   }
   if (data.report.skipped.length)
     options.log(`${data.report.skipped.length} bad samples were skipped (on_bad_sample: skip)`);
-  if (recipe.stage === 'pretrain') saveStage1(recipe.output_dir, model);
+  const extra = configExtra(recipe);
+  if (recipe.stage === 'pretrain') saveStage1(recipe.output_dir, base, extra);
   else if (recipe.stage === 'finetune')
-    saveStage2(recipe.output_dir, model, {
+    saveStage2(recipe.output_dir, base, {
       tokenizerDir: recipe.tokenizer_dir,
       baseDir: recipe.model_name_or_path,
       maxShardSize: recipe.max_shard_size,
+      configExtra: extra,
     });
-  else
-    saveLoraOutput(
-      recipe.output_dir,
-      model,
-      trainable.lora!,
-      trainable.parameters.filter(([n]) => !n.includes('.lora_')),
-      recipe.model_name_or_path,
-    );
+  else {
+    const nonLora = trainable.parameters.filter(([n]) => !n.includes('.lora_'));
+    saveLoraOutput(recipe.output_dir, base, trainable.lora!, nonLora, {
+      baseDir: recipe.model_name_or_path,
+      configExtra: extra,
+    });
+  }
   options.log(`done: ${trainer.totalSteps} steps; outputs in ${recipe.output_dir}`);
   return 'done';
 }

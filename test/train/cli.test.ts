@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { run, runMergeLora } from '../../src/cli/train.js';
@@ -205,6 +205,56 @@ test('stage 1 → mm_projector.bin (torch.load: reference keys, our values) → 
     nonLora.close();
   });
   adapter.close();
+});
+
+test('the reference’s path: Vicuna-style LLaMA + CLIP folders → stage 1 (-200 placeholder) → stage 2 in the original layout', async () => {
+  const small = LlavaForConditionalGeneration.fromPretrained(model);
+  const llm = join(root.path, 'llm');
+  const clip = join(root.path, 'clip');
+  small.language_model.savePretrained(llm);
+  small.vision_tower.savePretrained(clip);
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'])
+    copyFileSync(join(model, f), join(llm, f));
+  const s1 = join(root.path, 'ref-s1');
+  const pretrain = recipe('ref-pretrain', {
+    stage: 'pretrain',
+    model_name_or_path: llm,
+    vision_tower: clip,
+    data_path: captions,
+    version: 'plain',
+    learning_rate: 1e-3,
+    output_dir: s1,
+  });
+  const first = await capture(() => run(['--recipe', pretrain, '--no-progress']));
+  assert.equal(first.code, 0, first.out);
+  const config = JSON.parse(readFileSync(join(s1, 'config.json'), 'utf8'));
+  assert.equal(config.mm_projector_type, 'mlp2x_gelu');
+  assert.equal(config.mm_vision_select_layer, -2);
+  assert.equal(config.tune_mm_mlp_adapter, true);
+  assert.equal(config.mm_vision_tower, clip);
+  const s2 = join(root.path, 'ref-s2');
+  const finetune = recipe('ref-finetune', {
+    stage: 'finetune',
+    model_name_or_path: llm,
+    vision_tower: clip,
+    pretrain_mm_mlp_adapter: join(s1, 'mm_projector.bin'),
+    data_path: conversations,
+    version: 'v1',
+    learning_rate: 2e-4,
+    output_dir: s2,
+  });
+  const second = await capture(() => run(['--recipe', finetune, '--no-progress']));
+  assert.equal(second.code, 0, second.out);
+  const names = openSafetensors(s2).names();
+  assert.ok(names.includes('model.mm_projector.0.weight') && names.includes('lm_head.weight'));
+  assert.ok(names.includes('model.layers.0.self_attn.q_proj.weight'));
+  assert.ok(names.some((n) => n.startsWith('model.vision_tower.vision_tower.vision_model.')));
+  const reloaded = LlavaForConditionalGeneration.fromPretrained(s2); // the original-layout loader
+  assert.equal(reloaded.config.image_token_index, -200);
+  const tower = new Map(small.vision_tower.namedParameters());
+  scope(() => {
+    for (const [n, p] of reloaded.vision_tower.namedParameters()) assert.equal(maxAbsDiff(p, tower.get(n)!), 0, n);
+  });
 });
 
 test('--dry-run prints the resolved recipe, trainable counts by part and the memory estimate', async () => {
