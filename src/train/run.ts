@@ -17,6 +17,7 @@ import { noDecayNames, optimizerGroups } from './param-groups.js';
 import type { Recipe } from './recipe.js';
 import { writeMetrics, writeReport, type MetricsLine } from './report.js';
 import { applyStage, type Trainable } from './trainability.js';
+import { forwardBackwardRecompute } from './recompute.js';
 import { Trainer, type StepMetrics } from './trainer.js';
 
 export type RunOptions = {
@@ -103,10 +104,6 @@ export function dryRun(recipe: Recipe, log: (line: string) => void): void {
 export async function runTraining(recipe: Recipe, options: RunOptions): Promise<'done' | 'interrupted'> {
   if (recipe.bf16)
     throw new Error('bf16: mixed precision with fp32 master weights is not implemented yet; set bf16: false');
-  if (recipe.gradient_checkpointing)
-    throw new Error(
-      'gradient_checkpointing: activation recompute is not implemented yet; set gradient_checkpointing: false',
-    );
   if (recipe.device !== 'cpu') throw new Error(`device '${recipe.device}': training runs on cpu in this version`);
   const { base, trainable } = buildModel(recipe);
   const model = base.model;
@@ -139,6 +136,9 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
     lossScaling: recipe.loss_scaling,
     seed: recipe.seed,
     maxNonFiniteSteps: recipe.max_non_finite_steps,
+    forwardBackward: recipe.gradient_checkpointing
+      ? (b, scale) => forwardBackwardRecompute(model, b, scale)
+      : undefined,
   });
   const fingerprint: Fingerprint = {
     ...Object.fromEntries(Object.entries(recipe).filter(([k]) => !NOT_IN_FINGERPRINT.has(k))),

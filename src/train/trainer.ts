@@ -48,6 +48,8 @@ export type TrainerOptions = {
   seed: number;
   /** Steps in a row with a NaN/inf loss or gradient norm that are skipped before the run stops. */
   maxNonFiniteSteps: number;
+  /** Forward and backward of loss · scale, returning the mean loss (activation recompute); default the plain pass. */
+  forwardBackward?: (batch: MicroBatch, scale: number) => number;
 };
 
 export type StepMetrics = {
@@ -140,11 +142,13 @@ export class Trainer {
         continue;
       }
       const scale = this.options.lossScaling === 'mean' ? 1 / ga : targets / windowTargets;
-      const mean = scope(() => {
-        const out = this.model.forward(batch).loss!;
-        out.mul(scale).backward();
-        return out.item();
-      });
+      const mean = this.options.forwardBackward
+        ? this.options.forwardBackward(batch, scale)
+        : scope(() => {
+            const out = this.model.forward(batch).loss!;
+            out.mul(scale).backward();
+            return out.item();
+          });
       microBatchLosses.push(mean);
       loss = Math.fround(loss + Math.fround(mean * scale));
     }
