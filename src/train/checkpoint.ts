@@ -59,6 +59,7 @@ export function saveCheckpoint(
 ): string {
   mkdirSync(outputDir, { recursive: true });
   const final = join(outputDir, `${PREFIX}${trainer.step}`);
+  const tensors = trainer.stateParameters(trainable); // fp32 masters under bf16
   const tmp = join(outputDir, `.${PREFIX}${trainer.step}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
@@ -67,14 +68,14 @@ export function saveCheckpoint(
     const state = trainer.optimizer.stateDict().state;
     const moments: Record<string, Tensor> = {};
     const adamSteps: Record<string, number> = {};
-    for (const [name, p] of trainable) {
+    for (const [name, p] of tensors) {
       const s = state.get(index.get(p)!);
       if (!s) continue;
       moments[`${name}.exp_avg`] = s.expAvg;
       moments[`${name}.exp_avg_sq`] = s.expAvgSq;
       adamSteps[name] = s.step;
     }
-    saveSafetensors(join(tmp, 'trainable.safetensors'), Object.fromEntries(trainable), { format: 'pt' });
+    saveSafetensors(join(tmp, 'trainable.safetensors'), Object.fromEntries(tensors), { format: 'pt' });
     saveSafetensors(join(tmp, 'optimizer.safetensors'), moments, { format: 'pt' });
     const trainerState: TrainerState = {
       global_step: trainer.step,
@@ -141,7 +142,7 @@ export function loadCheckpoint(
   const index = positions(trainer);
   const adam = new Map<number, { step: number; expAvg: Tensor; expAvgSq: Tensor }>();
   noGrad(() => {
-    for (const [name, p] of trainable) {
+    for (const [name, p] of trainer.stateParameters(trainable)) {
       if (!weights.has(name)) throw new Error(`${dir}/trainable.safetensors: no '${name}'`);
       const t = weights.readTensor(name);
       p.copy_(t);
@@ -158,6 +159,7 @@ export function loadCheckpoint(
   weights.close();
   moments.close();
   trainer.optimizer.loadStateDict({ state: adam, paramGroups: trainer.optimizer.stateDict().paramGroups });
+  trainer.syncWeights();
   trainer.step = state.global_step;
   trainer.nonFiniteStreak = state.non_finite_streak;
   return state;

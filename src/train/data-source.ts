@@ -6,13 +6,14 @@ import { DataLoader, type LoaderReport } from '../data/loader.js';
 import { SupervisedDataset } from '../data/supervised-dataset.js';
 import { toTensors } from '../data/to-tensors.js';
 import { WorkerPool } from '../data/worker-pool.js';
-import { tensor } from '../torch/index.js';
+import { tensor, type DType } from '../torch/index.js';
 import type { Recipe } from './recipe.js';
 import type { MicroBatch, MicroBatchSource } from './trainer.js';
 
 export type RecipeData = MicroBatchSource & { size: number; report: LoaderReport; close(): Promise<void> };
 
-export async function openRecipeData(recipe: Recipe, imageTokenId: number): Promise<RecipeData> {
+/** `pixelDtype`: the vision tower's dtype, which the images are cast to. */
+export async function openRecipeData(recipe: Recipe, imageTokenId: number, pixelDtype: DType): Promise<RecipeData> {
   const dataset = await SupervisedDataset.open({
     dataPath: recipe.data_path,
     imageFolder: recipe.image_folder,
@@ -50,6 +51,11 @@ export async function openRecipeData(recipe: Recipe, imageTokenId: number): Prom
             : undefined;
           pixelValues.dispose();
           pixelValues = kept;
+        }
+        if (pixelValues && pixelValues.dtype !== pixelDtype) {
+          const cast = pixelValues.to(pixelDtype);
+          pixelValues.dispose();
+          pixelValues = cast;
         }
         yield { inputIds: t.inputIds, attentionMask: t.attentionMask, labels: t.labels, pixelValues };
       }

@@ -66,7 +66,13 @@ function buildModel(recipe: Recipe): { base: BaseModel; trainable: Trainable } {
   manualSeed(recipe.seed); // a new projector's and LoRA's initialisation
   const base = loadBaseModel(baseOptions(recipe));
   if (recipe.pretrain_mm_mlp_adapter) base.model.loadProjector(recipe.pretrain_mm_mlp_adapter);
-  return { base, trainable: applyStage(base.model, recipe.stage, loraOptions(recipe)) };
+  const trainable = applyStage(base.model, recipe.stage, loraOptions(recipe));
+  if (recipe.bf16) {
+    // bf16 compute; the Trainer keeps fp32 masters of the trainable weights.
+    base.model.to('bfloat16');
+    trainable.lora?.to('bfloat16');
+  }
+  return { base, trainable };
 }
 
 function memoryFor(recipe: Recipe, model: LlavaForConditionalGeneration, counts: ParameterCounts): MemoryEstimate {
@@ -102,8 +108,6 @@ export function dryRun(recipe: Recipe, log: (line: string) => void): void {
 }
 
 export async function runTraining(recipe: Recipe, options: RunOptions): Promise<'done' | 'interrupted'> {
-  if (recipe.bf16)
-    throw new Error('bf16: mixed precision with fp32 master weights is not implemented yet; set bf16: false');
   if (recipe.device !== 'cpu') throw new Error(`device '${recipe.device}': training runs on cpu in this version`);
   const { base, trainable } = buildModel(recipe);
   const model = base.model;
@@ -116,7 +120,7 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
       `the run needs about ${gib(memory.total)} but this machine has ${gib(available)} (${gib(freemem())} free): lower per_device_train_batch_size or model_max_length`,
     );
 
-  const data = await openRecipeData(recipe, model.config.image_token_index);
+  const data = await openRecipeData(recipe, model.config.image_token_index, recipe.bf16 ? 'bfloat16' : 'float32');
   mkdirSync(recipe.output_dir, { recursive: true });
   const groups = optimizerGroups(trainable.parameters, noDecayNames(model), {
     lr: recipe.learning_rate,

@@ -6,7 +6,8 @@
 import { AdamW, clipGradNorm } from '../nn/index.js';
 import { manualSeed, noGrad, scope, type Tensor } from '../torch/index.js';
 import { lrLambda, warmupSteps, type SchedulerType } from './schedule.js';
-import type { OptimizerGroup } from './param-groups.js';
+import { MasterWeights } from './master-weights.js';
+import type { NamedParameter, OptimizerGroup } from './param-groups.js';
 
 export type MicroBatch = {
   inputIds: Tensor; // [B, L] int64, with image placeholders
@@ -84,6 +85,7 @@ export class Trainer {
   nonFiniteStreak = 0;
   readonly #initialLrs: number[];
   readonly #trainable: Tensor[];
+  readonly #masters?: MasterWeights;
   #cursor?: { epoch: number; next: number; iterator: AsyncIterator<MicroBatch> };
 
   constructor(
@@ -101,12 +103,26 @@ export class Trainer {
     this.totalSteps =
       options.maxSteps && options.maxSteps > 0 ? options.maxSteps : Math.ceil(options.epochs * this.stepsPerEpoch);
     this.warmup = warmupSteps(this.totalSteps, options.warmupRatio, options.warmupSteps);
+    // Weights in bf16/fp16 train through fp32 masters, which the optimizer then holds.
+    const weights = groups.flatMap((g) => g.params);
+    this.#masters = weights.some((w) => w.dtype !== 'float32') ? new MasterWeights(weights) : undefined;
+    const own = (p: Tensor) => this.#masters?.masterOf(p) ?? p;
     this.optimizer = new AdamW(
-      groups.map((g) => ({ params: g.params, lr: g.lr, weightDecay: g.weightDecay })),
+      groups.map((g) => ({ params: g.params.map(own), lr: g.lr, weightDecay: g.weightDecay })),
       { betas: options.betas, eps: options.eps },
     );
     this.#initialLrs = groups.map((g) => g.lr);
-    this.#trainable = groups.flatMap((g) => g.params);
+    this.#trainable = weights.map(own);
+  }
+
+  /** The tensors the optimizer updates (fp32 masters under bf16), named as the model's weights: what a checkpoint holds. */
+  stateParameters(named: NamedParameter[]): NamedParameter[] {
+    return named.map(([n, p]) => [n, this.#masters?.masterOf(p) ?? p]);
+  }
+
+  /** After the optimizer's tensors were loaded: the model's weights follow their masters. */
+  syncWeights(): void {
+    this.#masters?.copyToWeights();
   }
 
   get done(): boolean {
@@ -152,6 +168,7 @@ export class Trainer {
       microBatchLosses.push(mean);
       loss = Math.fround(loss + Math.fround(mean * scale));
     }
+    this.#masters?.gradientsToMasters();
     const gradNorm = clipGradNorm(this.#trainable, this.options.maxGradNorm);
     const lrs = this.lrsAt(this.step);
     const skipped = windowTargets === 0 || !Number.isFinite(loss) || !Number.isFinite(gradNorm);
@@ -167,6 +184,7 @@ export class Trainer {
       this.nonFiniteStreak = 0;
       this.optimizer.paramGroups.forEach((g, i) => (g.lr = lrs[i]!));
       this.optimizer.step();
+      this.#masters?.copyToWeights();
     }
     this.optimizer.zeroGrad();
     for (const b of batches) disposeBatch(b);

@@ -112,6 +112,17 @@ test('tiny recipes through `llava train`: stage 1 → stage 2 → LoRA; Ctrl-C e
     assert.ok(existsSync(join(dir.path, 'tiny/out/pretrain/mm_projector.bin')));
     assert.ok(existsSync(join(dir.path, 'tiny/out/finetune/model.safetensors')));
     assert.ok(existsSync(join(dir.path, 'tiny/out/lora/adapter_model.safetensors')));
+    const bf16 = train(
+      'finetune',
+      '--set',
+      'bf16=true',
+      '--set',
+      'gradient_checkpointing=true',
+      '--set',
+      'output_dir=tiny/out/bf16',
+    );
+    assert.equal(bf16.status, 0, bf16.stderr);
+    assert.equal(JSON.parse(readFileSync(join(dir.path, 'tiny/out/bf16/config.json'), 'utf8')).torch_dtype, 'bfloat16');
 
     // Ctrl-C after the first step: the step ends, a checkpoint is written, exit 130; --resume completes the run.
     const out = 'tiny/out/interrupted';
