@@ -10,7 +10,13 @@ import { tensor, type DType } from '../torch/index.js';
 import type { Recipe } from './recipe.js';
 import type { MicroBatch, MicroBatchSource } from './trainer.js';
 
-export type RecipeData = MicroBatchSource & { size: number; report: LoaderReport; close(): Promise<void> };
+export type RecipeData = MicroBatchSource & {
+  size: number;
+  report: LoaderReport;
+  /** Ids of the samples read so far with no supervised label (the first few are shown when the run stops). */
+  fullyMasked: string[];
+  close(): Promise<void>;
+};
 
 /** `pixelDtype`: the vision tower's dtype, which the images are cast to. */
 export async function openRecipeData(recipe: Recipe, imageTokenId: number, pixelDtype: DType): Promise<RecipeData> {
@@ -36,12 +42,18 @@ export async function openRecipeData(recipe: Recipe, imageTokenId: number, pixel
     gradientAccumulationSteps: recipe.gradient_accumulation_steps,
     onBadSample: recipe.on_bad_sample,
   });
+  const fullyMasked: string[] = [];
   return {
     size: dataset.size,
+    fullyMasked,
     perEpoch: loader.stepsPerEpoch,
     report: loader.report,
     async *epoch(epoch: number, start: number): AsyncGenerator<MicroBatch> {
       for await (const loaded of loader.epoch(epoch, start)) {
+        const { labels, shape } = loaded.batch;
+        loaded.ids.forEach((id, row) => {
+          if (labels.subarray(row * shape[1], (row + 1) * shape[1]).every((l) => l === -100n)) fullyMasked.push(id);
+        });
         const t = toTensors(loaded.batch);
         let pixelValues = t.pixelValues ?? undefined;
         if (pixelValues && loaded.hasImage.some((h) => h === 0)) {

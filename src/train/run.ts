@@ -172,6 +172,20 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
     });
   };
   let fullyMasked = history.reduce((n, m) => n + m.fullyMaskedSamples, 0);
+  let warned = false;
+  // The reference masks a whole sample silently (a tokenization mismatch, or truncation before the answer): say
+  // so at the first one, and stop when they pass the recipe's share (over at least 10 samples).
+  const checkLabels = (newOnes: boolean) => {
+    const first = data.fullyMasked.slice(0, 3).join(', ');
+    const mismatches = data.report.mismatches.slice(0, 3).map((x) => `${x.id} (${x.curLen} vs ${x.totalLen} tokens)`);
+    const what = `${fullyMasked} of ${samples} samples so far have no supervised token (first: ${first}); tokenization mismatches: ${data.report.mismatches.length}${mismatches.length ? ` (first: ${mismatches.join(', ')})` : ''}`;
+    if (fullyMasked > recipe.max_fully_masked_share * samples && samples >= 10)
+      throw new Error(
+        `${what}; over max_fully_masked_share ${recipe.max_fully_masked_share}. Check the template (version: ${recipe.version}), the tokenizer and model_max_length`,
+      );
+    if (newOnes && !warned) options.log(`warning: ${what}`);
+    warned ||= newOnes;
+  };
   let samples = history.reduce((n, m) => n + m.samples, 0);
   try {
     while (!trainer.done) {
@@ -190,13 +204,7 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
       if (m.skipped) options.log(`step ${m.step}: skipped (loss ${m.loss}, grad norm ${m.gradNorm})`);
       writeMetrics(join(recipe.output_dir, 'metrics.jsonl'), lines);
       writeReport(join(recipe.output_dir, 'report.html'), `llava train: ${recipe.stage}`, lines);
-      if (fullyMasked > recipe.max_fully_masked_share * samples && samples >= 10) {
-        const examples = data.report.mismatches.slice(0, 3).map((x) => `${x.id} (${x.curLen} vs ${x.totalLen} tokens)`);
-        throw new Error(
-          `${fullyMasked} of ${samples} samples so far have no supervised token (over max_fully_masked_share ${recipe.max_fully_masked_share}); ` +
-            `tokenization mismatches: ${data.report.mismatches.length}${examples.length ? `, first: ${examples.join(', ')}` : ''}. Check the template (version: ${recipe.version}) and the tokenizer`,
-        );
-      }
+      checkLabels(m.fullyMaskedSamples > 0);
       if (recipe.save_steps > 0 && m.step % recipe.save_steps === 0 && !trainer.done) save();
     }
     save();
