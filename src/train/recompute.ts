@@ -35,12 +35,16 @@ export function forwardBackwardRecompute(
       }
       return x;
     });
-    const h = last.detach().requiresGrad_(true);
-    const logits = linear(decoder.norm.forward(h), (lm.lm_head ?? decoder.embed_tokens).weight).to('float32');
-    const attended = prepared.attentionMask ?? batch.attentionMask;
-    const loss = causalLMLoss(logits, prepared.labels!.maskedFill(attended.eq(0), model.config.ignore_index));
-    loss.mul(scale).backward();
-    let gradOut = h.grad!;
+    // The head in its own scope: the logits [B, T, V] and their copies are freed before the layers recompute.
+    const head = scope(() => {
+      const h = last.detach().requiresGrad_(true);
+      const logits = linear(decoder.norm.forward(h), (lm.lm_head ?? decoder.embed_tokens).weight).to('float32');
+      const attended = prepared.attentionMask ?? batch.attentionMask;
+      const loss = causalLMLoss(logits, prepared.labels!.maskedFill(attended.eq(0), model.config.ignore_index));
+      loss.mul(scale).backward();
+      return { loss: loss.item(), gradOut: h.grad! };
+    });
+    let gradOut = head.gradOut;
     for (let i = layers.length - 1; i >= 0; i--) {
       gradOut = scope(() => {
         const input = inputs[i]!.detach().requiresGrad_(true);
@@ -49,6 +53,6 @@ export function forwardBackwardRecompute(
       });
     }
     if (x0.requiresGrad) x0.backward(gradOut);
-    return loss.item();
+    return head.loss;
   });
 }
