@@ -112,6 +112,18 @@ export function originalKey(name: string, projector: ProjectorType): string {
   return `model.mm_projector.${layer === 'linear_1' ? 0 : 2}.${kind}`;
 }
 
+/** The reference's (LlavaLlamaForCausalLM) key -> llava-hf name; llava-hf names pass unchanged. */
+export function llavaHfName(key: string): string {
+  if (/^(language_model|multi_modal_projector|vision_tower)\./.test(key)) return key;
+  if (key === 'lm_head.weight') return 'language_model.lm_head.weight';
+  if (key.startsWith('model.vision_tower.vision_tower.'))
+    return `vision_tower.${key.slice('model.vision_tower.vision_tower.'.length)}`;
+  const projector = /^model\.mm_projector\.(?:([02])\.)?(.+)$/.exec(key);
+  if (projector) return `multi_modal_projector.linear_${projector[1] === '2' ? 2 : 1}.${projector[2]}`;
+  if (key.startsWith('model.')) return `language_model.${key}`;
+  return key;
+}
+
 /** The reference's config.json for a LLaVA model (spec §5.6). */
 export function originalConfigJson(
   model: LlavaForConditionalGeneration,

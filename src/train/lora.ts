@@ -105,8 +105,13 @@ export function loraTargets(model: Module, targetModules?: string[]): [string, L
   return out;
 }
 
-/** PEFT's `target_modules` regex for these targets, limited to the language model. */
-export function targetModulesRegex(targets: [string, Linear][]): string {
-  const names = [...new Set(targets.map(([n]) => n.slice(n.lastIndexOf('.') + 1)))];
-  return `.*language_model\\..*\\.(${names.join('|')})`;
+/**
+ * PEFT's `target_modules` regex for these targets, limited to the language model (PEFT full-matches it against
+ * module names: llava-hf's language_model.model.layers..., or the original layout's model.layers...).
+ */
+export function targetModulesRegex(targets: [string, Linear][], layout: 'llava-hf' | 'original'): string {
+  const names = [...new Set(targets.map(([n]) => n.slice(n.lastIndexOf('.') + 1)))].join('|');
+  return layout === 'llava-hf'
+    ? `.*language_model\\..*\\.(${names})`
+    : `model\\.layers\\.\\d+\\.(self_attn|mlp)\\.(${names})`;
 }

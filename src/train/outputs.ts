@@ -107,6 +107,11 @@ export function saveLoraOutput(
   from: { baseDir: string; configExtra: Record<string, unknown> },
 ): void {
   mkdirSync(dir, { recursive: true });
-  saveAdapter(dir, adapter, { baseModel: from.baseDir, nonLoraTrainables });
+  saveAdapter(dir, adapter, {
+    baseModel: from.baseDir,
+    nonLoraTrainables,
+    layout: base.layout,
+    projectorType: base.model.config.projector_type,
+  });
   writeConfig(dir, base, from.configExtra);
 }

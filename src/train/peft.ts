@@ -9,9 +9,10 @@ import { writeAll, writeFileAtomic } from '../io/atomic.js';
 import { openSafetensors, saveSafetensors } from '../io/tensors.js';
 import { openTorchBin } from '../io/torch-bin-tensors.js';
 import { saveTorchBin } from '../io/torch-bin-writer.js';
-import type { LlavaForConditionalGeneration } from '../models/index.js';
+import type { LlavaForConditionalGeneration, ProjectorType } from '../models/index.js';
 import { Linear } from '../nn/index.js';
 import { noGrad, type Tensor } from '../torch/index.js';
+import { llavaHfName, originalKey, type Layout } from './base-model.js';
 import { LoraAdapter, targetModulesRegex } from './lora.js';
 import type { NamedParameter } from './param-groups.js';
 
@@ -20,7 +21,7 @@ export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
 /** PEFT 0.10's LoraConfig as adapter_config.json holds it (keys sorted, as PEFT writes them). */
-function adapterConfig(adapter: LoraAdapter, baseModel: string): Record<string, unknown> {
+function adapterConfig(adapter: LoraAdapter, baseModel: string, layout: Layout): Record<string, unknown> {
   const targets = [...adapter.layers].map(([name, layer]) => [name, layer.base] as [string, Linear]);
   const config: Record<string, unknown> = {
     alpha_pattern: {},
@@ -43,7 +44,7 @@ function adapterConfig(adapter: LoraAdapter, baseModel: string): Record<string, 
     r: adapter.options.r,
     rank_pattern: {},
     revision: null,
-    target_modules: targetModulesRegex(targets),
+    target_modules: targetModulesRegex(targets, layout),
     task_type: 'CAUSAL_LM',
     use_dora: false,
     use_rslora: false,
@@ -55,14 +56,18 @@ function adapterConfig(adapter: LoraAdapter, baseModel: string): Record<string, 
 export function saveAdapter(
   dir: string,
   adapter: LoraAdapter,
-  options: { baseModel: string; nonLoraTrainables: NamedParameter[] },
+  options: { baseModel: string; nonLoraTrainables: NamedParameter[]; layout?: Layout; projectorType?: ProjectorType },
 ): void {
-  const json = JSON.stringify(adapterConfig(adapter, options.baseModel), null, 2) + '\n';
+  const layout = options.layout ?? 'llava-hf';
+  // Keys in the base's own names, as PEFT wrapped that model (original layout: model.layers..., model.mm_projector...).
+  const key = (name: string) =>
+    PEFT_PREFIX + (layout === 'original' ? originalKey(name, options.projectorType ?? 'mlp2x_gelu') : name);
+  const json = JSON.stringify(adapterConfig(adapter, options.baseModel, layout), null, 2) + '\n';
   writeFileAtomic(join(dir, ADAPTER_CONFIG), (fd) => writeAll(fd, Buffer.from(json)));
-  const lora = Object.fromEntries(adapter.namedParameters().map(([n, p]) => [PEFT_PREFIX + n, p]));
+  const lora = Object.fromEntries(adapter.namedParameters().map(([n, p]) => [key(n), p]));
   saveSafetensors(join(dir, ADAPTER_WEIGHTS), lora, { format: 'pt' });
   if (options.nonLoraTrainables.length === 0) return;
-  const others = new Map(options.nonLoraTrainables.map(([n, p]) => [PEFT_PREFIX + n, p] as [string, Tensor]));
+  const others = new Map(options.nonLoraTrainables.map(([n, p]) => [key(n), p] as [string, Tensor]));
   saveSafetensors(join(dir, 'non_lora_trainables.safetensors'), Object.fromEntries(others), { format: 'pt' });
   saveTorchBin(join(dir, 'non_lora_trainables.bin'), others);
 }
@@ -86,10 +91,11 @@ export function loadAdapter(dir: string, model: LlavaForConditionalGeneration): 
   for (const key of weights.names()) {
     const match = /^base_model\.model\.(.+)\.lora_A\.weight$/.exec(key);
     if (!match) continue;
-    const target = modules.get(match[1]!);
+    const name = llavaHfName(match[1]!);
+    const target = modules.get(name);
     if (!(target instanceof Linear))
       throw new Error(`${dir}/${ADAPTER_WEIGHTS}: '${key}' names no Linear module of the model`);
-    targets.push([match[1]!, target]);
+    targets.push([name, target]);
   }
   const adapter = new LoraAdapter({ r: config.r, alpha: config.lora_alpha, dropout: config.lora_dropout }, targets);
   loadAdapterWeights(adapter, weights, `${dir}/${ADAPTER_WEIGHTS}`);
@@ -107,7 +113,7 @@ export function loadAdapterWeights(
   const state = new Map<string, Tensor>();
   for (const key of weights.names()) {
     if (!key.startsWith(PEFT_PREFIX)) throw new Error(`${where}: key '${key}' does not start with '${PEFT_PREFIX}'`);
-    state.set(key.slice(PEFT_PREFIX.length), weights.readTensor(key));
+    state.set(llavaHfName(key.slice(PEFT_PREFIX.length)), weights.readTensor(key));
   }
   try {
     adapter.loadStateDict(state);
@@ -116,7 +122,7 @@ export function loadAdapterWeights(
   }
 }
 
-/** non_lora_trainables.{safetensors,bin}: keys base_model.model.<llava-hf name> into the model, when present. */
+/** non_lora_trainables.{safetensors,bin}: keys base_model.model.<name> (llava-hf or the reference's) into the model, when present. */
 function loadNonLoraTrainables(dir: string, model: LlavaForConditionalGeneration): void {
   const path = ['non_lora_trainables.safetensors', 'non_lora_trainables.bin']
     .map((f) => join(dir, f))
@@ -126,9 +132,12 @@ function loadNonLoraTrainables(dir: string, model: LlavaForConditionalGeneration
   const own = new Map(model.namedParameters());
   noGrad(() => {
     for (const key of source.names()) {
-      const name = key.startsWith(PEFT_PREFIX) ? key.slice(PEFT_PREFIX.length) : key;
+      const name = llavaHfName(key.startsWith(PEFT_PREFIX) ? key.slice(PEFT_PREFIX.length) : key);
       const target = own.get(name);
-      if (!target) throw new Error(`${path}: '${key}' is not a parameter of the model (llava-hf names expected)`);
+      if (!target)
+        throw new Error(
+          `${path}: '${key}' is not a parameter of the model (llava-hf or the reference's names expected)`,
+        );
       const t = source.readTensor(key);
       if (t.shape.join() !== target.shape.join())
         throw new Error(`${path}: '${key}' has shape [${t.shape}], the model [${target.shape}]`);

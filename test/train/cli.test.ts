@@ -255,6 +255,59 @@ test('the reference’s path: Vicuna-style LLaMA + CLIP folders → stage 1 (-20
   scope(() => {
     for (const [n, p] of reloaded.vision_tower.namedParameters()) assert.equal(maxAbsDiff(p, tower.get(n)!), 0, n);
   });
+
+  // LoRA on the same base: PEFT keys of LlavaLlamaForCausalLM (spec §6.1), then merged onto the plain LLaMA.
+  const s3 = join(root.path, 'ref-lora');
+  const lora = recipe('ref-lora', {
+    stage: 'lora',
+    model_name_or_path: llm,
+    vision_tower: clip,
+    pretrain_mm_mlp_adapter: join(s1, 'mm_projector.bin'),
+    data_path: conversations,
+    version: 'v1',
+    lora_r: 4,
+    lora_alpha: 8,
+    learning_rate: 2e-4,
+    output_dir: s3,
+  });
+  const third = await capture(() => run(['--recipe', lora, '--no-progress']));
+  assert.equal(third.code, 0, third.out);
+  const adapter = openSafetensors(join(s3, 'adapter_model.safetensors'));
+  assert.ok(
+    adapter.names().includes('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight'),
+    adapter.names()[0],
+  );
+  const nonLora = openSafetensors(join(s3, 'non_lora_trainables.safetensors'));
+  assert.deepEqual(nonLora.names().sort(), [
+    'base_model.model.model.mm_projector.0.bias',
+    'base_model.model.model.mm_projector.0.weight',
+    'base_model.model.model.mm_projector.2.bias',
+    'base_model.model.model.mm_projector.2.weight',
+  ]);
+  const merged = join(root.path, 'ref-merged');
+  const merge = await capture(() =>
+    runMergeLora(['--model-path', s3, '--model-base', llm, '--save-model-path', merged]),
+  );
+  assert.equal(merge.code, 0, merge.out);
+  const m = new Map(LlavaForConditionalGeneration.fromPretrained(merged).namedParameters());
+  const key = 'model.layers.0.self_attn.q_proj';
+  scope(() => {
+    const delta = adapter
+      .readTensor(`base_model.model.${key}.lora_B.weight`)
+      .matmul(adapter.readTensor(`base_model.model.${key}.lora_A.weight`))
+      .mul(2);
+    const base = new Map(small.language_model.namedParameters()).get(`${key}.weight`)!;
+    assert.ok(maxAbsDiff(m.get(`language_model.${key}.weight`)!, base.add(delta)) <= 1e-6);
+    assert.equal(
+      maxAbsDiff(
+        m.get('multi_modal_projector.linear_2.bias')!,
+        nonLora.readTensor('base_model.model.model.mm_projector.2.bias'),
+      ),
+      0,
+    );
+  });
+  adapter.close();
+  nonLora.close();
 });
 
 test('--dry-run prints the resolved recipe, trainable counts by part and the memory estimate', async () => {
