@@ -121,73 +121,77 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
     );
 
   const data = await openRecipeData(recipe, model.config.image_token_index, recipe.bf16 ? 'bfloat16' : 'float32');
-  mkdirSync(recipe.output_dir, { recursive: true });
-  const groups = optimizerGroups(trainable.parameters, noDecayNames(model), {
-    lr: recipe.learning_rate,
-    weightDecay: recipe.weight_decay,
-    projectorLr: recipe.mm_projector_lr,
-  });
-  const trainer = new Trainer(model, groups, data, {
-    epochs: recipe.num_train_epochs,
-    maxSteps: recipe.max_steps,
-    gradientAccumulationSteps: recipe.gradient_accumulation_steps,
-    maxGradNorm: recipe.max_grad_norm,
-    scheduler: recipe.lr_scheduler_type,
-    warmupRatio: recipe.warmup_ratio,
-    warmupSteps: recipe.warmup_steps,
-    betas: [recipe.adam_beta1, recipe.adam_beta2],
-    eps: recipe.adam_epsilon,
-    lossScaling: recipe.loss_scaling,
-    seed: recipe.seed,
-    maxNonFiniteSteps: recipe.max_non_finite_steps,
-    forwardBackward: recipe.gradient_checkpointing
-      ? (b, scale) => forwardBackwardRecompute(model, b, scale)
-      : undefined,
-  });
-  const fingerprint: Fingerprint = {
-    ...Object.fromEntries(Object.entries(recipe).filter(([k]) => !NOT_IN_FINGERPRINT.has(k))),
-    dataset_size: data.size,
-    trainable_parameters: trainable.parameters.map(([n, p]) => `${n} [${p.shape}]`),
-  };
-  const history: StepMetrics[] = [];
-  if (options.resume) {
-    const dir = options.resume === true ? listCheckpoints(recipe.output_dir).at(-1) : options.resume;
-    if (!dir) throw new Error(`--resume: no checkpoint-<step> folder in ${recipe.output_dir}`);
-    history.push(...loadCheckpoint(dir, trainer, trainable.parameters, fingerprint).log_history);
-    options.log(`resumed from ${dir} at step ${trainer.step} of ${trainer.totalSteps}`);
-  }
-  options.log(
-    `${data.size} samples, ${data.perEpoch} micro-batches per epoch, ${trainer.totalSteps} optimizer steps (warmup ${trainer.warmup})`,
-  );
-
-  const peakGflops = measureGemmGflops(512, 3);
-  const flopsPerToken = (recipe.stage === 'finetune' ? 6 : 4) * counts.language_model.total;
-  // Steps before a resume are shown with this process's figures for memory (the rest is as they ran).
-  const lines = history.map((m) => metricsLine(m, flopsPerToken, peakGflops));
-  const save = () => {
-    saveCheckpoint(recipe.output_dir, trainer, trainable.parameters, {
-      fingerprint,
-      logHistory: history,
-      keepLast: recipe.save_total_limit,
-    });
-  };
-  let fullyMasked = history.reduce((n, m) => n + m.fullyMaskedSamples, 0);
-  let warned = false;
-  // The reference masks a whole sample silently (a tokenization mismatch, or truncation before the answer): say
-  // so at the first one, and stop when they pass the recipe's share (over at least 10 samples).
-  const checkLabels = (newOnes: boolean) => {
-    const first = data.fullyMasked.slice(0, 3).join(', ');
-    const mismatches = data.report.mismatches.slice(0, 3).map((x) => `${x.id} (${x.curLen} vs ${x.totalLen} tokens)`);
-    const what = `${fullyMasked} of ${samples} samples so far have no supervised token (first: ${first}); tokenization mismatches: ${data.report.mismatches.length}${mismatches.length ? ` (first: ${mismatches.join(', ')})` : ''}`;
-    if (fullyMasked > recipe.max_fully_masked_share * samples && samples >= 10)
-      throw new Error(
-        `${what}; over max_fully_masked_share ${recipe.max_fully_masked_share}. Check the template (version: ${recipe.version}), the tokenizer and model_max_length`,
-      );
-    if (newOnes && !warned) options.log(`warning: ${what}`);
-    warned ||= newOnes;
-  };
-  let samples = history.reduce((n, m) => n + m.samples, 0);
+  let closeTrainer: (() => Promise<void>) | undefined;
   try {
+    mkdirSync(recipe.output_dir, { recursive: true });
+    const groups = optimizerGroups(trainable.parameters, noDecayNames(model), {
+      lr: recipe.learning_rate,
+      weightDecay: recipe.weight_decay,
+      projectorLr: recipe.mm_projector_lr,
+    });
+    const trainer = new Trainer(model, groups, data, {
+      epochs: recipe.num_train_epochs,
+      maxSteps: recipe.max_steps,
+      gradientAccumulationSteps: recipe.gradient_accumulation_steps,
+      maxGradNorm: recipe.max_grad_norm,
+      scheduler: recipe.lr_scheduler_type,
+      warmupRatio: recipe.warmup_ratio,
+      warmupSteps: recipe.warmup_steps,
+      betas: [recipe.adam_beta1, recipe.adam_beta2],
+      eps: recipe.adam_epsilon,
+      lossScaling: recipe.loss_scaling,
+      seed: recipe.seed,
+      maxNonFiniteSteps: recipe.max_non_finite_steps,
+      forwardBackward: recipe.gradient_checkpointing
+        ? (b, scale) => forwardBackwardRecompute(model, b, scale)
+        : undefined,
+    });
+    closeTrainer = () => trainer.close();
+    const fingerprint: Fingerprint = {
+      ...Object.fromEntries(Object.entries(recipe).filter(([k]) => !NOT_IN_FINGERPRINT.has(k))),
+      dataset_size: data.size,
+      trainable_parameters: trainable.parameters.map(([n, p]) => `${n} [${p.shape}]`),
+    };
+    const history: StepMetrics[] = [];
+    if (options.resume) {
+      const dir = options.resume === true ? listCheckpoints(recipe.output_dir).at(-1) : options.resume;
+      if (!dir) throw new Error(`--resume: no checkpoint-<step> folder in ${recipe.output_dir}`);
+      history.push(...loadCheckpoint(dir, trainer, trainable.parameters, fingerprint).log_history);
+      options.log(`resumed from ${dir} at step ${trainer.step} of ${trainer.totalSteps}`);
+    }
+    options.log(
+      `${data.size} samples, ${data.perEpoch} micro-batches per epoch, ${trainer.totalSteps} optimizer steps (warmup ${trainer.warmup})`,
+    );
+
+    const peakGflops = measureGemmGflops(512, 3);
+    // Model FLOPs per token: 2N forward and 2N backward to the activations, 2N more for the LLM's weight gradients.
+    const llm = counts.language_model.total - model.language_model.model.embed_tokens.weight.numel;
+    const flopsPerToken = (recipe.stage === 'finetune' ? 6 : 4) * llm;
+    // Steps before a resume are shown with this process's figures for memory (the rest is as they ran).
+    const lines = history.map((m) => metricsLine(m, flopsPerToken, peakGflops));
+    const save = () => {
+      saveCheckpoint(recipe.output_dir, trainer, trainable.parameters, {
+        fingerprint,
+        logHistory: history,
+        keepLast: recipe.save_total_limit,
+      });
+    };
+    let fullyMasked = history.reduce((n, m) => n + m.fullyMaskedSamples, 0);
+    let warned = false;
+    // The reference masks a whole sample silently (a tokenization mismatch, or truncation before the answer): say
+    // so at the first one, and stop when they pass the recipe's share (over at least 10 samples).
+    const checkLabels = (newOnes: boolean) => {
+      const first = data.fullyMasked.slice(0, 3).join(', ');
+      const mismatches = data.report.mismatches.slice(0, 3).map((x) => `${x.id} (${x.curLen} vs ${x.totalLen} tokens)`);
+      const what = `${fullyMasked} of ${samples} samples so far have no supervised token (first: ${first}); tokenization mismatches: ${data.report.mismatches.length}${mismatches.length ? ` (first: ${mismatches.join(', ')})` : ''}`;
+      if (fullyMasked > recipe.max_fully_masked_share * samples && samples >= 10)
+        throw new Error(
+          `${what}; over max_fully_masked_share ${recipe.max_fully_masked_share}. Check the template (version: ${recipe.version}), the tokenizer and model_max_length`,
+        );
+      if (newOnes && !warned) options.log(`warning: ${what}`);
+      warned ||= newOnes;
+    };
+    let samples = history.reduce((n, m) => n + m.samples, 0);
     while (!trainer.done) {
       if (options.signal?.aborted) {
         save();
@@ -209,7 +213,7 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
     }
     save();
   } finally {
-    await trainer.close();
+    await closeTrainer?.();
     await data.close();
   }
   if (data.report.skipped.length)
@@ -230,7 +234,7 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
       configExtra: extra,
     });
   }
-  options.log(`done: ${trainer.totalSteps} steps; outputs in ${recipe.output_dir}`);
+  options.log(`done; outputs in ${recipe.output_dir}`);
   return 'done';
 }
 

@@ -11,6 +11,9 @@ import { applyStage, type Stage } from '../../src/train/trainability.js';
 import { Trainer, type StepMetrics } from '../../src/train/trainer.js';
 import { fixtureSource, goldenOptions, loadTiny } from './helpers.js';
 
+// `node --test dist/test/` runs every file under test/ as a test: without arguments there is nothing to do.
+if (process.argv.length < 3) process.exit(0);
+
 const [out, stage, seedArg, resume] = process.argv.slice(2) as [string, Stage, string, string];
 const seed = Number(seedArg);
 manualSeed(seed);

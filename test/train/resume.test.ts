@@ -74,12 +74,20 @@ for (const [stage, seeds] of [
         assert.ok(resumedFrom >= killAfter && resumedFrom < 6, `killed after step ${resumedFrom}`);
         assert.ok(listCheckpoints(cut.path).length <= 2, 'keep-last-2');
         assert.ok(readdirSync(cut.path).every((f) => !f.includes('.tmp') || f.startsWith('.')));
+        // Steps up to the checkpoint as its trainer_state.json recorded them (the kill may land after the
+        // checkpoint's rename and before the child printed that step's line).
+        const state = JSON.parse(readFileSync(join(listCheckpoints(cut.path).at(-1)!, 'trainer_state.json'), 'utf8'));
+        const recorded = (state.log_history as Line[]).map(({ step, loss, gradNorm }) => ({ step, loss, gradNorm }));
+        assert.deepEqual(
+          killed.filter((l) => l.step <= resumedFrom),
+          recorded.slice(0, killed.filter((l) => l.step <= resumedFrom).length),
+        );
         const resumed = runToEnd(cut.path, stage, seed, true);
         assert.deepEqual(
           resumed.map((l) => l.step),
           [...Array(6 - resumedFrom)].map((_, i) => resumedFrom + 1 + i),
         );
-        const combined = [...killed.filter((l) => l.step <= resumedFrom), ...resumed];
+        const combined = [...recorded, ...resumed];
         assert.deepEqual(combined, reference, `seed ${seed}: losses and grad norms differ after resuming`);
         assert.ok(
           readFileSync(join(cut.path, 'final.safetensors')).equals(readFileSync(join(whole.path, 'final.safetensors'))),
