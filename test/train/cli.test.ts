@@ -116,6 +116,21 @@ test('stage 1 → mm_projector.bin (torch.load: reference keys, our values) → 
   ckpt.close();
   assert.ok(existsSync(join(s1, 'mm_projector.safetensors')) && existsSync(join(s1, 'config.json')));
 
+  // Worker threads for the data give the same run (dataloader_num_workers is not part of the numbers).
+  const s1w = join(root.path, 's1-workers');
+  const workers = await capture(() =>
+    run(['--recipe', pretrain, '--set', 'dataloader_num_workers=2', '--set', `output_dir=${s1w}`, '--no-progress']),
+  );
+  assert.equal(workers.code, 0, workers.out);
+  const withWorkers = readFileSync(join(s1w, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    withWorkers.map((m) => [m.loss, m.grad_norm]),
+    metrics.map((m) => [m.loss, m.grad_norm]),
+  );
+
   // Resuming with a changed recipe is refused, naming the key.
   await assert.rejects(
     capture(() => run(['--recipe', pretrain, '--set', 'learning_rate=0.002', '--resume', '--no-progress'])),
