@@ -72,7 +72,16 @@ export function saveAdapter(
   saveTorchBin(join(dir, 'non_lora_trainables.bin'), others);
 }
 
-type AdapterConfigJson = { r: number; lora_alpha: number; lora_dropout: number; peft_type: string; bias?: string };
+type AdapterConfigJson = {
+  r: number;
+  lora_alpha: number;
+  lora_dropout: number;
+  peft_type: string;
+  bias?: string;
+  use_rslora?: boolean;
+  use_dora?: boolean;
+  fan_in_fan_out?: boolean;
+};
 
 /**
  * Loads a PEFT LoRA folder onto `model` (a llava-hf model): the adapter's targets are the modules its tensors
@@ -85,6 +94,9 @@ export function loadAdapter(dir: string, model: LlavaForConditionalGeneration): 
   if (config.peft_type !== 'LORA') throw new Error(`${configPath}: peft_type is '${config.peft_type}', not 'LORA'`);
   if (config.bias !== undefined && config.bias !== 'none')
     throw new Error(`${configPath}: bias '${config.bias}' is not supported (only 'none', as LLaVA trains)`);
+  for (const key of ['use_rslora', 'use_dora', 'fan_in_fan_out'] as const)
+    if (config[key])
+      throw new Error(`${configPath}: ${key} is true; only plain LoRA (scaling alpha/r, W [out, in]) is supported`);
   const weights = openSafetensors(join(dir, ADAPTER_WEIGHTS));
   const modules = new Map(model.namedModules());
   const targets: [string, Linear][] = [];
