@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian 12 machine needs, safe to run again (each step is skipped when done):
-# Debian packages (libtorch, OpenBLAS's OpenMP build; python3-torch too with --bench), OpenBLAS-OpenMP
+# Debian packages (libtorch, OpenBLAS's OpenMP build; python3-torch too with --bench or --test), OpenBLAS-OpenMP
 # selected as the system BLAS, npm dependencies, the native addon, the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ libtorch-dev libopenblas0-openmp)
-[[ "${1:-}" == "--bench" ]] && packages+=(python3-torch)
+# Debian's PyTorch: the anchor of every benchmark, and the test suite's check that files we write in torch.save
+# format (mm_projector.bin) load in torch.load.
+[[ "${1:-}" == "--bench" || "${1:-}" == "--test" ]] && packages+=(python3-torch)
 [[ -n "${LIBTORCH:-}" ]] && packages=(g++)   # a user-supplied libtorch needs no Debian one
 
 missing=()

@@ -12,6 +12,11 @@ const commands: Record<string, Command> = {
   demo: { summary: 'doctor, then a few training steps of a tiny model', load: () => import('./demo.js') },
   datagen: { summary: 'GPT-assisted instruction data from captions and boxes', load: () => import('./datagen.js') },
   eval: { summary: 'LLaVA-Bench with any judge; ScienceQA, POPE, MME, VQA', load: () => import('./eval.js') },
+  train: { summary: 'two-stage visual instruction tuning from a recipe', load: () => import('./train.js') },
+  'merge-lora': {
+    summary: 'merge a LoRA adapter into its base model',
+    load: () => import('./train.js').then((m) => ({ run: m.runMergeLora })),
+  },
 };
 
 function usage(): string {
