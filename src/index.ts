@@ -22,3 +22,4 @@ export * as data from './data/index.js';
 export { TextTokenizer, conversationTemplate, type ChatMessage } from './text/index.js';
 export { ClipImageProcessor, decodeImage, decodeImageFile, ImageDecodeError } from './vision/index.js';
 export { SupervisedDataset, DataLoader } from './data/index.js';
+export * as train from './train/index.js';

@@ -46,7 +46,7 @@ test('llava-ts/vision decodes and preprocesses an image without loading libtorch
   assert.equal(out.libtorch, false);
 });
 
-test('the main entry reaches the text, vision and data paths', () => {
+test('the main entry reaches the text, vision, data and training paths', () => {
   const out = run(`
     const llava = await import('llava-ts');
     const batch = llava.data.collate(
@@ -57,11 +57,12 @@ test('the main entry reaches the text, vision and data paths', () => {
     console.log(JSON.stringify({
       text: typeof llava.text.preprocess, tokenizer: typeof llava.TextTokenizer,
       vision: typeof llava.vision.ClipImageProcessor, dataset: typeof llava.SupervisedDataset,
+      trainer: typeof llava.train.Trainer, recipe: typeof llava.train.loadRecipe,
       ids: tensors.inputIds.shape, pad: Array.from(tensors.inputIds.toTypedArray(), Number),
     }));`);
   assert.deepEqual(
-    [out.text, out.tokenizer, out.vision, out.dataset],
-    ['function', 'function', 'function', 'function'],
+    [out.text, out.tokenizer, out.vision, out.dataset, out.trainer, out.recipe],
+    ['function', 'function', 'function', 'function', 'function', 'function'],
   );
   assert.deepEqual(out.ids, [2, 3]);
   assert.deepEqual(out.pad, [1, 2, 3, 1, 2, 0]);
