@@ -4,12 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startFakeServer, validReply, type FakeServer } from './fake-server.js';
 import { CAPS_BOXES_80, REFERENCE_PROMPTS } from './paths.js';
+import { tempDir } from './tmp.js';
 
 const MAIN = resolve('dist/src/cli/main.js');
 let server: FakeServer;
@@ -84,7 +84,7 @@ const outputBytes = (dir: string) =>
 let uninterrupted: string[];
 
 test('an uninterrupted run', async () => {
-  const out = await mkdtemp(join(tmpdir(), 'datagen-cli-'));
+  const out = await tempDir('cli');
   const sent = server.requests.length;
   const exit = await datagen(runArgs(out));
   assert.equal(exit.code, 0, exit.stderr);
@@ -96,7 +96,7 @@ test('an uninterrupted run', async () => {
 });
 
 test('kill -9 mid-run, run again: same output as the uninterrupted run, nothing lost or paid twice', async () => {
-  const out = await mkdtemp(join(tmpdir(), 'datagen-cli-'));
+  const out = await tempDir('cli');
   const sent = server.requests.length;
   const killed = await datagen(runArgs(out), { lines: 20, out, then: (pid) => process.kill(pid, 'SIGKILL') });
   assert.equal(killed.signal, 'SIGKILL');
@@ -118,7 +118,7 @@ test('kill -9 mid-run, run again: same output as the uninterrupted run, nothing 
 });
 
 test('Ctrl-C stops cleanly with exit code 130; running again completes the same output', async () => {
-  const out = await mkdtemp(join(tmpdir(), 'datagen-cli-'));
+  const out = await tempDir('cli');
   const interrupted = await datagen(runArgs(out), { lines: 10, out, then: (pid) => process.kill(pid, 'SIGINT') });
   assert.equal(interrupted.code, 130, interrupted.stderr);
   assert.match(interrupted.stderr, /interrupted; finishing up/);
@@ -135,7 +135,7 @@ test('Ctrl-C stops cleanly with exit code 130; running again completes the same 
 });
 
 test('usage errors exit 2 and say what is wrong', async () => {
-  const out = await mkdtemp(join(tmpdir(), 'datagen-cli-'));
+  const out = await tempDir('cli');
   const cases: [string[], RegExp][] = [
     [['--input', CAPS_BOXES_80, '--out', out], /--model NAME is required/],
     [['--model', 'm', '--out', out], /an input is required/],

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -25,6 +24,7 @@ import {
   type Script,
 } from './fake-server.js';
 import { CAPS_BOXES_80, REFERENCE_PROMPTS } from './paths.js';
+import { tempDir } from './tmp.js';
 
 let contexts: ImageContext[];
 let prompts: PromptSet[];
@@ -48,7 +48,7 @@ function imageOf(request: ChatRequest): number {
   return contexts.findIndex((c) => c.captions[0] === first);
 }
 
-const tmp = () => mkdtemp(join(tmpdir(), 'datagen-run-'));
+const tmp = () => tempDir('run');
 
 function options(server: FakeServer, outDir: string, overrides: Partial<DatagenOptions> = {}): DatagenOptions {
   return {
@@ -119,15 +119,21 @@ test('a run over the 80 reference records writes records, rejects with reasons, 
     'truncated reply': 1,
     'duplicate reply': 1,
   });
-  assert.deepEqual(summary.requests, { sent: 240, cached: 0, without_usage: 0 });
+  assert.equal(summary.requests.attempts, 240);
+  assert.equal(summary.requests.successes, 240);
+  assert.equal(summary.requests.cached, 0);
+  assert.equal(summary.requests.without_usage, 0);
 
   // Token usage is what the server reported: ceil(prompt chars / 4) per request.
   const promptTokens = server.requests.reduce(
     (n, r) => n + Math.ceil(r.messages.reduce((c, m) => c + m.content.length, 0) / 4),
     0,
   );
-  assert.equal(summary.usage.promptTokens, promptTokens);
-  assert.equal(summary.cost_usd, (summary.usage.promptTokens * 0.15 + summary.usage.completionTokens * 0.6) / 1e6);
+  const { usage } = summary.requests;
+  assert.equal(usage.promptTokens, promptTokens);
+  assert.equal(summary.cost_usd, (usage.promptTokens * 0.15 + usage.completionTokens * 0.6) / 1e6);
+  const { cached: _, ...counts } = summary.requests;
+  assert.deepEqual(summary.totals, { ...counts, runs: 1, cost_usd: summary.cost_usd }, 'one run: totals are its own');
 
   const conversation = await readJsonl(join(out, 'conversation.jsonl'));
   assert.deepEqual(
@@ -182,7 +188,8 @@ test('a run over the 80 reference records writes records, rejects with reasons, 
   const out2 = await tmp();
   const cached = await runDatagen(options(server, out2, { cacheDir: join(out, 'cache') }));
   assert.equal(server.requests.length, 240);
-  assert.deepEqual(cached.requests, { sent: 0, cached: 240, without_usage: 0 });
+  assert.equal(cached.requests.attempts, 0);
+  assert.equal(cached.requests.cached, 240);
   assert.equal(cached.cost_usd, 0);
   assert.equal(cached.cost_saved_by_cache_usd, summary.cost_usd);
   assert.deepEqual(await outputBytes(out2), before);
@@ -216,7 +223,7 @@ test('a request that keeps failing is logged, left unfinished, and done by the n
   assert.equal(first.failed, 1);
   assert.equal(first.unfinished, 1);
   assert.deepEqual(first.failures, { 'http 503': 1 });
-  assert.deepEqual(first.retries, { 'http 503': 1 });
+  assert.equal(first.requests.retries['5xx'], 1);
   const failures = await readJsonl(join(out, 'failures.jsonl'));
   assert.deepEqual(
     failures.map((f) => [f.type, f.id, f.reason]),
@@ -247,7 +254,8 @@ test('a torn last line is cut off and its task redone from the cache', async () 
   await writeFile(join(out, 'conversation.jsonl'), `${lines.slice(0, -2).join('\n')}\n${lines.at(-2)!.slice(0, 25)}`);
   const resumed = await runDatagen(options(server, out, { contexts: some }));
   assert.equal(resumed.tasks, 1);
-  assert.deepEqual(resumed.requests, { sent: 0, cached: 1, without_usage: 0 });
+  assert.equal(resumed.requests.attempts, 0);
+  assert.equal(resumed.requests.cached, 1);
   assert.deepEqual(await outputBytes(out), complete);
 });
 
@@ -291,6 +299,7 @@ test('the run stops after N failures in a row, and at once on a bad key', async 
   assert.ok(unauthorized.requests.length <= 4, `${unauthorized.requests.length} requests after a 401`);
   assert.deepEqual(await readdir(out2).then((names) => names.filter((n) => n.endsWith('.jsonl')).sort()), [
     'failures.jsonl',
+    'ledger.jsonl',
   ]);
 });
 
@@ -319,7 +328,9 @@ test('Ctrl-C (abort) keeps what is done; the next run finishes the rest without 
   const sentFirst = server.requests.length;
   const resumed = await runDatagen(options(server, out, { contexts: some, concurrency: 4 }));
   assert.equal(resumed.tasks, 60 - interrupted.finished);
-  assert.ok(sentFirst + resumed.requests.sent <= 60 + 4, 'only requests in flight at the abort are sent twice');
+  assert.ok(sentFirst + resumed.requests.attempts <= 60 + 4, 'only requests in flight at the abort are sent twice');
+  assert.equal(resumed.totals.attempts, server.requests.length, 'the totals count both runs');
+  assert.equal(resumed.totals.runs, 2);
   const reference = await tmp();
   await runDatagen(options(server, reference, { contexts: some, cacheDir: null }));
   assert.deepEqual(await outputBytes(out), await outputBytes(reference));
@@ -345,4 +356,119 @@ test('one slow request is overtaken once a window of results waits behind it', a
     some.slice(1).map((c) => c.id),
     'the rest stay in order',
   );
+});
+
+test('at concurrency 16 with a stop signal, no MaxListenersExceededWarning (one abort listener per request)', async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+  process.on('warning', onWarning);
+  try {
+    // Every fifth request is first answered 503, so back-off waits listen to the signal too.
+    const seen = new Set<string>();
+    const server = await serve((request): Action => {
+      const query = `${typeOf(request)}\n${queryOf(request)}`;
+      const first = !seen.has(query);
+      seen.add(query);
+      return first && imageOf(request) % 5 === 0
+        ? { kind: 'status', status: 503 }
+        : { kind: 'reply', content: validReply(request), delayMs: 20 };
+    });
+    const controller = new AbortController();
+    const summary = await runDatagen(
+      options(server, await tmp(), {
+        contexts: contexts.slice(0, 40),
+        concurrency: 16,
+        signal: controller.signal,
+        cacheDir: null,
+      }),
+    );
+    assert.equal(summary.finished, 120);
+    assert.equal(summary.requests.retries['5xx'], 24);
+    await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on a later tick
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings, []);
+});
+
+/** Scripted trouble on the first attempt of some requests, tallied by the server as it answers. */
+function troubleServer(alwaysFailing: (request: ChatRequest) => boolean) {
+  const tally = { attempts: 0, replies: 0, '429': 0, '5xx': 0, timeout: 0, network: 0, malformed: 0, promptTokens: 0 };
+  const seen = new Set<string>();
+  const troubles: [keyof typeof tally, Action][] = [
+    ['429', { kind: 'status', status: 429, headers: { 'retry-after-ms': '1' } }],
+    ['5xx', { kind: 'status', status: 500 }],
+    ['5xx', { kind: 'status', status: 503 }],
+    ['network', { kind: 'drop' }],
+    ['malformed', { kind: 'malformed', body: '{"choices": [' }],
+    ['timeout', { kind: 'stall' }],
+  ];
+  const script: Script = (request) => {
+    tally.attempts++;
+    const query = `${typeOf(request)}\n${queryOf(request)}`;
+    const first = !seen.has(query);
+    seen.add(query);
+    const image = imageOf(request);
+    if (alwaysFailing(request)) {
+      tally['5xx']++;
+      return { kind: 'status', status: 502 };
+    }
+    if (first && image < 12 && typeOf(request) === 'conversation') {
+      const [cause, action] = troubles[image % troubles.length]!;
+      tally[cause]++;
+      return action;
+    }
+    tally.replies++;
+    // The fake server reports ceil(prompt characters / 4) prompt tokens.
+    tally.promptTokens += Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
+    return { kind: 'reply', content: validReply(request) };
+  };
+  return { tally, script };
+}
+
+test('retries are counted by cause, and totals add up every run on the folder', async () => {
+  let broken = true;
+  const { tally, script } = troubleServer((r) => broken && imageOf(r) === 20 && typeOf(r) === 'complex_reasoning');
+  const server = await serve(script);
+  const out = await tmp();
+  const some = contexts.slice(0, 24);
+  const client = { ...options(server, out).client, timeoutMs: 300, maxRetries: 2 };
+  const first = await runDatagen(options(server, out, { contexts: some, client }));
+  assert.equal(first.failed, 1, 'image 20 complex_reasoning gave up after 3 attempts');
+  assert.deepEqual(first.requests.retries, {
+    '429': tally['429'],
+    '5xx': tally['5xx'] - 1, // the last of the three 502s is the failure, not a retry
+    '408/409': 0,
+    timeout: tally.timeout,
+    network: tally.network,
+    malformed: tally.malformed,
+  });
+  assert.deepEqual(
+    [tally['429'], tally['5xx'], tally.timeout, tally.network, tally.malformed],
+    [2, 4 + 3, 2, 2, 2],
+    'the script ran as planned',
+  );
+  assert.equal(first.requests.attempts, tally.attempts);
+  assert.equal(first.requests.successes, tally.replies);
+  assert.equal(first.requests.failed, 1);
+
+  broken = false;
+  const second = await runDatagen(options(server, out, { contexts: some, client }));
+  assert.equal(second.tasks, 1);
+  assert.equal(second.requests.attempts, 1);
+  const { totals } = second;
+  assert.equal(totals.runs, 2);
+  assert.equal(totals.attempts, tally.attempts);
+  assert.equal(totals.attempts, server.requests.length);
+  assert.equal(totals.successes, tally.replies);
+  assert.equal(totals.successes, 72);
+  assert.equal(totals.failed, 1);
+  assert.equal(totals.retries['5xx'], tally['5xx'] - 1);
+  assert.equal(totals.usage.promptTokens, tally.promptTokens);
+  assert.equal(
+    totals.usage.completionTokens,
+    first.requests.usage.completionTokens + second.requests.usage.completionTokens,
+  );
+  assert.equal(totals.cost_usd, (totals.usage.promptTokens * 0.15 + totals.usage.completionTokens * 0.6) / 1e6);
+  assert.deepEqual(JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')).totals, totals);
 });
