@@ -5,7 +5,8 @@
 // One append-only log, <dir>/responses.log, one line per reply:
 //   <key: 64 hex> <crc32 of key and JSON: 8 hex> <the Completion as JSON>\n
 // A reply is appended (one write call, synchronously) as soon as it arrives, before its record
-// can be committed, so a kill re-pays only the requests still in flight. Opening the log reads
+// can be committed, so a kill re-pays only the requests still in flight (the page cache keeps
+// what a killed process wrote; after a system crash the checksums catch damage). Opening the log reads
 // the keys into an index (key -> where the JSON is), cuts a torn last line and skips lines whose
 // checksum fails; a hit reads its JSON back by offset. One file instead of one file per reply:
 // the per-file layout cost ~1 ms of kernel time per reply and held a run at concurrency 64 to

@@ -3,6 +3,8 @@
 //   rejects.jsonl   replies dropped for good, with the reason (unparseable, refused, duplicate...)
 //   failures.jsonl  requests that failed this time (network, server); retried by the next run
 //   run.json        the settings that shape the records; a resume with other settings is refused
+//   summary.json    the account of the last run and the totals of all (see summary.ts)
+//   ledger.jsonl    every HTTP attempt of every run (written by Ledger)
 //   .lock           the pid of the run writing here: two live runs on one folder would write twice
 // A task (type, id) is done once its record or reject line is in place. Each line is written with
 // one write call; a kill can at most leave a torn last line, which the next open cuts off.

@@ -7,7 +7,14 @@
 
 import { createHash } from 'node:crypto';
 import { ResponseCache, requestKey } from './cache.js';
-import { ChatClient, RequestFailed, type ClientOptions, type Completion, type Usage } from './client.js';
+import {
+  ChatClient,
+  RequestFailed,
+  type AttemptObserver,
+  type ClientOptions,
+  type Completion,
+  type Usage,
+} from './client.js';
 import type { ImageContext } from './context.js';
 import { Ledger } from './ledger.js';
 import { OutputStore, taskKey } from './output.js';
@@ -144,7 +151,7 @@ async function generate(
   });
   let stopReason: string | null = null;
   let consecutiveFailures = 0;
-  const attempts = { onSend: () => ledger.send(), onRetry: ledger.retry.bind(ledger) };
+  const attempts: AttemptObserver = { onSend: () => ledger.send(), onRetry: (cause) => ledger.retry(cause) };
 
   async function complete(task: Task): Promise<{ completion: Completion } | Result> {
     const body = client.requestBody(buildMessages(task.prompts, task.context));
