@@ -147,8 +147,7 @@ export class ChatClient {
     const stop = group?.join();
     try {
       for (let attempt = 0; ; attempt++) {
-        observer?.onSend?.();
-        const result = await this.attempt(body, stop?.signal);
+        const result = await this.attempt(body, observer, stop?.signal);
         if (result.ok) return result.completion;
         if (result.retry === null || attempt >= this.options.maxRetries) {
           const tries = attempt + 1;
@@ -167,7 +166,7 @@ export class ChatClient {
     }
   }
 
-  private async attempt(body: RequestBody, outer?: AbortSignal): Promise<Attempt> {
+  private async attempt(body: RequestBody, observer?: AttemptObserver, outer?: AbortSignal): Promise<Attempt> {
     if (outer?.aborted) throw outer.reason;
     // One controller per attempt, aborted by the timeout or by `outer` (this request's own stop
     // signal); a listener rather than AbortSignal.any, whose composite signals the signal they
@@ -177,6 +176,7 @@ export class ChatClient {
     const onOuterAbort = () => controller.abort(outer!.reason);
     outer?.addEventListener('abort', onOuterAbort, { once: true });
     const signal = controller.signal;
+    observer?.onSend?.();
     try {
       const reply: unknown = await this.sdk.chat.completions.create(
         body as OpenAI.ChatCompletionCreateParamsNonStreaming,
