@@ -77,8 +77,9 @@ export class ResponseCache {
   static open(dir: string): ResponseCache {
     mkdirSync(dir, { recursive: true });
     const unlock = lockFolder(dir);
+    const path = join(dir, ResponseCache.FILE);
+    let cache: ResponseCache;
     try {
-      const path = join(dir, ResponseCache.FILE);
       const entries: [string, number, number][] = [];
       let corrupt = 0;
       const size = scanLines(path, (line, offset) => {
@@ -93,15 +94,20 @@ export class ResponseCache {
         if (valid) entries.push([key, offset + HEADER_BYTES, json.length]);
         else corrupt++;
       });
-      const cache = new ResponseCache(dir, openSync(path, 'a+'), size, unlock);
+      cache = new ResponseCache(dir, openSync(path, 'a+'), size, unlock);
       cache.corruptLines = corrupt;
       for (const [key, offset, length] of entries) if (!cache.index.has(key)) cache.index.set(key, { offset, length });
-      cache.migrateFileLayout();
-      return cache;
     } catch (err) {
       unlock();
       throw err;
     }
+    try {
+      cache.migrateFileLayout();
+    } catch (err) {
+      cache.close();
+      throw err;
+    }
+    return cache;
   }
 
   /** Number of replies in the cache. */
