@@ -134,53 +134,63 @@ async function holdingServer(holdFrom: number, stop: () => void) {
   return { server: held, tally, heldQueries, release };
 }
 
-test('kill -9 with requests in flight, run again: same output, only those requests paid again, every attempt counted', async () => {
-  const out = await tempDir('cli');
-  let child: ChildProcess | undefined;
-  const h = await holdingServer(150, () => child!.kill('SIGKILL'));
-  const killed = await datagen(runArgs(out, h.server.baseURL), (c) => (child = c));
-  assert.equal(killed.signal, 'SIGKILL');
-  assert.equal(h.tally.held, CONCURRENCY);
-  const paidBeforeKill = h.tally.replies;
-  const committed = (await outputBytes(out)).reduce((n, text) => n + text.split('\n').length - 1, 0);
-  assert.ok(committed > 0 && committed < 240, `killed mid-run (${committed} tasks committed)`);
+// A guard, not a measurement: should the child never reach the held state, the test fails instead of waiting.
+const HANG_GUARD = { timeout: 120_000 };
 
-  h.release();
-  const requestsBefore = h.server.requests.length;
-  const resumed = await datagen(runArgs(out, h.server.baseURL));
-  assert.equal(resumed.code, 0, resumed.stderr);
-  assert.match(resumed.stdout, new RegExp(`datagen finished: ${240 - committed}/${240 - committed} tasks`));
-  assert.deepEqual(await outputBytes(out), uninterrupted);
-  // Every reply paid before the kill was in the cache: the server answered each task once over
-  // both runs, and what was sent twice is exactly the requests in flight at the kill.
-  assert.equal(h.tally.replies, 240);
-  const resent = new Set(h.server.requests.slice(requestsBefore).map((r) => `${typeOf(r)}\n${queryOf(r)}`));
-  assert.equal(resent.size, 240 - paidBeforeKill);
-  for (const query of h.heldQueries) assert.ok(resent.has(query), 'a request in flight at the kill is sent again');
+test(
+  'kill -9 with requests in flight, run again: same output, only those requests paid again, every attempt counted',
+  HANG_GUARD,
+  async () => {
+    const out = await tempDir('cli');
+    let child: ChildProcess | undefined;
+    const h = await holdingServer(150, () => child!.kill('SIGKILL'));
+    const killed = await datagen(runArgs(out, h.server.baseURL), (c) => (child = c));
+    assert.equal(killed.signal, 'SIGKILL');
+    assert.equal(h.tally.held, CONCURRENCY);
+    const paidBeforeKill = h.tally.replies;
+    const committed = (await outputBytes(out)).reduce((n, text) => n + text.split('\n').length - 1, 0);
+    assert.ok(committed > 0 && committed < 240, `killed mid-run (${committed} tasks committed)`);
 
-  // Totals over both runs (the killed one wrote no summary) equal the server's own counts.
-  const { totals } = await readSummary(out);
-  assert.equal(totals.runs, 2);
-  assert.equal(totals.attempts, h.server.requests.length);
-  assert.equal(totals.attempts, h.tally.attempts);
-  assert.equal(totals.successes, h.tally.replies);
-  assert.equal(totals.successes, 240);
-  assert.deepEqual(totals.retries, {
-    '429': h.tally['429'],
-    '5xx': h.tally['5xx'],
-    '408/409': 0,
-    timeout: 0,
-    network: h.tally.network,
-    malformed: h.tally.malformed,
-  });
-  assert.ok(h.tally['429'] > 0 && h.tally['5xx'] > 0 && h.tally.network > 0 && h.tally.malformed > 0, 'all causes met');
-  assert.equal(
-    totals.attempts,
-    240 + CONCURRENCY + h.tally['429'] + h.tally['5xx'] + h.tally.network + h.tally.malformed,
-  );
-});
+    h.release();
+    const requestsBefore = h.server.requests.length;
+    const resumed = await datagen(runArgs(out, h.server.baseURL));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`datagen finished: ${240 - committed}/${240 - committed} tasks`));
+    assert.deepEqual(await outputBytes(out), uninterrupted);
+    // Every reply paid before the kill was in the cache: the server answered each task once over
+    // both runs, and what was sent twice is exactly the requests in flight at the kill.
+    assert.equal(h.tally.replies, 240);
+    const resent = new Set(h.server.requests.slice(requestsBefore).map((r) => `${typeOf(r)}\n${queryOf(r)}`));
+    assert.equal(resent.size, 240 - paidBeforeKill);
+    for (const query of h.heldQueries) assert.ok(resent.has(query), 'a request in flight at the kill is sent again');
 
-test('Ctrl-C stops cleanly with exit code 130; running again completes the same output', async () => {
+    // Totals over both runs (the killed one wrote no summary) equal the server's own counts.
+    const { totals } = await readSummary(out);
+    assert.equal(totals.runs, 2);
+    assert.equal(totals.attempts, h.server.requests.length);
+    assert.equal(totals.attempts, h.tally.attempts);
+    assert.equal(totals.successes, h.tally.replies);
+    assert.equal(totals.successes, 240);
+    assert.deepEqual(totals.retries, {
+      '429': h.tally['429'],
+      '5xx': h.tally['5xx'],
+      '408/409': 0,
+      timeout: 0,
+      network: h.tally.network,
+      malformed: h.tally.malformed,
+    });
+    assert.ok(
+      h.tally['429'] > 0 && h.tally['5xx'] > 0 && h.tally.network > 0 && h.tally.malformed > 0,
+      'all causes met',
+    );
+    assert.equal(
+      totals.attempts,
+      240 + CONCURRENCY + h.tally['429'] + h.tally['5xx'] + h.tally.network + h.tally.malformed,
+    );
+  },
+);
+
+test('Ctrl-C stops cleanly with exit code 130; running again completes the same output', HANG_GUARD, async () => {
   const out = await tempDir('cli');
   let child: ChildProcess | undefined;
   const h = await holdingServer(60, () => child!.kill('SIGINT'));
