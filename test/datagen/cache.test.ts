@@ -148,3 +148,17 @@ test('two live runs cannot share a cache folder', async () => {
   assert.deepEqual(await next.get(key(0)), completion(0));
   next.close();
 });
+
+test('a log larger than the read chunk (8 MB) is indexed at the right offsets', async () => {
+  const dir = await tempDir('cache');
+  const big = (i: number): Completion => ({ ...completion(i), content: `${i} ${'y'.repeat(2000 + (i % 97))}` });
+  const cache = ResponseCache.open(dir);
+  for (let i = 0; i < 5000; i++) cache.put(key(i), big(i));
+  cache.close();
+  assert.ok((await stat(logOf(dir))).size > 8 << 20);
+  const reopened = ResponseCache.open(dir);
+  assert.equal(reopened.entries, 5000);
+  for (let i = 0; i < 5000; i += 7) assert.deepEqual(await reopened.get(key(i)), big(i));
+  assert.deepEqual(await reopened.get(key(4999)), big(4999));
+  reopened.close();
+});
