@@ -25,9 +25,10 @@ import {
 const HELP = `usage: llava datagen (--input FILE.jsonl | --coco-captions FILE --coco-instances FILE) --out DIR --model NAME [options]
 
 Writes LLaVA instruction records (DIR/<type>.jsonl), rejected replies with their reason
-(DIR/rejects.jsonl), failed requests (DIR/failures.jsonl) and DIR/summary.json. Interrupted
-runs (crash, kill, Ctrl-C) continue where they stopped when the same command is run again;
-one run writes to a DIR at a time.
+(DIR/rejects.jsonl), failed requests (DIR/failures.jsonl), every HTTP attempt (DIR/ledger.jsonl)
+and DIR/summary.json: this run's figures and the totals of every run on DIR, killed ones included.
+Interrupted runs (crash, kill, Ctrl-C) continue where they stopped when the same command is run
+again; one run writes to a DIR at a time.
 
 input:
   --input FILE              caps/boxes JSONL: {id, image, captions[], instances[{category, bbox}]}
@@ -55,9 +56,8 @@ endpoint:
   --backoff-cap S           longest back-off wait in seconds (default: 60); a Retry-After header overrides both
   --max-consecutive-failures N  stop after N failed requests in a row (default: 50)
 accounting:
-  --cache DIR               response cache, one log file DIR/responses.log (default: DIR/cache); --no-cache
-                            to disable. DIR/ledger.jsonl counts every attempt; summary.json has this run's
-                            figures and the totals of every run on DIR (killed runs included)
+  --cache CACHE             response cache, one log file CACHE/responses.log (default: DIR/cache);
+                            --no-cache to disable
   --prices FILE             JSON {model: {input, output}} in USD per 1M tokens, added to the built-in table
   --no-progress             no progress line on stderr
 `;
