@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  DEFAULT_BACKOFF,
   DEFAULT_PRICES,
   DEFAULT_PROMPTS_DIR,
   DETAIL_INSTRUCTIONS,
@@ -24,9 +25,10 @@ import {
 const HELP = `usage: llava datagen (--input FILE.jsonl | --coco-captions FILE --coco-instances FILE) --out DIR --model NAME [options]
 
 Writes LLaVA instruction records (DIR/<type>.jsonl), rejected replies with their reason
-(DIR/rejects.jsonl), failed requests (DIR/failures.jsonl) and DIR/summary.json. Interrupted
-runs (crash, kill, Ctrl-C) continue where they stopped when the same command is run again;
-one run writes to a DIR at a time.
+(DIR/rejects.jsonl), failed requests (DIR/failures.jsonl), every HTTP attempt (DIR/ledger.jsonl)
+and DIR/summary.json: this run's figures and the totals of every run on DIR, killed ones included.
+Interrupted runs (crash, kill, Ctrl-C) continue where they stopped when the same command is run
+again; one run writes to a DIR at a time.
 
 input:
   --input FILE              caps/boxes JSONL: {id, image, captions[], instances[{category, bbox}]}
@@ -50,9 +52,12 @@ endpoint:
   --concurrency N           requests in flight (default: 8)
   --timeout S               seconds per request, headers and body (default: 120)
   --max-retries N           retries of 429/5xx/timeouts/dropped connections per request (default: 8)
+  --backoff-base S          first retry waits up to S seconds, doubling per retry (full jitter; default: 1)
+  --backoff-cap S           longest back-off wait in seconds (default: 60); a Retry-After header overrides both
   --max-consecutive-failures N  stop after N failed requests in a row (default: 50)
 accounting:
-  --cache DIR               response cache (default: DIR/cache); --no-cache to disable
+  --cache CACHE             response cache, one log file CACHE/responses.log (default: DIR/cache);
+                            --no-cache to disable
   --prices FILE             JSON {model: {input, output}} in USD per 1M tokens, added to the built-in table
   --no-progress             no progress line on stderr
 `;
@@ -96,6 +101,8 @@ export async function run(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       timeout: { type: 'string' },
       'max-retries': { type: 'string' },
+      'backoff-base': { type: 'string' },
+      'backoff-cap': { type: 'string' },
       'max-consecutive-failures': { type: 'string' },
       cache: { type: 'string' },
       'no-cache': { type: 'boolean' },
@@ -138,6 +145,10 @@ export async function run(argv: string[]): Promise<number> {
   // Every flag is checked before the (possibly large) input is read.
   let client, concurrency, seed, maxConsecutiveFailures, limit;
   try {
+    const baseS = optionalNumber('backoff-base', v['backoff-base'], 0.001) ?? DEFAULT_BACKOFF.baseMs / 1000;
+    const capS =
+      optionalNumber('backoff-cap', v['backoff-cap'], 0.001) ?? Math.max(baseS, DEFAULT_BACKOFF.capMs / 1000);
+    if (capS < baseS) throw new Error(`--backoff-cap (${capS}) must be at least --backoff-base (${baseS})`);
     client = {
       baseURL,
       apiKey,
@@ -146,6 +157,7 @@ export async function run(argv: string[]): Promise<number> {
       maxTokens: optionalNumber('max-tokens', v['max-tokens'], 1),
       timeoutMs: (optionalNumber('timeout', v.timeout, 0.001) ?? 120) * 1000,
       maxRetries: positiveInt('max-retries', v['max-retries'], 8, 0),
+      backoff: { ...DEFAULT_BACKOFF, baseMs: baseS * 1000, capMs: capS * 1000 },
     };
     concurrency = positiveInt('concurrency', v.concurrency, 8);
     seed = positiveInt('seed', v.seed, 0, 0);

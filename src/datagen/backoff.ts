@@ -12,6 +12,17 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 1000, capMs: 60_000, maxRetryAfterMs: 600_000 };
 
+/** Throws naming the first bad field: a zero or negative delay would retry in a tight loop. */
+export function checkBackoff(options: BackoffOptions): void {
+  const { baseMs, capMs, maxRetryAfterMs } = options;
+  if (!(Number.isFinite(baseMs) && baseMs > 0))
+    throw new Error(`backoff.baseMs must be a positive number, got ${baseMs}`);
+  if (!(Number.isFinite(capMs) && capMs >= baseMs))
+    throw new Error(`backoff.capMs must be a number >= backoff.baseMs (${baseMs}), got ${capMs}`);
+  if (!(Number.isFinite(maxRetryAfterMs) && maxRetryAfterMs >= 0))
+    throw new Error(`backoff.maxRetryAfterMs must be a number >= 0, got ${maxRetryAfterMs}`);
+}
+
 /** Milliseconds the server asked for, or undefined when it gave no usable hint. */
 export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
   const ms = headers?.get('retry-after-ms');

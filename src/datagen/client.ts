@@ -1,10 +1,12 @@
 // One chat completion against any OpenAI-compatible endpoint through the official SDK, with the
 // retry policy owned here (the SDK's own retries are off): 408/409/429/5xx, timeouts, dropped
 // connections and malformed bodies are retried with back-off; 401/403/404 stop the whole run
-// (a bad key or model fails every request alike); other 4xx fail this request only.
+// (a bad key or model fails every request alike); other 4xx fail this request only. Retries are
+// counted by cause (RETRY_CAUSES) for the run's accounting.
 
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import { backoffDelayMs, DEFAULT_BACKOFF, retryAfterMs, sleep, type BackoffOptions } from './backoff.js';
+import { AbortGroup } from './abort-group.js';
+import { backoffDelayMs, checkBackoff, DEFAULT_BACKOFF, retryAfterMs, sleep, type BackoffOptions } from './backoff.js';
 import type { ChatMessage } from './prompts.js';
 import { nodeFetch } from './transport.js';
 
@@ -46,6 +48,18 @@ export class RequestFailed extends Error {
   }
 }
 
+/** Why an attempt is retried: 408 and 409 are grouped (the SDK's own policy retries both). */
+export const RETRY_CAUSES = ['429', '5xx', '408/409', 'timeout', 'network', 'malformed'] as const;
+export type RetryCause = (typeof RETRY_CAUSES)[number];
+
+/** Hears every HTTP attempt of a request (the run's ledger). */
+export interface AttemptObserver {
+  /** Called just before an attempt is sent. */
+  onSend?(): void;
+  /** The attempt failed and is retried after a back-off. */
+  onRetry?(cause: RetryCause): void;
+}
+
 /** The chat.completions body: everything that determines the reply (also the cache key). */
 export interface RequestBody {
   model: string;
@@ -56,7 +70,7 @@ export interface RequestBody {
 
 type Attempt =
   | { ok: true; completion: Completion }
-  | { ok: false; reason: string; message: string; retry: boolean; fatal: boolean; waitHintMs?: number };
+  | { ok: false; reason: string; message: string; retry: RetryCause | null; fatal: boolean; waitHintMs?: number };
 
 /** Statuses that no retry or other request can fix, with what to check. */
 const FATAL_STATUS = new Map([
@@ -64,7 +78,11 @@ const FATAL_STATUS = new Map([
   [403, 'the key may lack access to this model'],
   [404, 'check --model, and --base-url (OpenAI-compatible servers usually end it in /v1)'],
 ]);
-const RETRY_STATUS = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500;
+function retryCause(status: number): RetryCause | null {
+  if (status === 429) return '429';
+  if (status >= 500) return '5xx';
+  return status === 408 || status === 409 ? '408/409' : null;
+}
 
 function readCompletion(body: unknown): Completion | undefined {
   const choice = (body as { choices?: unknown[] } | null)?.choices?.[0] as Record<string, unknown> | undefined;
@@ -86,8 +104,14 @@ export class ChatClient {
   private readonly sdk: OpenAI;
   private readonly backoff: BackoffOptions;
   private readonly random: () => number;
+  /** Per caller's stop signal, the one listener all requests share (see AbortGroup). */
+  private readonly stopGroups = new WeakMap<AbortSignal, AbortGroup>();
 
   constructor(private readonly options: ClientOptions) {
+    if (!(options.timeoutMs > 0)) throw new Error(`timeoutMs must be a positive number, got ${options.timeoutMs}`);
+    if (!Number.isInteger(options.maxRetries) || options.maxRetries < 0)
+      throw new Error(`maxRetries must be an integer >= 0, got ${options.maxRetries}`);
+    if (options.backoff) checkBackoff(options.backoff);
     this.sdk = new OpenAI({
       apiKey: options.apiKey,
       baseURL: options.baseURL,
@@ -110,36 +134,49 @@ export class ChatClient {
   }
 
   /**
-   * Sends `body` until it succeeds or the retries run out. `onRetry` hears each retried failure
-   * (for the summary); `signal` aborts the waits and the request in flight (Ctrl-C).
+   * Sends `body` until it succeeds or the retries run out. `observer` hears each attempt and each
+   * retried failure (the run's accounting); `signal` aborts the waits and the request in flight
+   * (Ctrl-C), and may be shared by any number of concurrent calls.
    */
-  async complete(body: RequestBody, onRetry?: (reason: string) => void, signal?: AbortSignal): Promise<Completion> {
-    for (let attempt = 0; ; attempt++) {
-      const result = await this.attempt(body, signal);
-      if (result.ok) return result.completion;
-      if (!result.retry || attempt >= this.options.maxRetries) {
-        const tries = attempt + 1;
-        throw new RequestFailed(
-          result.reason,
-          `${result.message} (after ${tries} attempt${tries > 1 ? 's' : ''})`,
-          result.fatal,
-          tries,
-        );
+  async complete(body: RequestBody, observer?: AttemptObserver, signal?: AbortSignal): Promise<Completion> {
+    let group: AbortGroup | undefined;
+    if (signal) {
+      group = this.stopGroups.get(signal);
+      if (!group) this.stopGroups.set(signal, (group = new AbortGroup(signal)));
+    }
+    const stop = group?.join();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const result = await this.attempt(body, observer, stop?.signal);
+        if (result.ok) return result.completion;
+        if (result.retry === null || attempt >= this.options.maxRetries) {
+          const tries = attempt + 1;
+          throw new RequestFailed(
+            result.reason,
+            `${result.message} (after ${tries} attempt${tries > 1 ? 's' : ''})`,
+            result.fatal,
+            tries,
+          );
+        }
+        observer?.onRetry?.(result.retry);
+        await sleep(backoffDelayMs(attempt, result.waitHintMs, this.backoff, this.random), stop?.signal);
       }
-      onRetry?.(result.reason);
-      await sleep(backoffDelayMs(attempt, result.waitHintMs, this.backoff, this.random), signal);
+    } finally {
+      if (stop) group!.leave(stop);
     }
   }
 
-  private async attempt(body: RequestBody, outer?: AbortSignal): Promise<Attempt> {
+  private async attempt(body: RequestBody, observer?: AttemptObserver, outer?: AbortSignal): Promise<Attempt> {
     if (outer?.aborted) throw outer.reason;
-    // One controller per attempt, aborted by the timeout or by `outer`; a listener rather than
-    // AbortSignal.any, whose composite signals a long-lived `outer` would keep alive in Node 20.
+    // One controller per attempt, aborted by the timeout or by `outer` (this request's own stop
+    // signal); a listener rather than AbortSignal.any, whose composite signals the signal they
+    // follow keeps alive in Node 20.
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error('timeout')), this.options.timeoutMs);
     const onOuterAbort = () => controller.abort(outer!.reason);
     outer?.addEventListener('abort', onOuterAbort, { once: true });
     const signal = controller.signal;
+    observer?.onSend?.();
     try {
       const reply: unknown = await this.sdk.chat.completions.create(
         body as OpenAI.ChatCompletionCreateParamsNonStreaming,
@@ -152,7 +189,7 @@ export class ChatClient {
         ok: false,
         reason: 'malformed response',
         message: `response is not a chat completion: ${shown.slice(0, 120)}`,
-        retry: true,
+        retry: 'malformed',
         fatal: false,
       };
     } catch (err) {
@@ -162,7 +199,7 @@ export class ChatClient {
           ok: false,
           reason: 'timeout',
           message: `no complete reply within ${this.options.timeoutMs} ms`,
-          retry: true,
+          retry: 'timeout',
           fatal: false,
         };
       }
@@ -173,7 +210,7 @@ export class ChatClient {
           ok: false,
           reason: 'connection error',
           message: `connection failed${cause}`,
-          retry: true,
+          retry: 'network',
           fatal: false,
         };
       }
@@ -184,7 +221,7 @@ export class ChatClient {
           ok: false,
           reason: `http ${err.status}`,
           message,
-          retry: RETRY_STATUS(err.status),
+          retry: retryCause(err.status),
           fatal: hint !== undefined,
           waitHintMs: retryAfterMs(err.headers),
         };
@@ -194,7 +231,7 @@ export class ChatClient {
           ok: false,
           reason: 'malformed response',
           message: `response body is not valid JSON (${err.message})`,
-          retry: true,
+          retry: 'malformed',
           fatal: false,
         };
       }

@@ -20,13 +20,17 @@ export { DATAGEN_PLACEMENTS, toInstructionRecord, type DatagenPlacement, type In
 export {
   ChatClient,
   RequestFailed,
+  RETRY_CAUSES,
+  type AttemptObserver,
   type ClientOptions,
   type Completion,
   type RequestBody,
+  type RetryCause,
   type Usage,
 } from './client.js';
-export { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+export { checkBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export { requestKey, ResponseCache } from './cache.js';
+export { Ledger, type RequestCounts } from './ledger.js';
 export { OutputStore } from './output.js';
 export { DEFAULT_PRICES, estimateCost, loadPrices, priceFor, type Price, type PriceTable } from './pricing.js';
 export { runDatagen, type DatagenOptions } from './run.js';

@@ -3,25 +3,17 @@
 //   rejects.jsonl   replies dropped for good, with the reason (unparseable, refused, duplicate...)
 //   failures.jsonl  requests that failed this time (network, server); retried by the next run
 //   run.json        the settings that shape the records; a resume with other settings is refused
+//   summary.json    the account of the last run and the totals of all (see summary.ts)
+//   ledger.jsonl    every HTTP attempt of every run (written by Ledger)
 //   .lock           the pid of the run writing here: two live runs on one folder would write twice
 // A task (type, id) is done once its record or reject line is in place. Each line is written with
 // one write call; a kill can at most leave a torn last line, which the next open cuts off.
 
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { lockFolder } from './folder-lock.js';
+import { appendAll, scanLines } from './line-file.js';
 import { PROMPT_TYPES, type PromptType } from './prompts.js';
 import type { InstructionRecord } from './record.js';
 
@@ -52,64 +44,9 @@ export function answersHash(type: PromptType, record: InstructionRecord): string
     .slice(0, 32);
 }
 
-/**
- * Calls `onLine` for each complete line of `path` (read in chunks: output files can outgrow a
- * string), then cuts a torn last line (no trailing newline) left by a kill mid-write.
- */
-function repairAndScan(path: string, onLine: (line: string, index: number) => void): void {
-  if (!existsSync(path)) return;
-  const fd = openSync(path, 'r+');
+function parseLine(path: string, bytes: Buffer, i: number): Record<string, unknown> {
   try {
-    const chunk = Buffer.alloc(8 << 20);
-    let pending = Buffer.alloc(0); // bytes after the last newline seen so far
-    let offset = 0;
-    let index = 0;
-    for (let n; (n = readSync(fd, chunk, 0, chunk.length, offset)) > 0; offset += n) {
-      let data = Buffer.concat([pending, chunk.subarray(0, n)]);
-      for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a)) {
-        onLine(data.subarray(0, nl).toString('utf8'), index++);
-        data = data.subarray(nl + 1);
-      }
-      pending = Buffer.from(data);
-    }
-    if (pending.length > 0) ftruncateSync(fd, offset - pending.length);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Takes `<dir>/.lock`; a lock left by a process that is gone (kill -9) is taken over. */
-function lock(dir: string): string {
-  const path = join(dir, '.lock');
-  for (;;) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
-      return path;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number(readFileSync(path, 'utf8'));
-    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-      throw new Error(
-        `${dir} is being written by another run (pid ${holder}); wait for it, or stop it, before running here`,
-      );
-    }
-    rmSync(path, { force: true });
-  }
-}
-
-function parseLine(path: string, line: string, i: number): Record<string, unknown> {
-  try {
-    return JSON.parse(line) as Record<string, unknown>;
+    return JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
   } catch {
     throw new Error(
       `${path}:${i + 1}: corrupt line in the output of an earlier run (not JSON); fix or remove it to resume`,
@@ -128,7 +65,7 @@ export class OutputStore {
 
   private constructor(
     readonly dir: string,
-    private readonly lockPath: string,
+    private readonly unlock: () => void,
   ) {}
 
   /**
@@ -137,7 +74,7 @@ export class OutputStore {
    */
   static open(dir: string, settings: Record<string, unknown>): OutputStore {
     mkdirSync(dir, { recursive: true });
-    const store = new OutputStore(dir, lock(dir));
+    const store = new OutputStore(dir, lockFolder(dir));
     try {
       store.scan(settings);
     } catch (err) {
@@ -153,7 +90,7 @@ export class OutputStore {
     this.checkSettings(settings);
     for (const type of PROMPT_TYPES) {
       const path = join(dir, `${type}.jsonl`);
-      repairAndScan(path, (line, i) => {
+      scanLines(path, (line, _offset, i) => {
         const record = parseLine(path, line, i) as unknown as InstructionRecord;
         this.done.add(taskKey(type, record.id));
         this.seen.set(answersHash(type, record), record.id);
@@ -161,12 +98,12 @@ export class OutputStore {
       });
     }
     const rejects = join(dir, 'rejects.jsonl');
-    repairAndScan(rejects, (line, i) => {
+    scanLines(rejects, (line, _offset, i) => {
       const reject = parseLine(rejects, line, i) as unknown as RejectLine;
       this.done.add(taskKey(reject.type, reject.id));
       this.resumedRejects++;
     });
-    repairAndScan(join(dir, 'failures.jsonl'), () => {});
+    scanLines(join(dir, 'failures.jsonl'), () => {});
   }
 
   /**
@@ -220,14 +157,13 @@ export class OutputStore {
       fd = openSync(join(this.dir, name), 'a');
       this.fds.set(name, fd);
     }
-    const bytes = Buffer.from(`${JSON.stringify(value)}\n`);
-    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at);
+    appendAll(fd, Buffer.from(`${JSON.stringify(value)}\n`));
   }
 
   /** Closes the files and releases the folder. */
   close(): void {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
-    rmSync(this.lockPath, { force: true });
+    this.unlock();
   }
 }

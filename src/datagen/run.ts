@@ -2,13 +2,21 @@
 // `concurrency` at a time. Results are committed in task order (a bounded reorder window), so
 // the output files are the same bytes whatever the concurrency and however often the run was
 // interrupted (unless one request lagged a whole window behind; see `finish`). Each paid reply
-// is written to the response cache as it arrives, while its result waits for its turn to be
-// committed: a kill loses at most the replies whose cache write was still in flight.
+// is in the response cache before its result can be committed, so a kill re-pays only the
+// requests in flight; every HTTP attempt is in the output folder's ledger (totals across runs).
 
 import { createHash } from 'node:crypto';
 import { ResponseCache, requestKey } from './cache.js';
-import { ChatClient, RequestFailed, type ClientOptions, type Completion, type Usage } from './client.js';
+import {
+  ChatClient,
+  RequestFailed,
+  type AttemptObserver,
+  type ClientOptions,
+  type Completion,
+  type Usage,
+} from './client.js';
 import type { ImageContext } from './context.js';
+import { Ledger } from './ledger.js';
 import { OutputStore, taskKey } from './output.js';
 import { parseReply } from './parse.js';
 import { estimateCost, priceFor, type PriceTable } from './pricing.js';
@@ -30,7 +38,7 @@ export interface DatagenOptions {
   seed: number;
   /** Where `<image>` goes in the first human turn (the training data code's option). */
   placement: DatagenPlacement;
-  /** Response cache folder; null disables the cache. */
+  /** Response cache folder (see ResponseCache); null disables the cache. */
   cacheDir: string | null;
   prices: PriceTable;
   /** Stop the run after this many failed requests in a row (the endpoint is down or rejects us). */
@@ -83,17 +91,32 @@ export async function runDatagen(o: DatagenOptions): Promise<DatagenSummary> {
   if (!Number.isInteger(o.concurrency) || o.concurrency < 1)
     throw new Error(`concurrency must be a positive integer, got ${o.concurrency}`);
   if (o.instructions.length === 0) throw new Error('the detailed-description instruction list is empty');
+  const client = new ChatClient(o.client);
   const store = OutputStore.open(o.outDir, runSettings(o));
+  let ledger: Ledger | undefined;
+  let cache: ResponseCache | null = null;
   try {
-    return await generate(o, store);
+    ledger = Ledger.open(o.outDir);
+    cache = o.cacheDir === null ? null : ResponseCache.open(o.cacheDir);
+    if (cache && cache.migrated > 0)
+      o.warn?.(`cache: moved ${cache.migrated} replies from the one-file-per-reply layout into ${cache.dir}`);
+    if (cache && cache.corruptLines > 0)
+      o.warn?.(`cache: skipped ${cache.corruptLines} damaged entries in ${cache.dir} (their requests are sent again)`);
+    return await generate(o, client, store, ledger, cache);
   } finally {
+    cache?.close();
+    ledger?.close();
     store.close();
   }
 }
 
-async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenSummary> {
-  const cache = o.cacheDir === null ? null : new ResponseCache(o.cacheDir);
-  const client = new ChatClient(o.client);
+async function generate(
+  o: DatagenOptions,
+  client: ChatClient,
+  store: OutputStore,
+  ledger: Ledger,
+  cache: ResponseCache | null,
+): Promise<DatagenSummary> {
   const price = priceFor(o.prices, o.client.model);
   const summary = emptySummary(o.client.model, price !== undefined);
   summary.resumed = { records: store.resumedRecords, rejects: store.resumedRejects };
@@ -123,13 +146,12 @@ async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenS
   const state = () => ({
     finished: summary.finished,
     total: tasks.length,
-    costUsd: summary.cost_usd ?? undefined,
+    costUsd: estimateCost(price, ledger.run.usage),
     failed: summary.failed,
   });
   let stopReason: string | null = null;
   let consecutiveFailures = 0;
-  const cacheWrites = new Set<Promise<void>>(); // not awaited per request: the commit need not wait for the disk
-  let cacheWriteErrors = 0;
+  const attempts: AttemptObserver = { onSend: () => ledger.send(), onRetry: (cause) => ledger.retry(cause) };
 
   async function complete(task: Task): Promise<{ completion: Completion } | Result> {
     const body = client.requestBody(buildMessages(task.prompts, task.context));
@@ -141,27 +163,23 @@ async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenS
       return { completion: cached };
     }
     try {
-      const completion = await client.complete(body, (reason) => count(summary.retries, reason), o.signal);
-      summary.requests.sent++;
-      if (completion.usage === null) summary.requests.without_usage++;
-      addUsage(summary.usage, completion.usage);
-      summary.cost_usd = estimateCost(price, summary.usage) ?? null;
+      const completion = await client.complete(body, attempts, o.signal);
+      ledger.reply(completion.usage);
       if (cache) {
-        const write: Promise<void> = cache
-          .put(key, completion)
-          .catch((err: Error) => {
-            if (cacheWriteErrors++ === 0)
-              o.warn?.(
-                `cache: cannot write to ${cache.dir} (${err.message}); the run goes on, but replies not yet in the output would be paid again by a rerun`,
-              );
-          })
-          .finally(() => cacheWrites.delete(write));
-        cacheWrites.add(write);
+        try {
+          cache.put(key, completion);
+        } catch (err) {
+          o.warn?.(
+            `cache: cannot write to ${cache.dir} (${(err as Error).message}); the cache is off for the rest of this run, and replies not yet in the output would be paid again by a rerun`,
+          );
+          cache = null;
+        }
       }
       return { completion };
     } catch (err) {
       if (o.signal?.aborted) return { kind: 'abandoned' };
       if (!(err instanceof RequestFailed)) throw err;
+      ledger.failed(err.reason);
       if (err.fatal) stopReason ??= `stopped: ${err.message}`;
       return { kind: 'failed', task, reason: err.reason, message: err.message };
     }
@@ -265,16 +283,19 @@ async function generate(o: DatagenOptions, store: OutputStore): Promise<DatagenS
     }
   }
 
-  try {
-    await Promise.all(Array.from({ length: o.concurrency }, worker));
-  } finally {
-    await Promise.all(cacheWrites);
-  }
+  await Promise.all(Array.from({ length: o.concurrency }, worker));
   if (o.signal?.aborted) stopReason ??= 'interrupted';
   summary.stopped = stopReason;
   summary.unfinished = tasks.length - summary.finished + summary.failed;
   summary.elapsed_s = (Date.now() - started) / 1000;
+  summary.requests = { ...structuredClone(ledger.run), cached: summary.requests.cached };
+  summary.cost_usd = estimateCost(price, ledger.run.usage) ?? null;
   summary.cost_saved_by_cache_usd = estimateCost(price, summary.usage_saved_by_cache) ?? null;
+  summary.totals = {
+    ...structuredClone(ledger.total),
+    runs: ledger.runs,
+    cost_usd: estimateCost(price, ledger.total.usage) ?? null,
+  };
   progress.done(state());
   store.writeSummary(summary);
   return summary;

@@ -1,8 +1,10 @@
 // The account of a run, written to <out>/summary.json and printed at the end: what was made
 // (records per type), what was dropped and why (rejects), what failed and will be retried
-// (failures), what it cost (tokens, USD) and what the cache saved.
+// (failures), what it cost (tokens, USD) and what the cache saved, for this run and, from the
+// ledger, for every run on the output folder (killed runs included).
 
 import type { Usage } from './client.js';
+import { emptyCounts, type RequestCounts } from './ledger.js';
 import { formatDuration } from './progress.js';
 
 export interface DatagenSummary {
@@ -17,15 +19,15 @@ export interface DatagenSummary {
   rejects: Record<string, number>;
   failed: number;
   failures: Record<string, number>;
-  retries: Record<string, number>;
   duplicate_inputs: number;
-  /** without_usage: replies that reported no token usage (some local servers): cost is understated. */
-  requests: { sent: number; cached: number; without_usage: number };
-  usage: Usage;
-  usage_saved_by_cache: Usage;
+  /** This run's HTTP attempts and tokens; `cached`: replies the cache gave instead. */
+  requests: RequestCounts & { cached: number };
   /** null when the price table has no row for the model. */
   cost_usd: number | null;
+  usage_saved_by_cache: Usage;
   cost_saved_by_cache_usd: number | null;
+  /** Every run on this output folder, this one and killed ones included (from ledger.jsonl), priced at today's table. */
+  totals: RequestCounts & { runs: number; cost_usd: number | null };
   priced: boolean;
   elapsed_s: number;
   /** Why the run ended early ('interrupted', 'stopped: ...'), or null when it went through. */
@@ -43,13 +45,12 @@ export function emptySummary(model: string, priced: boolean): DatagenSummary {
     rejects: {},
     failed: 0,
     failures: {},
-    retries: {},
     duplicate_inputs: 0,
-    requests: { sent: 0, cached: 0, without_usage: 0 },
-    usage: { promptTokens: 0, completionTokens: 0 },
-    usage_saved_by_cache: { promptTokens: 0, completionTokens: 0 },
+    requests: { ...emptyCounts(), cached: 0 },
     cost_usd: priced ? 0 : null,
+    usage_saved_by_cache: { promptTokens: 0, completionTokens: 0 },
     cost_saved_by_cache_usd: priced ? 0 : null,
+    totals: { ...emptyCounts(), runs: 1, cost_usd: priced ? 0 : null },
     priced,
     elapsed_s: 0,
     stopped: null,
@@ -57,12 +58,19 @@ export function emptySummary(model: string, priced: boolean): DatagenSummary {
 }
 
 function counts(table: Record<string, number>): string {
-  const rows = Object.entries(table).sort((a, b) => b[1] - a[1]);
+  const rows = Object.entries(table)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
   return rows.length === 0 ? 'none' : rows.map(([k, n]) => `${k} ${n}`).join(', ');
 }
 
 function usd(value: number | null): string {
   return value === null ? 'unknown (no price for this model; see --prices)' : `$${value.toFixed(4)}`;
+}
+
+function tokens(r: RequestCounts, cost: number | null): string {
+  const understated = r.without_usage > 0 ? ` (${r.without_usage} replies reported no usage: understated)` : '';
+  return `${r.usage.promptTokens} prompt + ${r.usage.completionTokens} completion tokens, cost ${usd(cost)}${understated}`;
 }
 
 export function formatSummary(s: DatagenSummary): string {
@@ -75,11 +83,14 @@ export function formatSummary(s: DatagenSummary): string {
     `  records:  ${counts(s.records)}`,
     `  rejected: ${counts(s.rejects)}`,
     `  failed:   ${counts(s.failures)}${s.unfinished > 0 ? ` (${s.unfinished} tasks left: run the same command again)` : ''}`,
-    `  retried:  ${counts(s.retries)}`,
-    `  requests: ${s.requests.sent} sent, ${s.requests.cached} from cache`,
-    `  tokens:   ${s.usage.promptTokens} prompt + ${s.usage.completionTokens} completion; cost ${usd(s.cost_usd)}` +
-      (s.requests.without_usage > 0 ? ` (${s.requests.without_usage} replies reported no usage: understated)` : ''),
+    `  requests: ${s.requests.attempts} sent, ${s.requests.successes} answered, ${s.requests.cached} from cache; retried ${counts(s.requests.retries)}`,
+    `  tokens:   ${tokens(s.requests, s.cost_usd)}`,
     `  cache saved ${s.usage_saved_by_cache.promptTokens + s.usage_saved_by_cache.completionTokens} tokens, ${usd(s.cost_saved_by_cache_usd)}`,
+    ...(s.totals.runs > 1
+      ? [
+          `  all ${s.totals.runs} runs on this folder: ${s.totals.attempts} sent, ${s.totals.successes} answered, ${s.totals.failed} given up; retried ${counts(s.totals.retries)}; ${tokens(s.totals, s.totals.cost_usd)}`,
+        ]
+      : []),
     ...(s.duplicate_inputs > 0 ? [`  duplicate input ids skipped: ${s.duplicate_inputs}`] : []),
   ].join('\n');
 }

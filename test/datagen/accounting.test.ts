@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_PRICES, estimateCost, formatSummary, loadPrices, priceFor } from '../../src/datagen/index.js';
 import { formatDuration, renderProgress } from '../../src/datagen/progress.js';
 import { emptySummary } from '../../src/datagen/summary.js';
+import { tempDir } from './tmp.js';
 
 test('prices: longest model-name prefix wins; unknown models have no price', () => {
   assert.deepEqual(priceFor(DEFAULT_PRICES, 'gpt-4o-mini-2024-07-18'), { input: 0.15, output: 0.6 });
@@ -18,7 +18,7 @@ test('prices: longest model-name prefix wins; unknown models have no price', () 
 });
 
 test('a price file adds and overrides rows, and bad rows are named', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'datagen-prices-'));
+  const dir = await tempDir('prices');
   await writeFile(
     join(dir, 'p.json'),
     JSON.stringify({ llama3: { input: 0, output: 0 }, 'gpt-4o': { input: 1, output: 2 } }),
@@ -60,15 +60,25 @@ test('the summary lists records per type, failures by reason and what to do next
     records: { conversation: 7 },
     rejects: { refusal: 1 },
     failures: { 'http 503': 1 },
-    retries: { 'http 429': 4 },
   });
+  Object.assign(s.requests, { attempts: 12, successes: 9, failed: 1, cached: 2 });
+  s.requests.retries['429'] = 2;
+  s.requests.retries.timeout = 1;
   const text = formatSummary(s);
   assert.match(text, /^datagen finished: 9\/10 tasks in 3s \(3\.0\/s\)/);
   assert.match(text, /records: {2}conversation 7/);
   assert.match(text, /rejected: refusal 1/);
   assert.match(text, /failed: {3}http 503 1 \(2 tasks left: run the same command again\)/);
-  assert.match(text, /retried: {2}http 429 4/);
+  assert.match(text, /requests: 12 sent, 9 answered, 2 from cache; retried 429 2, timeout 1\n/);
+  assert.doesNotMatch(text, /all \d+ runs/, 'one run: no totals line');
   assert.match(formatSummary(emptySummary('local', false)), /cost unknown \(no price for this model; see --prices\)/);
   s.requests.without_usage = 3;
   assert.match(formatSummary(s), /\(3 replies reported no usage: understated\)/);
+  Object.assign(s.totals, { runs: 3, attempts: 40, successes: 30, failed: 2, cost_usd: 0.5 });
+  s.totals.retries['5xx'] = 7;
+  s.totals.usage.promptTokens = 1000;
+  assert.match(
+    formatSummary(s),
+    /all 3 runs on this folder: 40 sent, 30 answered, 2 given up; retried 5xx 7; 1000 prompt \+ 0 completion tokens, cost \$0\.5000/,
+  );
 });

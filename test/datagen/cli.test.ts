@@ -1,23 +1,27 @@
 // The real `llava datagen` command as a child process against a loopback server: killed with
-// SIGKILL or interrupted with SIGINT mid-run, then run again, it must end with the same bytes as
-// an uninterrupted run, having paid only for the requests in flight at the kill.
+// SIGKILL or interrupted with SIGINT with requests in flight, then run again, it must end with the
+// same bytes as an uninterrupted run, having paid again only for the requests in flight, and its
+// totals must count every attempt the server saw.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startFakeServer, validReply, type FakeServer } from './fake-server.js';
+import type { DatagenSummary } from '../../src/datagen/index.js';
+import { queryOf, startFakeServer, typeOf, validReply, type Action, type FakeServer } from './fake-server.js';
 import { CAPS_BOXES_80, REFERENCE_PROMPTS } from './paths.js';
+import { tempDir } from './tmp.js';
 
 const MAIN = resolve('dist/src/cli/main.js');
+const servers: FakeServer[] = [];
 let server: FakeServer;
 
 before(async () => {
   server = await startFakeServer((request) => ({ kind: 'reply', content: validReply(request), delayMs: 10 }));
+  servers.push(server);
 });
-after(() => server.close());
+after(() => Promise.all(servers.map((s) => s.close())));
 
 interface Exit {
   code: number | null;
@@ -26,40 +30,21 @@ interface Exit {
   stderr: string;
 }
 
-/** Starts `llava datagen`; `whenLines` runs once the conversation file has that many lines. */
-function datagen(
-  args: string[],
-  whenLines?: { lines: number; out: string; then: (pid: number) => void },
-): Promise<Exit> {
+/** Runs `llava datagen` to its end; `started` gets the child process. */
+function datagen(args: string[], started?: (child: ChildProcess) => void): Promise<Exit> {
   const child = spawn(process.execPath, [MAIN, 'datagen', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, OPENAI_API_KEY: 'test' },
   });
+  started?.(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  let poll: NodeJS.Timeout | undefined;
-  let fired = false; // polls overlap (each awaits a read): act once
-  if (whenLines) {
-    poll = setInterval(async () => {
-      const text = await readFile(join(whenLines.out, 'conversation.jsonl'), 'utf8').catch(() => '');
-      if (!fired && text.split('\n').length - 1 >= whenLines.lines) {
-        fired = true;
-        clearInterval(poll);
-        whenLines.then(child.pid!);
-      }
-    }, 5);
-  }
-  return new Promise((done) =>
-    child.on('close', (code, signal) => {
-      clearInterval(poll);
-      done({ code, signal, stdout, stderr });
-    }),
-  );
+  return new Promise((done) => child.on('close', (code, signal) => done({ code, signal, stdout, stderr })));
 }
 
-const runArgs = (out: string) => [
+const runArgs = (out: string, baseURL = server.baseURL, concurrency = 4) => [
   '--input',
   CAPS_BOXES_80,
   '--prompts',
@@ -69,73 +54,164 @@ const runArgs = (out: string) => [
   '--model',
   'gpt-4o-mini',
   '--base-url',
-  server.baseURL,
+  baseURL,
   '--concurrency',
-  '4',
+  String(concurrency),
   '--timeout',
   '5',
+  '--backoff-base',
+  '0.001',
+  '--backoff-cap',
+  '0.005',
   '--no-progress',
 ];
 
 const outputNames = ['conversation.jsonl', 'detail_description.jsonl', 'complex_reasoning.jsonl', 'rejects.jsonl'];
 const outputBytes = (dir: string) =>
   Promise.all(outputNames.map((n) => readFile(join(dir, n), 'utf8').catch(() => '')));
+const readSummary = async (dir: string) =>
+  JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as DatagenSummary;
 
 let uninterrupted: string[];
 
-test('an uninterrupted run', async () => {
-  const out = await mkdtemp(join(tmpdir(), 'datagen-cli-'));
+test('an uninterrupted run, at concurrency 16 without listener warnings', async () => {
+  const out = await tempDir('cli');
   const sent = server.requests.length;
-  const exit = await datagen(runArgs(out));
+  const exit = await datagen(runArgs(out, server.baseURL, 16));
   assert.equal(exit.code, 0, exit.stderr);
   assert.match(exit.stdout, /datagen finished: 240\/240 tasks/);
   assert.match(exit.stdout, /records: {2}(conversation|detail_description|complex_reasoning) 80/);
+  assert.equal(exit.stderr, '', 'nothing on stderr: no MaxListenersExceededWarning or other warning');
   assert.equal(server.requests.length - sent, 240);
   uninterrupted = await outputBytes(out);
   assert.equal(uninterrupted[0]!.split('\n').length - 1, 80);
 });
 
-test('kill -9 mid-run, run again: same output as the uninterrupted run, nothing lost or paid twice', async () => {
-  const out = await mkdtemp(join(tmpdir(), 'datagen-cli-'));
-  const sent = server.requests.length;
-  const killed = await datagen(runArgs(out), { lines: 20, out, then: (pid) => process.kill(pid, 'SIGKILL') });
-  assert.equal(killed.signal, 'SIGKILL');
-  const partial = (await outputBytes(out)).map((t) => t.split('\n').length - 1);
-  const committed = partial.reduce((a, b) => a + b, 0);
-  assert.ok(partial[0]! >= 20 && partial[0]! < 80, `killed mid-run (${partial[0]} conversation records)`);
+const CONCURRENCY = 4;
 
-  const sentBeforeResume = server.requests.length;
-  const resumed = await datagen(runArgs(out));
-  assert.equal(resumed.code, 0, resumed.stderr);
-  assert.match(resumed.stdout, new RegExp(`datagen finished: ${240 - committed}/${240 - committed} tasks`));
-  assert.deepEqual(await outputBytes(out), uninterrupted);
-  // Requests answered before the kill were cached (or committed): the second run sends only the rest.
-  assert.ok(server.requests.length - sentBeforeResume <= 240 - committed);
-  assert.ok(
-    server.requests.length - sent <= 240 + 4,
-    `${server.requests.length - sent} requests for 240 tasks at concurrency 4`,
-  );
-});
+/**
+ * A server that answers (with trouble on the first attempt of some requests, tallied by cause) until
+ * `holdFrom` requests have come, then answers nothing more. Once CONCURRENCY requests are held, every
+ * worker of the child waits on one and nothing else is pending: `stop` is called then. `release()`
+ * ends the holding (held requests are dropped) and makes it answer everything again.
+ */
+async function holdingServer(holdFrom: number, stop: () => void) {
+  const tally = { attempts: 0, replies: 0, held: 0, '429': 0, '5xx': 0, network: 0, malformed: 0 };
+  const heldQueries: string[] = [];
+  const releases: (() => void)[] = [];
+  let holding = true;
+  const troubles: [keyof typeof tally, Action][] = [
+    ['429', { kind: 'status', status: 429 }],
+    ['5xx', { kind: 'status', status: 500 }],
+    ['network', { kind: 'drop' }],
+    ['malformed', { kind: 'malformed', body: '{"choices": [' }],
+    ['5xx', { kind: 'status', status: 503 }],
+  ];
+  const seen = new Set<string>();
+  const held = await startFakeServer((request, index) => {
+    tally.attempts++;
+    const query = `${typeOf(request)}\n${queryOf(request)}`;
+    const first = !seen.has(query);
+    seen.add(query);
+    if (holding && index >= holdFrom) {
+      heldQueries.push(query);
+      if (++tally.held === CONCURRENCY) stop();
+      return new Promise<Action>((resolve) => releases.push(() => resolve({ kind: 'drop' })));
+    }
+    const trouble = first && typeOf(request) === 'conversation' ? troubles[queryOf(request).length % 7] : undefined;
+    if (trouble) {
+      tally[trouble[0]]++;
+      return trouble[1];
+    }
+    tally.replies++;
+    return { kind: 'reply', content: validReply(request), delayMs: 10 };
+  });
+  servers.push(held);
+  const release = () => {
+    holding = false;
+    for (const r of releases.splice(0)) r();
+  };
+  return { server: held, tally, heldQueries, release };
+}
 
-test('Ctrl-C stops cleanly with exit code 130; running again completes the same output', async () => {
-  const out = await mkdtemp(join(tmpdir(), 'datagen-cli-'));
-  const interrupted = await datagen(runArgs(out), { lines: 10, out, then: (pid) => process.kill(pid, 'SIGINT') });
+// A guard, not a measurement: should the child never reach the held state, the test fails instead of waiting.
+const HANG_GUARD = { timeout: 120_000 };
+
+test(
+  'kill -9 with requests in flight, run again: same output, only those requests paid again, every attempt counted',
+  HANG_GUARD,
+  async () => {
+    const out = await tempDir('cli');
+    let child: ChildProcess | undefined;
+    const h = await holdingServer(150, () => child!.kill('SIGKILL'));
+    const killed = await datagen(runArgs(out, h.server.baseURL), (c) => (child = c));
+    assert.equal(killed.signal, 'SIGKILL');
+    assert.equal(h.tally.held, CONCURRENCY);
+    const paidBeforeKill = h.tally.replies;
+    const committed = (await outputBytes(out)).reduce((n, text) => n + text.split('\n').length - 1, 0);
+    assert.ok(committed > 0 && committed < 240, `killed mid-run (${committed} tasks committed)`);
+
+    h.release();
+    const requestsBefore = h.server.requests.length;
+    const resumed = await datagen(runArgs(out, h.server.baseURL));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`datagen finished: ${240 - committed}/${240 - committed} tasks`));
+    assert.deepEqual(await outputBytes(out), uninterrupted);
+    // Every reply paid before the kill was in the cache: the server answered each task once over
+    // both runs, and what was sent twice is exactly the requests in flight at the kill.
+    assert.equal(h.tally.replies, 240);
+    const resent = new Set(h.server.requests.slice(requestsBefore).map((r) => `${typeOf(r)}\n${queryOf(r)}`));
+    assert.equal(resent.size, 240 - paidBeforeKill);
+    for (const query of h.heldQueries) assert.ok(resent.has(query), 'a request in flight at the kill is sent again');
+
+    // Totals over both runs (the killed one wrote no summary) equal the server's own counts.
+    const { totals } = await readSummary(out);
+    assert.equal(totals.runs, 2);
+    assert.equal(totals.attempts, h.server.requests.length);
+    assert.equal(totals.attempts, h.tally.attempts);
+    assert.equal(totals.successes, h.tally.replies);
+    assert.equal(totals.successes, 240);
+    assert.deepEqual(totals.retries, {
+      '429': h.tally['429'],
+      '5xx': h.tally['5xx'],
+      '408/409': 0,
+      timeout: 0,
+      network: h.tally.network,
+      malformed: h.tally.malformed,
+    });
+    assert.ok(
+      h.tally['429'] > 0 && h.tally['5xx'] > 0 && h.tally.network > 0 && h.tally.malformed > 0,
+      'all causes met',
+    );
+    assert.equal(
+      totals.attempts,
+      240 + CONCURRENCY + h.tally['429'] + h.tally['5xx'] + h.tally.network + h.tally.malformed,
+    );
+  },
+);
+
+test('Ctrl-C stops cleanly with exit code 130; running again completes the same output', HANG_GUARD, async () => {
+  const out = await tempDir('cli');
+  let child: ChildProcess | undefined;
+  const h = await holdingServer(60, () => child!.kill('SIGINT'));
+  const interrupted = await datagen(runArgs(out, h.server.baseURL), (c) => (child = c));
   assert.equal(interrupted.code, 130, interrupted.stderr);
   assert.match(interrupted.stderr, /interrupted; finishing up/);
   assert.match(interrupted.stdout, /datagen interrupted: \d+\/240 tasks/);
-  const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as {
-    stopped: string;
-    unfinished: number;
-  };
+  const summary = await readSummary(out);
   assert.equal(summary.stopped, 'interrupted');
   assert.ok(summary.unfinished > 0);
-  const resumed = await datagen(runArgs(out));
+  assert.equal(summary.totals.attempts, h.server.requests.length);
+  h.release();
+  const resumed = await datagen(runArgs(out, h.server.baseURL));
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.deepEqual(await outputBytes(out), uninterrupted);
+  assert.match(resumed.stdout, /all 2 runs on this folder: \d+ sent, 240 answered, 0 given up/);
+  assert.equal((await readSummary(out)).totals.attempts, h.server.requests.length);
 });
 
 test('usage errors exit 2 and say what is wrong', async () => {
-  const out = await mkdtemp(join(tmpdir(), 'datagen-cli-'));
+  const out = await tempDir('cli');
   const cases: [string[], RegExp][] = [
     [['--input', CAPS_BOXES_80, '--out', out], /--model NAME is required/],
     [['--model', 'm', '--out', out], /an input is required/],
@@ -157,9 +233,15 @@ test('usage errors exit 2 and say what is wrong', async () => {
     assert.equal(exit.code, 2, args.join(' '));
     assert.match(exit.stderr, message);
   }
-  const badNumber = await datagen([...runArgs(out), '--concurrency', '0']);
-  assert.equal(badNumber.code, 2);
-  assert.match(badNumber.stderr, /--concurrency must be an integer >= 1, got '0'/);
+  for (const [flags, message] of [
+    [['--concurrency', '0'], /--concurrency must be an integer >= 1, got '0'/],
+    [['--backoff-base', '0'], /--backoff-base must be a number >= 0.001, got '0'/],
+    [['--backoff-base', '2', '--backoff-cap', '1'], /--backoff-cap \(1\) must be at least --backoff-base \(2\)/],
+  ] as const) {
+    const bad = await datagen([...runArgs(out), ...flags]);
+    assert.equal(bad.code, 2, flags.join(' '));
+    assert.match(bad.stderr, message);
+  }
   const help = await datagen(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /usage: llava datagen/);

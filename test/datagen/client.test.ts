@@ -70,9 +70,9 @@ test('a burst of 429 with Retry-After is waited out, then the reply arrives', as
   const limited: Action = { kind: 'status', status: 429, headers: { 'retry-after-ms': '150' } };
   const server = await serve([limited, limited, limited]);
   const retried: string[] = [];
-  const completion = await client(server).complete(body, (reason) => retried.push(reason));
+  const completion = await client(server).complete(body, { onRetry: (cause) => retried.push(cause) });
   assert.equal(completion.content, 'ok');
-  assert.deepEqual(retried, ['http 429', 'http 429', 'http 429']);
+  assert.deepEqual(retried, ['429', '429', '429']);
   assert.equal(server.requests.length, 4);
   for (let i = 1; i < 4; i++)
     assert.ok(server.arrivals[i]! - server.arrivals[i - 1]! >= 150, `retry ${i} waited at least the 150 ms asked for`);
@@ -95,18 +95,15 @@ test('5xx, dropped connections, malformed bodies and slow replies are retried', 
     { kind: 'stall' },
   ]);
   const retried: string[] = [];
-  const completion = await client(server, { timeoutMs: 300, maxRetries: 8 }).complete(body, (r) => retried.push(r));
+  let sent = 0;
+  const completion = await client(server, { timeoutMs: 300, maxRetries: 8 }).complete(body, {
+    onSend: () => sent++,
+    onRetry: (cause) => retried.push(cause),
+  });
   assert.equal(completion.content, 'ok');
-  assert.deepEqual(retried, [
-    'http 500',
-    'connection error',
-    'malformed response',
-    'malformed response',
-    'malformed response',
-    'timeout',
-    'timeout',
-  ]);
+  assert.deepEqual(retried, ['5xx', 'network', 'malformed', 'malformed', 'malformed', 'timeout', 'timeout']);
   assert.equal(server.requests.length, 8);
+  assert.equal(sent, 8, 'every attempt is announced before it is sent');
 });
 
 test('retries run out: the failure names the reason and the attempts', async () => {
@@ -166,4 +163,28 @@ test('aborting stops a request in flight and a back-off wait', async () => {
   const controller2 = new AbortController();
   setTimeout(() => controller2.abort(new Error('interrupted')), 100);
   await assert.rejects(client(waiting).complete(body, undefined, controller2.signal), /interrupted/);
+});
+
+test('408 and 409 are retried as one cause; back-off and client options are validated, naming the field', async () => {
+  const server = await serve([
+    { kind: 'status', status: 408 },
+    { kind: 'status', status: 409 },
+    { kind: 'status', status: 502 },
+  ]);
+  const retried: string[] = [];
+  await client(server).complete(body, { onRetry: (cause) => retried.push(cause) });
+  assert.deepEqual(retried, ['408/409', '408/409', '5xx']);
+
+  const bad: [Partial<ClientOptions>, RegExp][] = [
+    [{ backoff: { baseMs: 0, capMs: 10, maxRetryAfterMs: 0 } }, /backoff\.baseMs must be a positive number, got 0/],
+    [
+      { backoff: { baseMs: 10, capMs: 5, maxRetryAfterMs: 0 } },
+      /backoff\.capMs must be a number >= backoff\.baseMs \(10\), got 5/,
+    ],
+    [{ backoff: { baseMs: NaN, capMs: 5, maxRetryAfterMs: 0 } }, /backoff\.baseMs must be a positive number, got NaN/],
+    [{ backoff: { baseMs: 1, capMs: 5, maxRetryAfterMs: -1 } }, /backoff\.maxRetryAfterMs must be a number >= 0/],
+    [{ maxRetries: 1.5 }, /maxRetries must be an integer >= 0, got 1\.5/],
+    [{ timeoutMs: 0 }, /timeoutMs must be a positive number, got 0/],
+  ];
+  for (const [options, message] of bad) assert.throws(() => client(server, options), message);
 });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -13,6 +12,7 @@ import {
   type ImageContext,
 } from '../../src/datagen/index.js';
 import { CAPS_BOXES_80, REFERENCE_PROMPTS } from './paths.js';
+import { tempDir } from './tmp.js';
 
 test('roundPython3 matches Python round(x, 3), exact ties to even', () => {
   // Expected values printed by CPython 3.11 `round(x, 3)`.
@@ -111,7 +111,7 @@ test('readCapsBoxesJsonl reads the 80 reference records', async () => {
 });
 
 test('bad JSONL input names the file, the line and the field', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'datagen-ctx-'));
+  const dir = await tempDir('ctx');
   const path = join(dir, 'in.jsonl');
   const good = '{"id": "1", "image": "1.jpg", "captions": ["c"], "instances": []}';
   const cases: [string, RegExp][] = [
@@ -134,7 +134,7 @@ test('bad JSONL input names the file, the line and the field', async () => {
 });
 
 test('readCoco joins captions and instances, pads ids, keeps annotation order', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'datagen-coco-'));
+  const dir = await tempDir('coco');
   const images = [
     { id: 139, file_name: '000000000139.jpg', width: 640, height: 480 },
     { id: 285, file_name: '000000000285.jpg', width: 500, height: 375 },
@@ -192,7 +192,7 @@ test('readCoco joins captions and instances, pads ids, keeps annotation order', 
 });
 
 test('COCO files are streamed: multi-megabyte files, categories after annotations, escapes and non-ASCII across chunks', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'datagen-coco-big-'));
+  const dir = await tempDir('coco-big');
   const n = 3000; // with polygons this is ~4 MB, several read chunks
   const images = Array.from({ length: n }, (_, i) => ({
     id: i + 1,
@@ -255,7 +255,7 @@ test('COCO files are streamed: multi-megabyte files, categories after annotation
 });
 
 test('caps/boxes input may also be one JSON array', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'datagen-array-'));
+  const dir = await tempDir('array');
   const lines = (await readFile(CAPS_BOXES_80, 'utf8')).split('\n').filter((l) => l);
   await writeFile(join(dir, 'caps.json'), `[\n${lines.slice(0, 3).join(',\n')}\n]`);
   assert.deepEqual(

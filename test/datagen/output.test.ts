@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { OutputStore, type InstructionRecord } from '../../src/datagen/index.js';
+import { tempDir } from './tmp.js';
 
-const tmp = () => mkdtemp(join(tmpdir(), 'datagen-out-'));
+const tmp = () => tempDir('out');
 const record = (i: number): InstructionRecord => ({
   id: String(i).padStart(12, '0'),
   image: `${i}.jpg`,

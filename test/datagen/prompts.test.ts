@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -14,6 +13,7 @@ import {
   type ImageContext,
 } from '../../src/datagen/index.js';
 import { CAPS_BOXES_80, REFERENCE_PROMPTS } from './paths.js';
+import { tempDir } from './tmp.js';
 
 /**
  * The query context of one JSONL line, built from the line's raw text: the reference wrote the
@@ -92,7 +92,7 @@ test('the shipped default prompts load in the reference layout, and their exampl
 });
 
 test('prompt folders with a missing part are refused with the path', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'datagen-prompts-'));
+  const root = await tempDir('prompts');
   await assert.rejects(loadPromptSet(root, 'conversation'), /prompts: cannot read folder .*conversation \(ENOENT\)/);
   await mkdir(join(root, 'conversation'));
   await writeFile(join(root, 'conversation', '000_caps.txt'), 'a');

@@ -1,79 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import {
-  DEFAULT_PRICES,
-  DETAIL_INSTRUCTIONS,
-  loadPromptSet,
-  PROMPT_TYPES,
-  readCapsBoxesJsonl,
-  runDatagen,
-  type DatagenOptions,
-  type ImageContext,
-  type PromptSet,
-} from '../../src/datagen/index.js';
-import {
-  startFakeServer,
-  typeOf,
-  validReply,
-  queryOf,
-  type Action,
-  type ChatRequest,
-  type FakeServer,
-  type Script,
-} from './fake-server.js';
-import { CAPS_BOXES_80, REFERENCE_PROMPTS } from './paths.js';
+import { test } from 'node:test';
+import { DETAIL_INSTRUCTIONS, runDatagen } from '../../src/datagen/index.js';
+import { typeOf, validReply, queryOf, type Action, type Script } from './fake-server.js';
+import { contexts, imageOf, options, prompts, serve } from './run-helpers.js';
+import { tempDir } from './tmp.js';
 
-let contexts: ImageContext[];
-let prompts: PromptSet[];
-const servers: FakeServer[] = [];
-
-before(async () => {
-  contexts = await readCapsBoxesJsonl(CAPS_BOXES_80);
-  prompts = await Promise.all(PROMPT_TYPES.map((t) => loadPromptSet(REFERENCE_PROMPTS, t)));
-});
-after(() => Promise.all(servers.map((s) => s.close())));
-
-async function serve(script: Script): Promise<FakeServer> {
-  const server = await startFakeServer(script);
-  servers.push(server);
-  return server;
-}
-
-/** Index of the image a request is about (every first caption of the 80 records is distinct). */
-function imageOf(request: ChatRequest): number {
-  const first = queryOf(request).split('\n')[0];
-  return contexts.findIndex((c) => c.captions[0] === first);
-}
-
-const tmp = () => mkdtemp(join(tmpdir(), 'datagen-run-'));
-
-function options(server: FakeServer, outDir: string, overrides: Partial<DatagenOptions> = {}): DatagenOptions {
-  return {
-    contexts,
-    prompts,
-    instructions: DETAIL_INSTRUCTIONS,
-    outDir,
-    client: {
-      baseURL: server.baseURL,
-      apiKey: 'test',
-      model: 'gpt-4o-mini',
-      timeoutMs: 2000,
-      maxRetries: 1,
-      backoff: { baseMs: 1, capMs: 5, maxRetryAfterMs: 100 },
-    },
-    concurrency: 8,
-    seed: 0,
-    placement: 'first',
-    cacheDir: join(outDir, 'cache'),
-    prices: DEFAULT_PRICES,
-    maxConsecutiveFailures: 50,
-    progress: null,
-    ...overrides,
-  };
-}
+const tmp = () => tempDir('run');
 
 async function readJsonl(path: string): Promise<Record<string, unknown>[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
@@ -119,15 +53,21 @@ test('a run over the 80 reference records writes records, rejects with reasons, 
     'truncated reply': 1,
     'duplicate reply': 1,
   });
-  assert.deepEqual(summary.requests, { sent: 240, cached: 0, without_usage: 0 });
+  assert.equal(summary.requests.attempts, 240);
+  assert.equal(summary.requests.successes, 240);
+  assert.equal(summary.requests.cached, 0);
+  assert.equal(summary.requests.without_usage, 0);
 
   // Token usage is what the server reported: ceil(prompt chars / 4) per request.
   const promptTokens = server.requests.reduce(
     (n, r) => n + Math.ceil(r.messages.reduce((c, m) => c + m.content.length, 0) / 4),
     0,
   );
-  assert.equal(summary.usage.promptTokens, promptTokens);
-  assert.equal(summary.cost_usd, (summary.usage.promptTokens * 0.15 + summary.usage.completionTokens * 0.6) / 1e6);
+  const { usage } = summary.requests;
+  assert.equal(usage.promptTokens, promptTokens);
+  assert.equal(summary.cost_usd, (usage.promptTokens * 0.15 + usage.completionTokens * 0.6) / 1e6);
+  const { cached: _, ...counts } = summary.requests;
+  assert.deepEqual(summary.totals, { ...counts, runs: 1, cost_usd: summary.cost_usd }, 'one run: totals are its own');
 
   const conversation = await readJsonl(join(out, 'conversation.jsonl'));
   assert.deepEqual(
@@ -182,7 +122,8 @@ test('a run over the 80 reference records writes records, rejects with reasons, 
   const out2 = await tmp();
   const cached = await runDatagen(options(server, out2, { cacheDir: join(out, 'cache') }));
   assert.equal(server.requests.length, 240);
-  assert.deepEqual(cached.requests, { sent: 0, cached: 240, without_usage: 0 });
+  assert.equal(cached.requests.attempts, 0);
+  assert.equal(cached.requests.cached, 240);
   assert.equal(cached.cost_usd, 0);
   assert.equal(cached.cost_saved_by_cache_usd, summary.cost_usd);
   assert.deepEqual(await outputBytes(out2), before);
@@ -216,7 +157,7 @@ test('a request that keeps failing is logged, left unfinished, and done by the n
   assert.equal(first.failed, 1);
   assert.equal(first.unfinished, 1);
   assert.deepEqual(first.failures, { 'http 503': 1 });
-  assert.deepEqual(first.retries, { 'http 503': 1 });
+  assert.equal(first.requests.retries['5xx'], 1);
   const failures = await readJsonl(join(out, 'failures.jsonl'));
   assert.deepEqual(
     failures.map((f) => [f.type, f.id, f.reason]),
@@ -247,7 +188,8 @@ test('a torn last line is cut off and its task redone from the cache', async () 
   await writeFile(join(out, 'conversation.jsonl'), `${lines.slice(0, -2).join('\n')}\n${lines.at(-2)!.slice(0, 25)}`);
   const resumed = await runDatagen(options(server, out, { contexts: some }));
   assert.equal(resumed.tasks, 1);
-  assert.deepEqual(resumed.requests, { sent: 0, cached: 1, without_usage: 0 });
+  assert.equal(resumed.requests.attempts, 0);
+  assert.equal(resumed.requests.cached, 1);
   assert.deepEqual(await outputBytes(out), complete);
 });
 
@@ -291,6 +233,7 @@ test('the run stops after N failures in a row, and at once on a bad key', async 
   assert.ok(unauthorized.requests.length <= 4, `${unauthorized.requests.length} requests after a 401`);
   assert.deepEqual(await readdir(out2).then((names) => names.filter((n) => n.endsWith('.jsonl')).sort()), [
     'failures.jsonl',
+    'ledger.jsonl',
   ]);
 });
 
@@ -319,7 +262,9 @@ test('Ctrl-C (abort) keeps what is done; the next run finishes the rest without 
   const sentFirst = server.requests.length;
   const resumed = await runDatagen(options(server, out, { contexts: some, concurrency: 4 }));
   assert.equal(resumed.tasks, 60 - interrupted.finished);
-  assert.ok(sentFirst + resumed.requests.sent <= 60 + 4, 'only requests in flight at the abort are sent twice');
+  assert.ok(sentFirst + resumed.requests.attempts <= 60 + 4, 'only requests in flight at the abort are sent twice');
+  assert.equal(resumed.totals.attempts, server.requests.length, 'the totals count both runs');
+  assert.equal(resumed.totals.runs, 2);
   const reference = await tmp();
   await runDatagen(options(server, reference, { contexts: some, cacheDir: null }));
   assert.deepEqual(await outputBytes(out), await outputBytes(reference));
