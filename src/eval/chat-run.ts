@@ -46,7 +46,7 @@ export interface ChatRunSummary {
 export async function runChatTasks(tasks: ChatTask[], file: JsonlAppender, o: ChatRunOptions): Promise<ChatRunSummary> {
   if (!Number.isInteger(o.concurrency) || o.concurrency < 1)
     throw new Error(`concurrency must be a positive integer, got ${o.concurrency}`);
-  const cache = o.cacheDir === null ? null : new ResponseCache(o.cacheDir);
+  const cache = o.cacheDir === null ? null : ResponseCache.open(o.cacheDir);
   const client = new ChatClient(o.client);
   const price = priceFor(o.prices, o.client.model);
   const summary: ChatRunSummary = {
@@ -79,7 +79,8 @@ export async function runChatTasks(tasks: ChatTask[], file: JsonlAppender, o: Ch
     }
     let completion: Completion;
     try {
-      completion = await client.complete(body, (r) => (summary.retries[r] = (summary.retries[r] ?? 0) + 1), o.signal);
+      const onRetry = (cause: string) => (summary.retries[cause] = (summary.retries[cause] ?? 0) + 1);
+      completion = await client.complete(body, { onRetry }, o.signal);
     } catch (err) {
       if (o.signal?.aborted) return null;
       if (!(err instanceof RequestFailed)) throw err;
@@ -90,7 +91,7 @@ export async function runChatTasks(tasks: ChatTask[], file: JsonlAppender, o: Ch
     summary.usage.promptTokens += completion.usage?.promptTokens ?? 0;
     summary.usage.completionTokens += completion.usage?.completionTokens ?? 0;
     summary.cost = estimateCost(price, summary.usage) ?? null;
-    await cache?.put(key, completion);
+    cache?.put(key, completion);
     return completion;
   }
 
@@ -112,7 +113,11 @@ export async function runChatTasks(tasks: ChatTask[], file: JsonlAppender, o: Ch
       finish(position, completion && task.line(completion));
     }
   }
-  await Promise.all(Array.from({ length: o.concurrency }, worker));
+  try {
+    await Promise.all(Array.from({ length: o.concurrency }, worker));
+  } finally {
+    cache?.close();
+  }
   if (o.signal?.aborted) summary.stopped ??= 'interrupted';
   progress.done(state());
   return summary;
