@@ -42,7 +42,8 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
   }
 }
 
-function syncDirectory(dir: string): void {
+/** fsync of a folder, so a rename inside it survives a power cut. */
+export function syncDirectory(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);

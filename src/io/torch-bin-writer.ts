@@ -8,7 +8,7 @@
 // not produce: it refuses them (write safetensors instead).
 import { crc32 } from 'node:zlib';
 import { writeAll, writeFileAtomic } from './atomic.js';
-import type { SafetensorsDType } from './safetensors.js';
+import { DTYPE_SIZE, type SafetensorsDType } from './safetensors.js';
 import type { DType, Tensor } from '../torch/index.js';
 
 export interface BinTensorToWrite {
@@ -30,18 +30,6 @@ const STORAGE: Readonly<Record<SafetensorsDType, string>> = {
   U8: 'ByteStorage',
   BOOL: 'BoolStorage',
 };
-const ELEMENT_SIZE: Readonly<Record<SafetensorsDType, number>> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-  BOOL: 1,
-};
 const ALIGN = 64;
 const ARCHIVE = 'archive';
 
@@ -49,7 +37,7 @@ const ARCHIVE = 'archive';
 export function writeTorchBin(path: string, tensors: ReadonlyMap<string, BinTensorToWrite>): void {
   const records: [string, Uint8Array][] = [[`${ARCHIVE}/data.pkl`, pickleStateDict(tensors)]];
   [...tensors.values()].forEach((t, k) => {
-    const expected = t.shape.reduce((a, b) => a * b, 1) * ELEMENT_SIZE[t.dtype];
+    const expected = t.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZE[t.dtype];
     if (t.data.byteLength !== expected)
       throw new Error(
         `${path}: tensor ${k} has ${t.data.byteLength} bytes for shape [${t.shape}] ${t.dtype} (expected ${expected})`,

@@ -66,7 +66,7 @@ export function loadOriginalLlava<M extends LlavaForConditionalGeneration>(
  * The original LLaVA layout's config.json (LLaMA keys plus mm_*), with the CLIP tower's own
  * config. Keys whose meaning llava-ts does not implement are refused by name.
  */
-function originalLlavaConfig(json: Json, where: string, towerJson: Json, towerWhere: string): LlavaConfig {
+export function originalLlavaConfig(json: Json, where: string, towerJson: Json, towerWhere: string): LlavaConfig {
   const selectFeature = (json.mm_vision_select_feature as string | undefined) ?? 'patch';
   check(
     selectFeature === 'patch' || selectFeature === 'cls_patch',

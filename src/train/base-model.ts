@@ -22,7 +22,7 @@ import {
   type ProjectorType,
 } from '../models/index.js';
 import { withDevice, type Tensor } from '../torch/index.js';
-import { aspectRatio, maxLength } from '../models/config-keys.js';
+import { originalLlavaConfig } from '../models/original-layout.js';
 
 export type Layout = 'llava-hf' | 'original';
 
@@ -57,26 +57,32 @@ export function baseConfig(o: BaseOptions): {
   if (!towerName)
     throw new Error(`${where}: a plain LLaMA checkpoint; set vision_tower to the CLIP folder to build LLaVA on it`);
   const towerWhere = join(towerName, 'config.json');
+  const towerJson = readJson(towerWhere);
+  if (original)
+    return {
+      config: originalLlavaConfig(json, where, towerJson, towerWhere),
+      layout: 'original',
+      form: 'original',
+      visionTowerName: towerName,
+    };
   const text = llamaConfig(json, where);
-  const feature = original ? ((json.mm_vision_select_feature as string | undefined) ?? 'patch') : o.selectFeature;
-  const vision = clipVisionConfig(readJson(towerWhere), towerWhere);
+  const vision = clipVisionConfig(towerJson, towerWhere);
   const config: LlavaConfig = {
     model_type: 'llava',
     text_config: text,
     vision_config: vision,
     image_token_index: -200,
-    vision_feature_layer: original ? ((json.mm_vision_select_layer as number | undefined) ?? -1) : o.selectLayer,
-    vision_feature_select_strategy: feature === 'patch' ? 'default' : 'full',
-    projector_type: original ? ((json.mm_projector_type as ProjectorType | undefined) ?? 'linear') : o.projectorType,
+    vision_feature_layer: o.selectLayer,
+    vision_feature_select_strategy: o.selectFeature === 'patch' ? 'default' : 'full',
+    projector_type: o.projectorType,
     projector_hidden_act: 'gelu',
     ignore_index: -100,
     pad_token_id: text.pad_token_id,
     image_seq_length: (vision.image_size / vision.patch_size) ** 2,
-    // A plain LLaMA carries neither key; an original-layout folder may (the reference's training writes both).
-    tokenizer_model_max_length: maxLength(json.tokenizer_model_max_length, where),
-    image_aspect_ratio: aspectRatio(json.image_aspect_ratio, where),
+    tokenizer_model_max_length: null, // a plain LLaMA has no such key; the stage outputs write the recipe's
+    image_aspect_ratio: 'square',
   };
-  return { config, layout: 'original', form: original ? 'original' : 'llm+tower', visionTowerName: towerName };
+  return { config, layout: 'original', form: 'llm+tower', visionTowerName: towerName };
 }
 
 export function loadBaseModel(o: BaseOptions): BaseModel {

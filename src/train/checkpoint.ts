@@ -7,19 +7,9 @@
 // the seed and the step are the whole random state. A checkpoint is written into a temporary folder, flushed and
 // renamed into place, so a crash or a full disk leaves the previous checkpoints as they were; keep-last-N then
 // removes the oldest.
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeAll, writeFileAtomic } from '../io/atomic.js';
+import { syncDirectory, writeAll, writeFileAtomic } from '../io/atomic.js';
 import { openSafetensors, saveSafetensors } from '../io/tensors.js';
 import { noGrad, type Tensor } from '../torch/index.js';
 import type { NamedParameter } from './param-groups.js';
@@ -168,13 +158,4 @@ export function loadCheckpoint(
 /** Each parameter's position across the optimizer's groups (AdamW's state-dict key). */
 function positions(trainer: Trainer): Map<Tensor, number> {
   return new Map(trainer.optimizer.paramGroups.flatMap((g) => g.params).map((p, i) => [p, i]));
-}
-
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
