@@ -91,6 +91,8 @@ async function main() {
     `-I${addonApi}`,
     `-I${torch.include}`,
     `-I${join(torch.include, 'torch', 'csrc', 'api', 'include')}`,
+    // c10d.cc: a header Debian's libtorch-dev lacks, looked up only after the real ones.
+    `-idirafter${join(nativeDir, 'c10d-compat')}`,
   ];
   const sources = readdirSync(nativeDir).filter((f) => f.endsWith('.cc'));
   const newestHeader = Math.max(

@@ -1,0 +1,63 @@
+// A few AdamW steps of the golden tiny LLaMA on seeded token batches: once in one process over
+// the whole global batch (the reference, plain backward), and as one rank of a data-parallel run
+// over its share (DataParallel). Equal-length rows, so the mean of the ranks' mean losses is the
+// global mean loss, and the averaged gradients are the global batch's.
+import { join } from 'node:path';
+import * as T from '../../src/torch/index.js';
+import { AdamW } from '../../src/nn/index.js';
+import { LlamaForCausalLM } from '../../src/models/index.js';
+import { DataParallel, type ProcessGroup } from '../../src/distributed/index.js';
+import { goldenRoot } from '../helpers/golden.js';
+
+export const GLOBAL_BATCH = 4;
+const SEQ = 12;
+const STEPS = 3;
+const VOCAB = 512; // llama_tiny's
+
+/** The run's global batches, [GLOBAL_BATCH, SEQ] token ids each, the same in every process. */
+function globalBatches(): T.Tensor[] {
+  T.manualSeed(1234);
+  return Array.from({ length: STEPS }, () => T.randint(0, VOCAB, [GLOBAL_BATCH, SEQ]));
+}
+
+export type TrainRun = {
+  /** With a group, this rank trains on its share and syncs gradients; without, the whole batch. */
+  group?: ProcessGroup;
+  /** Micro-batches per step (gradient accumulation). */
+  ga: number;
+  /** Rank 0 (or the single process) saves the final model here (model.safetensors). */
+  out: string;
+};
+
+/** The global mean loss of each step. */
+export async function trainTinyLlama({ group, ga, out }: TrainRun): Promise<number[]> {
+  const model = LlamaForCausalLM.fromPretrained(join(goldenRoot, 'llama_tiny')).train();
+  const params = model.parameters();
+  const dp = group ? await DataParallel.create(group, params, { bucketBytes: 64 * 1024 }) : undefined;
+  const optimizer = new AdamW(params, { lr: 1e-3, weightDecay: 0.1 });
+  const world = group?.worldSize ?? 1;
+  const share = GLOBAL_BATCH / world;
+  const micro = share / ga;
+  const losses: number[] = [];
+  for (const batch of globalBatches()) {
+    const mine = batch.narrow(0, (group?.rank ?? 0) * share, share);
+    let loss = 0;
+    for (let m = 0; m < ga; m++) {
+      const ids = mine.narrow(0, m * micro, micro);
+      const l = model.forward({ inputIds: ids, labels: ids }).loss!.div(ga);
+      loss += l.item();
+      if (dp) await dp.backward(l, { sync: m === ga - 1 });
+      else l.backward();
+    }
+    if (group) {
+      const total = T.tensor([loss]);
+      await group.allReduce(total, 'avg');
+      loss = total.item();
+    }
+    losses.push(loss);
+    optimizer.step();
+    optimizer.zeroGrad();
+  }
+  if ((group?.rank ?? 0) === 0) model.savePretrained(out);
+  return losses;
+}
