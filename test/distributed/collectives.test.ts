@@ -92,3 +92,10 @@ test('a rendezvous that never completes times out with a message naming the addr
     ),
   );
 });
+
+test('a collective that a live rank never joins fails after its timeout, naming the collective and the limit', async () => {
+  const { reports, launchError } = await runRanks('collectiveTimeout', 2);
+  assert.equal(launchError, undefined);
+  assert.equal(reports[0]!.result, 'allReduce failed on rank 0: c10dAllReduce: did not complete within 1000 ms');
+  assert.equal(reports[1]!.result, 'stayed away');
+});

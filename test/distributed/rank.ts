@@ -48,9 +48,23 @@ async function dieMidCollective(g: ProcessGroup): Promise<unknown> {
   return 'the all-reduce completed without the killed rank';
 }
 
+// Rank 0 all-reduces with a 1 s limit; rank 1 stays alive but never joins. Rank 0 leaves at once
+// afterwards (process.exit): Gloo still holds the abandoned all-reduce.
+async function collectiveTimeout(g: ProcessGroup): Promise<unknown> {
+  await g.barrier();
+  if (g.rank === 1) return new Promise((resolve) => setTimeout(() => resolve('stayed away'), 4000));
+  const message = await g.allReduce(T.ones([4]), 'sum', 1000).then(
+    () => 'completed',
+    (err: Error) => err.message,
+  );
+  writeFileSync(join(process.env.LLAVA_TEST_OUT!, `rank0.json`), JSON.stringify({ result: message }));
+  process.exit(0);
+}
+
 const scenarios: Record<string, (g: ProcessGroup) => Promise<unknown>> = {
   collectives,
   dieMidCollective,
+  collectiveTimeout,
   ddp: (g) => trainTinyLlama({ group: g, ga: Number(process.env.LLAVA_TEST_GA), out: process.env.LLAVA_TEST_OUT! }),
 };
 
