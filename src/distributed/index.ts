@@ -9,3 +9,4 @@ export {
 } from './process-group.js';
 export { launch, freePort, RankExitError, type LaunchOptions, type RankExit } from './launch.js';
 export { DataParallel, DEFAULT_BUCKET_BYTES, type DataParallelOptions } from './data-parallel.js';
+export { ZeroOptimizer, type ZeroStage } from './zero.js';

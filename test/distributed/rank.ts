@@ -65,7 +65,13 @@ const scenarios: Record<string, (g: ProcessGroup) => Promise<unknown>> = {
   collectives,
   dieMidCollective,
   collectiveTimeout,
-  ddp: (g) => trainTinyLlama({ group: g, ga: Number(process.env.LLAVA_TEST_GA), out: process.env.LLAVA_TEST_OUT! }),
+  ...Object.fromEntries(
+    (['ddp', 'zero1', 'zero2'] as const).map((mode) => [
+      mode,
+      (g: ProcessGroup) =>
+        trainTinyLlama({ group: g, mode, ga: Number(process.env.LLAVA_TEST_GA), out: process.env.LLAVA_TEST_OUT! }),
+    ]),
+  ),
 };
 
 async function main(out: string): Promise<void> {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as T from '../../src/torch/index.js';
 import { AdamW } from '../../src/nn/index.js';
 import { LlamaForCausalLM } from '../../src/models/index.js';
-import { DataParallel, type ProcessGroup } from '../../src/distributed/index.js';
+import { DataParallel, ZeroOptimizer, type ProcessGroup } from '../../src/distributed/index.js';
 import { goldenRoot } from '../helpers/golden.js';
 
 export const GLOBAL_BATCH = 4;
@@ -25,16 +25,21 @@ export type TrainRun = {
   group?: ProcessGroup;
   /** Micro-batches per step (gradient accumulation). */
   ga: number;
+  /** How a group's ranks train: DataParallel, or ZeRO stage 1 or 2. */
+  mode?: 'ddp' | 'zero1' | 'zero2';
   /** Rank 0 (or the single process) saves the final model here (model.safetensors). */
   out: string;
 };
 
 /** The global mean loss of each step. */
-export async function trainTinyLlama({ group, ga, out }: TrainRun): Promise<number[]> {
+export async function trainTinyLlama({ group, ga, out, mode = 'ddp' }: TrainRun): Promise<number[]> {
   const model = LlamaForCausalLM.fromPretrained(join(goldenRoot, 'llama_tiny')).train();
   const params = model.parameters();
-  const dp = group ? await DataParallel.create(group, params, { bucketBytes: 64 * 1024 }) : undefined;
-  const optimizer = new AdamW(params, { lr: 1e-3, weightDecay: 0.1 });
+  const hyper = { lr: 1e-3, weightDecay: 0.1 };
+  const zero =
+    group && mode !== 'ddp' ? await ZeroOptimizer.create(group, params, mode === 'zero1' ? 1 : 2, hyper) : undefined;
+  const dp = group && !zero ? await DataParallel.create(group, params, { bucketBytes: 64 * 1024 }) : undefined;
+  const optimizer = zero ? undefined : new AdamW(params, hyper);
   const world = group?.worldSize ?? 1;
   const share = GLOBAL_BATCH / world;
   const micro = share / ga;
@@ -46,7 +51,9 @@ export async function trainTinyLlama({ group, ga, out }: TrainRun): Promise<numb
       const ids = mine.narrow(0, m * micro, micro);
       const l = model.forward({ inputIds: ids, labels: ids }).loss!.div(ga);
       loss += l.item();
-      if (dp) await dp.backward(l, { sync: m === ga - 1 });
+      const sync = m === ga - 1;
+      if (zero) await zero.backward(l, { sync });
+      else if (dp) await dp.backward(l, { sync });
       else l.backward();
     }
     if (group) {
@@ -55,8 +62,11 @@ export async function trainTinyLlama({ group, ga, out }: TrainRun): Promise<numb
       loss = total.item();
     }
     losses.push(loss);
-    optimizer.step();
-    optimizer.zeroGrad();
+    if (zero) await zero.step();
+    else {
+      optimizer!.step();
+      optimizer!.zeroGrad();
+    }
   }
   if ((group?.rank ?? 0) === 0) model.savePretrained(out);
   return losses;

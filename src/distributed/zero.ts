@@ -1,0 +1,108 @@
+// ZeRO stages 1 and 2 (Rajbhandari et al.) over a process group: the trainable parameters are
+// seen as one flat vector of N elements, padded to worldSize · S; rank r owns elements
+// [r S, (r + 1) S). Gradients are reduce-scattered (averaged) so each rank holds only its shard's,
+// AdamW updates the rank's fp32 shard (its moments exist for that shard only: stage 1), and the
+// updated shards are all-gathered back into every parameter.
+// Stage 2 also partitions gradients across gradient accumulation: every micro-batch's gradients
+// are reduce-scattered into the shard and the full .grad freed at once, instead of accumulating
+// full gradients until the last micro-batch (stage 1). Within one backward the full gradients
+// still exist: this layer has no per-parameter hooks to free them earlier.
+import { cat, noGrad, zeros, type Tensor } from '../torch/index.js';
+import { AdamW, type AdamWHyper } from '../nn/index.js';
+import type { ProcessGroup } from './process-group.js';
+
+export type ZeroStage = 1 | 2;
+
+export class ZeroOptimizer {
+  readonly group: ProcessGroup;
+  readonly params: Tensor[];
+  readonly stage: ZeroStage;
+  /** Elements per rank's shard, and over all params (unpadded). */
+  readonly shardSize: number;
+  readonly numel: number;
+  /** This rank's fp32 slice of the flat parameters, the one AdamW updates. */
+  readonly #shard: Tensor;
+  readonly #optimizer: AdamW;
+  #gradShard: Tensor | undefined;
+
+  private constructor(group: ProcessGroup, params: Tensor[], stage: ZeroStage, hyper: Partial<AdamWHyper>) {
+    this.group = group;
+    this.params = params;
+    this.stage = stage;
+    this.numel = params.reduce((n, p) => n + p.numel, 0);
+    this.shardSize = Math.ceil(this.numel / group.worldSize);
+    this.#shard = noGrad(() =>
+      this.#flat(params)
+        .narrow(0, group.rank * this.shardSize, this.shardSize)
+        .to('float32')
+        .clone(),
+    );
+    this.#shard.requiresGrad = true;
+    this.#optimizer = new AdamW([this.#shard], hyper);
+  }
+
+  /** Broadcasts `params` (same order on every rank) from rank 0, then shards them. */
+  static async create(
+    group: ProcessGroup,
+    params: Tensor[],
+    stage: ZeroStage,
+    hyper: Partial<AdamWHyper> = {},
+  ): Promise<ZeroOptimizer> {
+    if (stage !== 1 && stage !== 2) throw new Error(`ZeroOptimizer: stage must be 1 or 2, got ${String(stage)}`);
+    await Promise.all(params.map((p) => group.broadcast(p, 0)));
+    return new ZeroOptimizer(group, params, stage, hyper);
+  }
+
+  get lr(): number {
+    return this.#optimizer.paramGroups[0]!.lr;
+  }
+  set lr(lr: number) {
+    this.#optimizer.paramGroups[0]!.lr = lr;
+  }
+
+  /** loss.backward(); `sync` marks the last micro-batch of a step (stage 1 reduces only then). */
+  async backward(loss: Tensor, { sync = true }: { sync?: boolean } = {}): Promise<void> {
+    loss.backward();
+    if (sync || this.stage === 2) await this.#reduceGradients();
+  }
+
+  /** AdamW on this rank's shard, then every rank's updated shard into every parameter. */
+  async step(): Promise<void> {
+    if (!this.#gradShard) throw new Error('ZeroOptimizer.step: no gradients: call backward with sync first');
+    this.#shard.grad = this.#gradShard;
+    this.#optimizer.step();
+    this.#shard.grad = undefined;
+    this.#gradShard.dispose();
+    this.#gradShard = undefined;
+    const shards = await this.group.allGather(noGrad(() => this.#shard.detach()));
+    noGrad(() => {
+      const flat = cat(shards);
+      let offset = 0;
+      for (const p of this.params) {
+        p.copy_(flat.narrow(0, offset, p.numel).view(...p.shape));
+        offset += p.numel;
+      }
+    });
+    for (const s of shards) s.dispose();
+  }
+
+  /** The params' flat concatenation, zero-padded to worldSize · shardSize. */
+  #flat(tensors: Tensor[]): Tensor {
+    const pad = this.shardSize * this.group.worldSize - this.numel;
+    const flats = tensors.map((t) => t.detach().flatten());
+    return cat(pad > 0 ? [...flats, zeros([pad], { dtype: tensors[0]!.dtype })] : flats);
+  }
+
+  /** Reduce-scatters (averages) the params' .grad into this rank's gradient shard; frees the .grad. */
+  async #reduceGradients(): Promise<void> {
+    const grads = this.params.map((p) => p.grad ?? zeros(p.shape, { dtype: p.dtype }));
+    const flat = noGrad(() => this.#flat(grads).to('float32'));
+    for (const p of this.params) p.grad = undefined;
+    const reduced = await this.group.reduceScatter(flat, 'avg');
+    flat.dispose();
+    if (this.#gradShard) {
+      this.#gradShard.add_(reduced);
+      reduced.dispose();
+    } else this.#gradShard = reduced;
+  }
+}
