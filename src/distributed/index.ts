@@ -10,3 +10,13 @@ export {
 export { launch, freePort, RankExitError, type LaunchOptions, type RankExit } from './launch.js';
 export { DataParallel, DEFAULT_BUCKET_BYTES, type DataParallelOptions } from './data-parallel.js';
 export { ZeroOptimizer, type ZeroStage } from './zero.js';
+export {
+  countParameters,
+  perRankBytes,
+  llavaV15Parameters,
+  formatEstimate,
+  type ShardingOption,
+  type StateBytes,
+  type Precision,
+  type ParameterCount,
+} from './memory.js';
