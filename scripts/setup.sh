@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ libtorch-dev libopenblas0-openmp)
+packages=(g++ libtorch-dev libgloo-dev libopenblas0-openmp)
 [[ "${1:-}" == "--bench" ]] && packages+=(python3-torch)
 [[ -n "${LIBTORCH:-}" ]] && packages=(g++)   # a user-supplied libtorch needs no Debian one
 
