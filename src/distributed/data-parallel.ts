@@ -37,13 +37,21 @@ export class DataParallel {
   }
 
   /**
+   * Arms the Reducer for the next backward, whoever runs it (a trainer's own forward-backward): its
+   * gradients are then averaged over the ranks. Skip it on the micro-batches before a step's last.
+   */
+  prepareForBackward(): void {
+    c10d.c10dPrepareBackward(this.#reducer);
+  }
+
+  /**
    * loss.backward(); with `sync` (the last micro-batch of a step) the params' .grad end as the
    * average over ranks of each rank's accumulated gradient, else they stay local. Async only so
    * that a failed bucket all-reduce can name the ranks that are gone (ProcessGroup.failure).
    */
   async backward(loss: Tensor, { sync = true }: { sync?: boolean } = {}): Promise<void> {
     if (!sync) return loss.backward();
-    c10d.c10dPrepareBackward(this.#reducer);
+    this.prepareForBackward();
     try {
       loss.backward();
     } catch (err) {
