@@ -121,10 +121,9 @@ export class ProcessGroup {
     if (this.rank === 0) await new Promise((resolve) => setTimeout(resolve, DEAD_RANK_WINDOW_MS));
     if (dead.length === 0) return new Error(`${name} failed on rank ${this.rank}: ${err.message}`, { cause: err });
     const who = dead.length === 1 ? `rank ${dead[0]} is` : `ranks ${dead.join(', ')} are`;
-    const why = dead.includes(0) ? ' (or rank 0, which serves the rendezvous store, is unreachable)' : '';
-    return new RankFailureError(
-      `${name} failed on rank ${this.rank}: ${who} gone, its heartbeat stopped${why}: ${err.message}`,
-      dead,
-    );
+    const why = dead.includes(0)
+      ? 'no heartbeat, or the rendezvous store rank 0 serves stopped answering'
+      : 'no heartbeat';
+    return new RankFailureError(`${name} failed on rank ${this.rank}: ${who} gone (${why}): ${err.message}`, dead);
   }
 }

@@ -37,10 +37,10 @@ async function collectives(g: ProcessGroup): Promise<unknown> {
   };
 }
 
-// Rank 0 waits in an all-reduce that the last rank never joins: that rank SIGKILLs itself.
+// The others wait in an all-reduce that rank $LLAVA_TEST_VICTIM never joins: it SIGKILLs itself.
 async function dieMidCollective(g: ProcessGroup): Promise<unknown> {
   await g.barrier();
-  if (g.rank === g.worldSize - 1) {
+  if (g.rank === Number(process.env.LLAVA_TEST_VICTIM)) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     process.kill(process.pid, 'SIGKILL');
   }
