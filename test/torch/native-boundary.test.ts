@@ -326,15 +326,9 @@ const cases: Record<keyof Native, Case[]> = {
     arity('c10dInit', ['127.0.0.1'], '5 arguments'),
   ],
   c10dClose: [notGroup('c10dClose', () => []), arity('c10dClose', [], '1 argument')],
-  c10dAllReduce: [
-    notGroup('c10dAllReduce', (t) => [[t.f32], 'sum', 1000]),
-    arity('c10dAllReduce', [1], '4 arguments'),
-  ],
+  c10dAllReduce: [notGroup('c10dAllReduce', (t) => [[t.f32], 'sum', 1000]), arity('c10dAllReduce', [1], '4 arguments')],
   c10dBroadcast: [notGroup('c10dBroadcast', (t) => [[t.f32], 0, 1000]), arity('c10dBroadcast', [1], '4 arguments')],
-  c10dAllGather: [
-    notGroup('c10dAllGather', (t) => [[t.f32], t.f32, 1000]),
-    arity('c10dAllGather', [1], '4 arguments'),
-  ],
+  c10dAllGather: [notGroup('c10dAllGather', (t) => [[t.f32], t.f32, 1000]), arity('c10dAllGather', [1], '4 arguments')],
   c10dReduceScatter: [
     notGroup('c10dReduceScatter', (t) => [t.f32, t.f32, 'sum', 1000]),
     arity('c10dReduceScatter', [1], '5 arguments'),
