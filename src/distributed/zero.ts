@@ -66,6 +66,22 @@ export class ZeroOptimizer {
     if (sync || this.stage === 2) await this.#reduceGradients();
   }
 
+  /**
+   * As clipGradNorm (src/nn) over the full averaged gradients, on the shards: the global 2-norm
+   * from every rank's sum of squares; returns the norm before clipping.
+   */
+  async clipGradNorm(maxNorm: number): Promise<number> {
+    const shard = this.#gradShard;
+    if (!shard) throw new Error('ZeroOptimizer.clipGradNorm: no gradients: call backward with sync first');
+    const squares = noGrad(() => shard.mul(shard).sum().view(1).to('float64'));
+    await this.group.allReduce(squares, 'sum');
+    const norm = Math.sqrt(squares.item());
+    squares.dispose();
+    const coef = maxNorm / (norm + 1e-6);
+    if (coef < 1) noGrad(() => shard.mul_(coef));
+    return norm;
+  }
+
   /** AdamW on this rank's shard, then every rank's updated shard into every parameter. */
   async step(): Promise<void> {
     if (!this.#gradShard) throw new Error('ZeroOptimizer.step: no gradients: call backward with sync first');

@@ -69,7 +69,13 @@ const scenarios: Record<string, (g: ProcessGroup) => Promise<unknown>> = {
     (['ddp', 'zero1', 'zero2'] as const).map((mode) => [
       mode,
       (g: ProcessGroup) =>
-        trainTinyLlama({ group: g, mode, ga: Number(process.env.LLAVA_TEST_GA), out: process.env.LLAVA_TEST_OUT! }),
+        trainTinyLlama({
+          group: g,
+          mode,
+          ga: Number(process.env.LLAVA_TEST_GA),
+          clip: process.env.LLAVA_TEST_CLIP ? Number(process.env.LLAVA_TEST_CLIP) : undefined,
+          out: process.env.LLAVA_TEST_OUT!,
+        }),
     ]),
   ),
 };

@@ -4,7 +4,7 @@
 // global mean loss, and the averaged gradients are the global batch's.
 import { join } from 'node:path';
 import * as T from '../../src/torch/index.js';
-import { AdamW } from '../../src/nn/index.js';
+import { AdamW, clipGradNorm } from '../../src/nn/index.js';
 import { LlamaForCausalLM } from '../../src/models/index.js';
 import { DataParallel, ZeroOptimizer, type ProcessGroup } from '../../src/distributed/index.js';
 import { goldenRoot } from '../helpers/golden.js';
@@ -27,12 +27,20 @@ export type TrainRun = {
   ga: number;
   /** How a group's ranks train: DataParallel, or ZeRO stage 1 or 2. */
   mode?: 'ddp' | 'zero1' | 'zero2';
+  /** Gradient clipping to this global 2-norm before each step, when given. */
+  clip?: number;
   /** Rank 0 (or the single process) saves the final model here (model.safetensors). */
   out: string;
 };
 
-/** The global mean loss of each step. */
-export async function trainTinyLlama({ group, ga, out, mode = 'ddp' }: TrainRun): Promise<number[]> {
+/** The global mean loss of each step, and the gradient norm before clipping when clipping. */
+export async function trainTinyLlama({
+  group,
+  ga,
+  out,
+  mode = 'ddp',
+  clip,
+}: TrainRun): Promise<{ losses: number[]; norms: number[] }> {
   const model = LlamaForCausalLM.fromPretrained(join(goldenRoot, 'llama_tiny')).train();
   const params = model.parameters();
   const hyper = { lr: 1e-3, weightDecay: 0.1 };
@@ -44,6 +52,7 @@ export async function trainTinyLlama({ group, ga, out, mode = 'ddp' }: TrainRun)
   const share = GLOBAL_BATCH / world;
   const micro = share / ga;
   const losses: number[] = [];
+  const norms: number[] = [];
   for (const batch of globalBatches()) {
     const mine = batch.narrow(0, (group?.rank ?? 0) * share, share);
     let loss = 0;
@@ -62,6 +71,7 @@ export async function trainTinyLlama({ group, ga, out, mode = 'ddp' }: TrainRun)
       loss = total.item();
     }
     losses.push(loss);
+    if (clip !== undefined) norms.push(zero ? await zero.clipGradNorm(clip) : clipGradNorm(params, clip));
     if (zero) await zero.step();
     else {
       optimizer!.step();
@@ -69,5 +79,5 @@ export async function trainTinyLlama({ group, ga, out, mode = 'ddp' }: TrainRun)
     }
   }
   if ((group?.rank ?? 0) === 0) model.savePretrained(out);
-  return losses;
+  return { losses, norms };
 }
