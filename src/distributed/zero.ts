@@ -98,8 +98,62 @@ export class ZeroOptimizer {
         p.copy_(flat.narrow(0, offset, p.numel).view(...p.shape));
         offset += p.numel;
       }
+      flat.dispose();
     });
     for (const s of shards) s.dispose();
+  }
+
+  /**
+   * The optimizer state as one AdamW over `params` holds it (per-parameter moments in params'
+   * order, AdamW.stateDict's layout), gathered from every rank's shard: what a checkpoint saves,
+   * so a run resumes at any world size, sharded or not. Every rank must call it.
+   */
+  async stateDict(): Promise<ReturnType<AdamW['stateDict']>> {
+    const own = this.#optimizer.stateDict();
+    const shardState = own.state.get(0);
+    const state: ReturnType<AdamW['stateDict']>['state'] = new Map();
+    if (shardState) {
+      const [expAvg, expAvgSq] = await Promise.all(
+        [shardState.expAvg, shardState.expAvgSq].map(async (m) => this.#split(cat(await this.group.allGather(m)))),
+      );
+      this.params.forEach((_, i) =>
+        state.set(i, { step: shardState.step, expAvg: expAvg![i]!, expAvgSq: expAvgSq![i]! }),
+      );
+    }
+    return { state, paramGroups: own.paramGroups };
+  }
+
+  /** Loads a state in AdamW.stateDict's layout over `params` (from any world size): this rank keeps its shard. */
+  loadStateDict(dict: ReturnType<AdamW['stateDict']>): void {
+    const saved = this.params.map((_, i) => dict.state.get(i));
+    if (saved.every((s) => s === undefined)) return this.#optimizer.loadStateDict({ ...dict, state: new Map() });
+    const missing = saved.findIndex((s) => s === undefined);
+    if (missing >= 0)
+      throw new Error(`ZeroOptimizer.loadStateDict: no state for parameter ${missing} of ${this.params.length}`);
+    const shardOf = (moments: Tensor[]) =>
+      noGrad(() =>
+        this.#flat(moments)
+          .narrow(0, this.group.rank * this.shardSize, this.shardSize)
+          .to('float32')
+          .clone(),
+      );
+    const step = saved[0]!.step;
+    const expAvg = shardOf(saved.map((s) => s!.expAvg));
+    const expAvgSq = shardOf(saved.map((s) => s!.expAvgSq));
+    this.#optimizer.loadStateDict({ paramGroups: dict.paramGroups, state: new Map([[0, { step, expAvg, expAvgSq }]]) });
+  }
+
+  /** A flat [worldSize · shardSize] tensor cut into tensors of the params' shapes (padding dropped). */
+  #split(flat: Tensor): Tensor[] {
+    let offset = 0;
+    return this.params.map((p) => {
+      const t = flat
+        .narrow(0, offset, p.numel)
+        .view(...p.shape)
+        .clone();
+      offset += p.numel;
+      return t;
+    });
   }
 
   /** The params' flat concatenation, zero-padded to worldSize · shardSize. */

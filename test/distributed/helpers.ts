@@ -13,7 +13,7 @@ export async function runRanks(
   scenario: string,
   world: number,
   extraEnv: Record<string, string> = {},
-  use?: (dir: string) => void,
+  use?: (dir: string) => void | Promise<void>,
 ): Promise<{ reports: (RankReport | undefined)[]; exits?: RankExit[]; launchError?: Error }> {
   const dir = mkdtempSync(join(tmpdir(), 'llava-dist-'));
   try {
@@ -36,7 +36,7 @@ export async function runRanks(
       const file = join(dir, `rank${r}.json`);
       return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as RankReport) : undefined;
     });
-    use?.(dir);
+    await use?.(dir);
     return { reports, exits, launchError };
   } finally {
     rmSync(dir, { recursive: true, force: true });
