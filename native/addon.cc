@@ -17,6 +17,7 @@
 namespace llava {
 
 void init_ops(Napi::Env env, Napi::Object exports);
+void init_c10d(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -259,6 +260,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_env_state(env);
   export_entries(env, exports, kEntries, std::size(kEntries));
   init_ops(env, exports);
+  init_c10d(env, exports);
   return exports;
 }
 

@@ -71,6 +71,12 @@ const mtime = (p) => statSync(p).mtimeMs;
 async function main() {
   const force = process.argv.includes('--force');
   const torch = findLibtorch();
+  // c10d.cc includes ProcessGroupGloo.hpp, which includes Gloo's own headers: a Python or
+  // LIBTORCH folder ships them beside torch's, Debian in libgloo-dev.
+  if (![torch.include, '/usr/include'].some((d) => existsSync(join(d, 'gloo', 'context.h'))))
+    throw new Error(
+      `Gloo's headers (gloo/context.h) not found in ${torch.include} or /usr/include: install Debian's libgloo-dev (bash scripts/setup.sh does)`,
+    );
   const cxx = findCompiler();
   // include_dir is relative to the current directory, whatever it is.
   const addonApi = resolve(createRequire(import.meta.url)('node-addon-api').include_dir);
@@ -91,6 +97,8 @@ async function main() {
     `-I${addonApi}`,
     `-I${torch.include}`,
     `-I${join(torch.include, 'torch', 'csrc', 'api', 'include')}`,
+    // c10d.cc: a header Debian's libtorch-dev lacks, looked up only after the real ones.
+    `-idirafter${join(nativeDir, 'c10d-compat')}`,
   ];
   const sources = readdirSync(nativeDir).filter((f) => f.endsWith('.cc'));
   const newestHeader = Math.max(

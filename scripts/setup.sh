@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ libtorch-dev libopenblas0-openmp)
+# libgloo-dev: Gloo's headers, which Debian's libtorch-dev lacks, for the c10d binding (native/c10d.cc).
+packages=(g++ libtorch-dev libgloo-dev libopenblas0-openmp)
 # Debian's PyTorch: the anchor of every benchmark, and the test suite's check that files we write in torch.save
 # format (mm_projector.bin) load in torch.load.
 [[ "${1:-}" == "--bench" || "${1:-}" == "--test" ]] && packages+=(python3-torch)

@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { NativeTorch, Handle } from '../../src/torch/native.js';
+import type { NativeC10d } from '../../src/distributed/c10d-native.js';
 
-type Case = { label: string; call: (n: NativeTorch, t: Fixtures) => unknown; error: RegExp };
+type Native = NativeTorch & NativeC10d;
+type Case = { label: string; call: (n: Native, t: Fixtures) => unknown; error: RegExp };
 type Fixtures = { f32: Handle; disposed: Handle; long: Handle; needsGrad: Handle; add: number; sum: number };
 
 const F32 = 6; // c10::ScalarType::Float
@@ -16,23 +18,28 @@ const f32 = (n: NativeTorch, values: number[]) => n.fromTypedArray(Float32Array.
 type Rest = (t: Fixtures) => unknown[]; // the arguments after the tensor, where the call takes more
 const notTensor = (name: string, rest: Rest = () => []): Case => ({
   label: 'a number for a tensor',
-  call: (n, t) => (n[name as keyof NativeTorch] as (...a: unknown[]) => unknown)(42, ...rest(t)),
+  call: (n, t) => (n[name as keyof Native] as (...a: unknown[]) => unknown)(42, ...rest(t)),
   error: new RegExp(`^${name} argument 't': expected a Tensor, got the number 42$`),
 });
 const disposed = (name: string, rest: Rest = () => []): Case => ({
   label: 'a disposed tensor',
-  call: (n, t) => (n[name as keyof NativeTorch] as (...a: unknown[]) => unknown)(t.disposed, ...rest(t)),
+  call: (n, t) => (n[name as keyof Native] as (...a: unknown[]) => unknown)(t.disposed, ...rest(t)),
   error: new RegExp(`^${name} argument 't': tensor was used after dispose\\(\\)$`),
 });
 const arity = (name: string, args: unknown[], wanted: string): Case => ({
   label: `${args.length} arguments`,
-  call: (n) => (n[name as keyof NativeTorch] as (...a: unknown[]) => unknown)(...args),
+  call: (n) => (n[name as keyof Native] as (...a: unknown[]) => unknown)(...args),
   error: new RegExp(`^${name}: takes ${wanted}, got ${args.length}$`),
+});
+const notGroup = (name: string, rest: Rest): Case => ({
+  label: 'a tensor for the group',
+  call: (n, t) => (n[name as keyof Native] as (...a: unknown[]) => unknown)(t.f32, ...rest(t)),
+  error: new RegExp(`^${name} argument 'group': expected a process group, got a Tensor$`),
 });
 const tensorGetter = (name: string): Case[] => [notTensor(name), disposed(name), arity(name, [], '1 argument')];
 
 // One list per export: a new entry point without cases fails the coverage test below.
-const cases: Record<keyof NativeTorch, Case[]> = {
+const cases: Record<keyof Native, Case[]> = {
   fromTypedArray: [
     {
       label: 'a string for the array',
@@ -289,11 +296,59 @@ const cases: Record<keyof NativeTorch, Case[]> = {
       error: /^aten::add: takes 3 arguments, got 4$/,
     },
   ],
+  // c10d (native/c10d.cc): the checks that refuse before anything is sent; a number stands in for the group.
+  c10dInit: [
+    {
+      label: 'port 0',
+      call: (n) => n.c10dInit('127.0.0.1', 0, 0, 2, 1000),
+      error: /^c10dInit argument 'port': expected 1 to 65535, got 0$/,
+    },
+    {
+      label: 'a rank outside the world',
+      call: (n) => n.c10dInit('127.0.0.1', 29500, 2, 2, 1000),
+      error: /^c10dInit argument 'rank': expected 0 to 1 in a world of 2, got 2$/,
+    },
+    {
+      label: 'an empty world',
+      call: (n) => n.c10dInit('127.0.0.1', 29500, 0, 0, 1000),
+      error: /^c10dInit argument 'worldSize': expected at least 1, got 0$/,
+    },
+    {
+      label: 'a zero timeout',
+      call: (n) => n.c10dInit('127.0.0.1', 29500, 0, 1, 0),
+      error: /^c10dInit argument 'timeoutMs': expected at least 1 ms, got 0$/,
+    },
+    {
+      label: 'a number for the host',
+      call: (n) => n.c10dInit(1 as never, 29500, 0, 1, 1000),
+      error: /^c10dInit argument 'host': expected a string, got the number 1$/,
+    },
+    arity('c10dInit', ['127.0.0.1'], '5 arguments'),
+  ],
+  c10dClose: [notGroup('c10dClose', () => []), arity('c10dClose', [], '1 argument')],
+  c10dAllReduce: [notGroup('c10dAllReduce', (t) => [[t.f32], 'sum', 1000]), arity('c10dAllReduce', [1], '4 arguments')],
+  c10dBroadcast: [notGroup('c10dBroadcast', (t) => [[t.f32], 0, 1000]), arity('c10dBroadcast', [1], '4 arguments')],
+  c10dAllGather: [notGroup('c10dAllGather', (t) => [[t.f32], t.f32, 1000]), arity('c10dAllGather', [1], '4 arguments')],
+  c10dReduceScatter: [
+    notGroup('c10dReduceScatter', (t) => [t.f32, t.f32, 'sum', 1000]),
+    arity('c10dReduceScatter', [1], '5 arguments'),
+  ],
+  c10dBarrier: [notGroup('c10dBarrier', () => [1000]), arity('c10dBarrier', [1], '2 arguments')],
+  c10dDeadRanks: [notGroup('c10dDeadRanks', () => [1000]), arity('c10dDeadRanks', [1], '2 arguments')],
+  c10dReducer: [notGroup('c10dReducer', (t) => [[t.needsGrad], 1024]), arity('c10dReducer', [1], '3 arguments')],
+  c10dPrepareBackward: [
+    {
+      label: 'a tensor for the reducer',
+      call: (n, t) => n.c10dPrepareBackward(t.f32 as never),
+      error: /^c10dPrepareBackward argument 'reducer': expected a reducer, got a Tensor$/,
+    },
+    arity('c10dPrepareBackward', [], '1 argument'),
+  ],
 };
 
 // Child: runs every case and prints what each threw, then shows the addon still computes.
 async function child(): Promise<void> {
-  const { native } = await import('../../src/torch/native.js');
+  const native = (await import('../../src/torch/native.js')).native as Native;
   const fixtures: Fixtures = {
     f32: f32(native, [1, 2]),
     disposed: f32(native, [1, 2]),
@@ -350,7 +405,7 @@ function parent(): void {
     const out = runChild('cases') as { exports: string[]; results: Result[]; sum: number; threads: number };
     assert.deepEqual(out.exports, Object.keys(cases).sort(), 'every export of the addon has cases, and only those');
     for (const r of out.results) {
-      const c = cases[r.entry as keyof NativeTorch].find((x) => x.label === r.label)!;
+      const c = cases[r.entry as keyof Native].find((x) => x.label === r.label)!;
       assert.ok(r.threw, `${r.entry} (${r.label}) did not throw`);
       assert.match(r.message!, c.error, `${r.entry} (${r.label})`);
       assert.ok(r.name === 'Error' || r.name === 'TypeError', `${r.entry} (${r.label}) threw a ${r.name}`);
