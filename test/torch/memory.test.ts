@@ -51,7 +51,7 @@ class Mlp extends Module {
   }
 }
 
-test('1,000 training steps of an MLP keep native memory and live handles flat', () => {
+test('2,000 training steps of an MLP keep native memory and live handles flat', () => {
   T.manualSeed(0);
   const model = new Mlp();
   const optimizer = new AdamW(model.parameters(), { lr: 1e-3 });
@@ -65,18 +65,20 @@ test('1,000 training steps of an MLP keep native memory and live handles flat', 
       optimizer.zeroGrad();
       return loss.item();
     });
-  for (let i = 0; i < 100; i++) step(); // allocator and optimizer state reach steady state
+  // Allocator and optimizer state reach steady state: glibc's arenas still grow by ~10 MiB over the first
+  // thousand steps (measured), which is not a leak, and then move by a few MiB either way.
+  for (let i = 0; i < 1000; i++) step();
   gc();
   const handlesAfterWarmup = T.liveTensorCount();
   const rssAfterWarmup = process.memoryUsage().rss;
   let lastLoss = NaN;
-  for (let i = 0; i < 1000; i++) lastLoss = step();
+  for (let i = 0; i < 2000; i++) lastLoss = step();
   gc();
   const growthMiB = (process.memoryUsage().rss - rssAfterWarmup) / 2 ** 20;
   assert.equal(T.liveTensorCount(), handlesAfterWarmup, 'live tensor handles grew during training');
-  // Each step allocates ~100 KB of activations and gradients: a leak of one step's worth per
-  // step would add ~100 MiB over 1,000 steps. Allow allocator noise only.
-  assert.ok(growthMiB < 16, `RSS grew by ${growthMiB.toFixed(1)} MiB over 1,000 steps`);
+  // Each step allocates ~100 KB of activations and gradients: a leak of one step's worth per step would add
+  // ~200 MiB over 2,000 steps, the 30 KB per step of deferred finalizers ~60 MiB. Allow allocator noise only.
+  assert.ok(growthMiB < 16, `RSS grew by ${growthMiB.toFixed(1)} MiB over 2,000 steps`);
   assert.ok(Number.isFinite(lastLoss));
 });
 
