@@ -11,6 +11,7 @@ const commands: Record<string, Command> = {
   },
   demo: { summary: 'doctor, then a few training steps of a tiny model', load: () => import('./demo.js') },
   datagen: { summary: 'GPT-assisted instruction data from captions and boxes', load: () => import('./datagen.js') },
+  serve: { summary: 'OpenAI and Ollama APIs and a web chat page for one model', load: () => import('./serve.js') },
 };
 
 function usage(): string {

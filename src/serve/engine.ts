@@ -126,7 +126,9 @@ export class BatchEngine {
 
   submit(request: EngineRequest): Promise<EngineResult> {
     if (this.#closed) return Promise.reject(new Error('engine is closed'));
-    if (this.#queue.length >= this.maxQueue) return Promise.reject(new QueueFullError(1));
+    // Queued requests that a free slot will take at the next step are not waiting.
+    const free = this.maxBatch - this.#active.length;
+    if (this.#queue.length - free >= this.maxQueue) return Promise.reject(new QueueFullError(1));
     return new Promise((resolve, reject) => {
       this.#queue.push({ request, resolve, reject, queued: process.hrtime.bigint() });
       if (!this.#running) void this.#run();

@@ -17,14 +17,18 @@ export function dataUrlBytes(url: string, source = 'image URL'): Buffer {
   return Buffer.from(payload, 'base64');
 }
 
-/** Decoded RGB for encoded inputs; a Tensor passes through as pixel values. */
-export async function loadImage(input: ImageInput, options: DecodeOptions = {}): Promise<RgbImage | Tensor> {
+/** Decoded RGB for encoded inputs; a Tensor passes through as pixel values. `source` names bytes in errors. */
+export async function loadImage(
+  input: ImageInput,
+  options: DecodeOptions = {},
+  source = '<buffer>',
+): Promise<RgbImage | Tensor> {
   if (input instanceof Tensor) {
     if (input.ndim !== 3 || input.size(0) !== 3)
       throw new Error(`image: pixel values must be [3, H, W], got [${input.shape}]`);
     return input;
   }
-  if (typeof input !== 'string') return decodeImage(input, options);
+  if (typeof input !== 'string') return decodeImage(input, options, source);
   if (input.startsWith('data:')) return decodeImage(dataUrlBytes(input), options, 'data: URL');
   return decodeImageFile(input, options);
 }

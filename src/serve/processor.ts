@@ -117,9 +117,9 @@ export class LlavaProcessor {
       .flatMap((id) => (id === this.imageTokenId ? new Array<number>(this.tokensPerImage).fill(id) : [id]));
   }
 
-  /** Pixel values [3, S, S] of one image, preprocessed as the model was trained. */
-  async pixelValues(image: ImageInput): Promise<Tensor> {
-    const loaded = await loadImage(image, this.decodeOptions);
+  /** Pixel values [3, S, S] of one image, preprocessed as the model was trained; `source` names bytes in errors. */
+  async pixelValues(image: ImageInput, source?: string): Promise<Tensor> {
+    const loaded = await loadImage(image, this.decodeOptions, source);
     if (loaded instanceof Tensor) return loaded;
     const { data, shape } = this.imageProcessor.preprocess(loaded, this.aspectRatio);
     return tensor(data, shape);
