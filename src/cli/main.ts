@@ -11,6 +11,8 @@ const commands: Record<string, Command> = {
   },
   demo: { summary: 'doctor, then a few training steps of a tiny model', load: () => import('./demo.js') },
   datagen: { summary: 'GPT-assisted instruction data from captions and boxes', load: () => import('./datagen.js') },
+  chat: { summary: 'a conversation with a model in the terminal, about an image', load: () => import('./chat.js') },
+  run: { summary: 'one answer to one question about an image, for scripts', load: () => import('./run.js') },
   serve: { summary: 'OpenAI and Ollama APIs and a web chat page for one model', load: () => import('./serve.js') },
 };
 
