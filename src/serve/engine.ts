@@ -145,12 +145,18 @@ export class BatchEngine {
   async #run(): Promise<void> {
     this.#running = true;
     try {
+      // The event loop runs between a prefill and the next step, and between steps, so that text written by
+      // onText reaches the sockets before the next (long, synchronous) forward pass.
+      const yieldToEventLoop = () => new Promise((r) => setImmediate(r));
       while (this.#queue.length || this.#active.length) {
-        while (this.#queue.length && this.#active.length < this.maxBatch) this.#admit(this.#queue.shift()!);
-        this.#retire();
+        if (this.#queue.length && this.#active.length < this.maxBatch) {
+          this.#admit(this.#queue.shift()!);
+          this.#retire();
+          await yieldToEventLoop();
+        }
         if (this.#active.length) this.#stepOrFail();
         this.#retire();
-        await new Promise((r) => setImmediate(r));
+        await yieldToEventLoop();
       }
     } finally {
       this.#running = false;
