@@ -50,14 +50,17 @@ async function http(): Promise<{ ttft: number; decode: number }> {
 }
 
 const median = (xs: number[]) => percentile(xs, 50);
-const runs = async (fn: () => Promise<{ ttft: number; decode: number }>) => {
-  await fn();
-  const out = [];
-  for (let i = 0; i < REPS; i++) out.push(await fn());
-  return { ttft: median(out.map((o) => o.ttft)), decode: median(out.map((o) => o.decode)) };
-};
-const d = await runs(direct);
-const h = await runs(http);
+// Direct and HTTP runs alternate, so that load from other processes on a shared machine falls on both alike.
+await direct();
+await http();
+const directRuns = [];
+const httpRuns = [];
+for (let i = 0; i < REPS; i++) {
+  directRuns.push(await direct());
+  httpRuns.push(await http());
+}
+const d = { ttft: median(directRuns.map((o) => o.ttft)), decode: median(directRuns.map((o) => o.decode)) };
+const h = { ttft: median(httpRuns.map((o) => o.ttft)), decode: median(httpRuns.map((o) => o.decode)) };
 
 /** k concurrent streams: tokens per second once all have started, until all have finished. */
 async function aggregate(k: number): Promise<number> {
