@@ -62,6 +62,9 @@ export function parseOllama(ctx: ServeContext, kind: OllamaKind, raw: unknown): 
       content: count ? [...new Array(count).fill({ type: 'image' }), { type: 'text', text: body.prompt }] : body.prompt,
     });
   }
+  if (body.format !== undefined && body.format !== null && body.format !== '')
+    throw invalid('format (JSON mode) is not supported', 'format');
+  if (Array.isArray(body.tools) && body.tools.length > 0) throw invalid('tools are not supported', 'tools');
   const options = body.options === undefined || body.options === null ? {} : object(body.options, 'options');
   const numPredict = numberField(options, 'num_predict', 'options.num_predict', {
     min: -2,

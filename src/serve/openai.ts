@@ -40,8 +40,15 @@ export async function parseChatCompletion(
       );
     messages.push({ role, content: await readContent(msg.content, `messages[${i}].content`, role, images, remote) });
   }
-  const n = numberField(body, 'n', 'n', { min: 1, max: 1, integer: true });
+  const n = numberField(body, 'n', 'n', { min: 1, max: 128, integer: true });
   if (n !== undefined && n !== 1) throw invalid('only n=1 is supported', 'n');
+  // Features this server does not have are refused rather than ignored, so a client never takes a plain reply
+  // for a JSON-mode, tool-calling or logprobs one.
+  if (Array.isArray(body.tools) && body.tools.length > 0) throw invalid('tools are not supported', 'tools');
+  const format = body.response_format as { type?: unknown } | undefined | null;
+  if (format && format.type !== 'text')
+    throw invalid(`response_format '${String(format.type)}' is not supported`, 'response_format');
+  if (body.logprobs === true) throw invalid('logprobs are not supported', 'logprobs');
   const maxTokensParam = body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
   const intRange = { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true };
   const streamOptions =

@@ -226,6 +226,8 @@ test('bad input of every kind is an OpenAI-style error with the right status, an
     ['max_tokens not an integer', { ...user('hi'), max_tokens: 2.5 }, 400, { param: 'max_tokens' }],
     ['temperature out of range', { ...user('hi'), temperature: 3 }, 400, { param: 'temperature' }],
     ['n = 2', { ...user('hi'), n: 2 }, 400, { param: 'n' }],
+    ['tools', { ...user('hi'), tools: [{ type: 'function', function: { name: 'f' } }] }, 400, { param: 'tools' }],
+    ['JSON mode', { ...user('hi'), response_format: { type: 'json_object' } }, 400, { param: 'response_format' }],
     ['a tool role', { model: MODEL, messages: [{ role: 'tool', content: 'x' }] }, 400, { param: 'messages[0].role' }],
     [
       'a remote image without --allow-remote-images',
@@ -337,6 +339,53 @@ test('Ollama client: /api/chat streams NDJSON with base64 images, /api/generate 
   const broken = await fetch(`${main.url}/api/chat`, { method: 'POST', body: '{' });
   assert.equal(broken.status, 400);
   assert.equal(typeof ((await broken.json()) as { error: string }).error, 'string');
+});
+
+test('concurrent HTTP requests share decode steps and each gets its own greedy reply', async () => {
+  const ctx = context();
+  const s = await serve(ctx);
+  const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const questions = ['First question', 'A second, longer question here', 'Third', 'And the fourth one'];
+  const want = await Promise.all(questions.map((q) => expected([{ role: 'user', content: q }], [], 14)));
+  // How many requests decode together, seen from inside the engine at each piece of text.
+  let mostActive = 0;
+  const submit = ctx.engine.submit.bind(ctx.engine);
+  ctx.engine.submit = (r) =>
+    submit({
+      ...r,
+      onText: (piece) => {
+        mostActive = Math.max(mostActive, ctx.engine.load.active);
+        r.onText?.(piece);
+      },
+    });
+  const replies = await Promise.all(
+    questions.map(async (q, i) => {
+      if (i % 2 === 0) {
+        const r = await client.chat.completions.create({
+          model: MODEL,
+          messages: [{ role: 'user', content: q }],
+          temperature: 0,
+          max_tokens: 14,
+        });
+        return r.choices[0]!.message.content;
+      }
+      const stream = await client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: q }],
+        temperature: 0,
+        max_tokens: 14,
+        stream: true,
+      });
+      let text = '';
+      for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+      return text;
+    }),
+  );
+  assert.deepEqual(
+    replies,
+    want.map((w) => w.text),
+  );
+  assert.ok(mostActive >= 2, `at most ${mostActive} request(s) decoded together`);
 });
 
 /** Records every engine result of a context, so a test can see how a generation ended. */
