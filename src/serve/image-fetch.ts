@@ -88,7 +88,8 @@ export async function fetchImageUrl(url: string, policy: RemoteImagePolicy, para
   return download(parsed, addresses[0]!, policy, param);
 }
 
-function download(
+/** GET `url` from the already checked `target` address, under the policy's size and time limits. */
+export function download(
   url: URL,
   target: { address: string; family: number },
   policy: RemoteImagePolicy,
@@ -102,7 +103,11 @@ function download(
       {
         timeout: policy.timeoutMs,
         // Connect to the address that was checked, whatever a new lookup would say.
-        lookup: (_host, _options, callback) => callback(null, target.address, target.family),
+        lookup: (_host, options, callback) =>
+          // Node asks for all addresses when it races IPv4 and IPv6 (autoSelectFamily).
+          options.all
+            ? (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [target])
+            : callback(null, target.address, target.family),
       },
       (res: IncomingMessage) => {
         if (res.statusCode !== 200) {
