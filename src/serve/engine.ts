@@ -6,7 +6,7 @@
 import type { LlavaForConditionalGeneration } from '../models/llava.js';
 import type { DecoderInput } from '../models/llama.js';
 import { rng } from '../data/rng.js';
-import { arange, noGrad, scope, tensor } from '../torch/index.js';
+import { noGrad, scope, tensor } from '../torch/index.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 import type { ModelInputs } from './processor.js';
 import { sampleRows, type SamplingParams } from './sampler.js';
@@ -60,8 +60,6 @@ interface Active {
   stream: TextStream;
   draw: () => number;
   tokens: number[];
-  /** First column of this request's keys on the shared timeline. */
-  start: number;
   promptTokens: number;
   resolve: (r: EngineResult) => void;
   reject: (e: unknown) => void;
@@ -85,8 +83,6 @@ export class BatchEngine {
   readonly #cache: SlotCache;
   readonly #queue: Waiting[] = [];
   readonly #active: Active[] = [];
-  /** Filled columns of the shared timeline. */
-  #width = 0;
   readonly #eosIds: number[];
   #running = false;
   #closed = false;
@@ -187,8 +183,7 @@ export class BatchEngine {
             throw new RangeError(
               `prompt (${length} positions) + max new tokens (${request.maxNewTokens}) exceed the context of ${this.contextLength}`,
             );
-          this.#makeRoom(length);
-          this.#cache.viewPrefill(slot, this.#width - length);
+          this.#cache.beginPrefill(slot, length);
           const logits = this.model.language_model
             .forward({ ...prefill, cache: this.#cache, logitsToKeep: 1 })
             .logits.select(1, -1);
@@ -205,7 +200,6 @@ export class BatchEngine {
       stream: new TextStream(this.tokenizer, request.stop),
       draw,
       tokens: [],
-      start: this.#width - length,
       promptTokens: length,
       resolve: w.resolve,
       reject: w.reject,
@@ -217,62 +211,30 @@ export class BatchEngine {
     this.#accept(active, first);
   }
 
-  /** Places a prompt of `length` positions to end at the shared width, shifting the others right if it is longer. */
-  #makeRoom(length: number): void {
-    if (this.#active.length === 0) {
-      this.#width = length;
-      return;
-    }
-    if (length <= this.#width) return;
-    const shift = length - this.#width;
-    this.#compact(-shift);
-  }
-
-  /** Moves every active row's columns left by `by` (negative: right) on the shared timeline. */
-  #compact(by: number): void {
-    const from = Math.min(...this.#active.map((a) => a.start));
-    this.#cache.shiftColumns(this.#active.length, from, this.#width - from, from - by);
-    for (const a of this.#active) a.start -= by;
-    this.#width -= by;
-  }
-
   /** A step that fails (a libtorch error) fails the requests in it, not the engine. */
   #stepOrFail(): void {
     try {
       this.#step();
     } catch (err) {
       for (const a of this.#active.splice(0)) a.reject(err);
-      this.#width = 0;
     }
   }
 
-  /** One decode step of every active row: each feeds its last token at column `width`. */
+  /** One decode step of every active row: each feeds its last token. */
   #step(): void {
-    if (this.#width + 1 > this.contextLength) this.#compact(Math.min(...this.#active.map((a) => a.start)));
     const n = this.#active.length;
-    const W = this.#width;
     const next = scope(() =>
       noGrad(() => {
-        const device = this.#cache.device;
-        const starts = tensor(
-          BigInt64Array.from(this.#active, (a) => BigInt(a.start)),
-          [n, 1],
-        ).to(device);
+        const { attentionMask, positionIds } = this.#cache.beginDecode(n);
         const last = tensor(
           BigInt64Array.from(this.#active, (a) => BigInt(a.tokens[a.tokens.length - 1]!)),
           [n, 1],
         );
-        // Row b attends to its own columns [start_b, W]; its new token sits at position W - start_b.
-        const attentionMask = arange(0, W + 1, 1, { device })
-          .view(1, W + 1)
-          .ge(starts)
-          .to('int64');
-        this.#cache.viewDecode(n, W);
         const logits = this.model.language_model
           .forward({
-            inputIds: last.to(device),
+            inputIds: last.to(this.#cache.device),
             attentionMask,
-            positionIds: starts.neg().add(W),
+            positionIds,
             cache: this.#cache,
             logitsToKeep: 1,
           })
@@ -284,7 +246,6 @@ export class BatchEngine {
         );
       }),
     );
-    this.#width = W + 1;
     this.#active.forEach((a, b) => this.#accept(a, next[b]!));
   }
 
@@ -328,6 +289,5 @@ export class BatchEngine {
         decodeNs: Number(process.hrtime.bigint() - a.decodeStart),
       });
     }
-    if (this.#active.length === 0) this.#width = 0;
   }
 }

@@ -4,16 +4,20 @@
 // column; the columns before it are masked out. Joining puts a prefill at [W - P, W) (shifting the others right when
 // the prompt is longer than W); leaving moves the last row into the freed slot, so active rows stay 0..n-1.
 //
-// It is the model's KVCache to LlamaModel (same update/advance protocol) over a view that the engine sets before
-// each forward: a prefill view (one slot, from its start column) or the decode view (all active rows, whole width).
-import { keep, noGrad, scope, zeros, type DType, type Tensor } from '../torch/index.js';
+// It is the model's KVCache to LlamaModel (same update/advance protocol) over a view set before each forward:
+// beginPrefill (one slot, from its start column) or beginDecode (all active rows, the whole width).
+import { arange, keep, noGrad, scope, tensor, zeros, type DType, type Tensor } from '../torch/index.js';
 import { KVCache } from '../models/kv-cache.js';
 
 export class SlotCache extends KVCache {
   /** Per layer: keys [slots, H_kv, d, capacity] (transposed, as KVCache), values [slots, H_kv, capacity, d]. */
   readonly #keys: Tensor[] = [];
   readonly #values: Tensor[] = [];
-  #view = { row: 0, rows: 0, column: 0 };
+  #view = { row: 0, rows: 0, column: 0, decode: false };
+  /** Filled columns of the shared timeline: every active row's keys end here. */
+  width = 0;
+  /** Per slot: the column of its first position. */
+  readonly #starts: number[];
 
   constructor(
     layers: number,
@@ -25,22 +29,44 @@ export class SlotCache extends KVCache {
   ) {
     // No storage in the base class: this class owns the batched buffers.
     super(0, capacity, { batch: slots, ...shape }, dtype, device);
+    this.#starts = new Array<number>(slots).fill(0);
     for (let i = 0; i < layers; i++) {
       this.#keys.push(keep(zeros([slots, shape.kvHeads, shape.headDim, capacity], { dtype, device })));
       this.#values.push(keep(zeros([slots, shape.kvHeads, capacity, shape.headDim], { dtype, device })));
     }
   }
 
-  /** The next forward is a prefill of `slot` whose first position goes to `column`. */
-  viewPrefill(slot: number, column: number): void {
-    this.#view = { row: slot, rows: 1, column };
+  /**
+   * The next forward is the prefill of a prompt of `length` positions into slot `rows` (rows [0, rows) are active):
+   * it ends at the shared width, which first grows (the others shifted right) if the prompt is longer.
+   */
+  beginPrefill(rows: number, length: number): void {
+    if (rows === 0) this.width = length;
+    else if (length > this.width) this.#shift(rows, length - this.width);
+    this.#starts[rows] = this.width - length;
+    this.#view = { row: rows, rows: 1, column: this.width - length, decode: false };
     this.length = 0;
   }
 
-  /** The next forward is a decode step of rows [0, rows) writing column `width` after `width` filled columns. */
-  viewDecode(rows: number, width: number): void {
-    this.#view = { row: 0, rows, column: 0 };
-    this.length = width;
+  /**
+   * The next forward is a decode step of rows [0, rows), each writing its token at column `width`. Returns that
+   * step's attention mask [rows, width + 1] (row b sees its own columns [start_b, width]) and position ids [rows, 1]
+   * (width - start_b).
+   */
+  beginDecode(rows: number): { attentionMask: Tensor; positionIds: Tensor } {
+    const starts = this.#starts.slice(0, rows);
+    if (this.width + 1 > this.capacity) this.#shift(rows, -Math.min(...starts));
+    const W = this.width;
+    this.#view = { row: 0, rows, column: 0, decode: true };
+    this.length = W;
+    const start = tensor(BigInt64Array.from(this.#starts.slice(0, rows), BigInt), [rows, 1]).to(this.device);
+    return {
+      attentionMask: arange(0, W + 1, 1, { device: this.device })
+        .view(1, W + 1)
+        .ge(start)
+        .to('int64'),
+      positionIds: start.neg().add(W),
+    };
   }
 
   override update(layer: number, k: Tensor, v: Tensor): { keysT: Tensor; values: Tensor } {
@@ -74,10 +100,12 @@ export class SlotCache extends KVCache {
 
   override advance(t: number): void {
     this.length += t;
+    if (this.#view.decode) this.width += t;
   }
 
   /** Copies slot `from`'s columns into slot `to` (a request left `to`). */
   moveSlot(from: number, to: number): void {
+    this.#starts[to] = this.#starts[from]!;
     scope(() =>
       noGrad(() => {
         for (const buffers of [this.#keys, this.#values])
@@ -86,13 +114,14 @@ export class SlotCache extends KVCache {
     );
   }
 
-  /** Moves columns [from, from + width) of rows [0, rows) to start at column `to` (the ranges may overlap). */
-  shiftColumns(rows: number, from: number, width: number, to: number): void {
-    if (width === 0 || from === to) return;
+  /** Moves the used columns of rows [0, rows) by `by` columns (right if positive) on the timeline. */
+  #shift(rows: number, by: number): void {
+    const from = Math.min(...this.#starts.slice(0, rows));
+    const used = this.width - from;
     // Keys hold positions on dim 3, values on dim 2; the clone makes an overlapping move safe.
     const move = (b: Tensor, dim: number) => {
       const r = b.narrow(0, 0, rows);
-      r.narrow(dim, to, width).copy_(r.narrow(dim, from, width).clone());
+      r.narrow(dim, from + by, used).copy_(r.narrow(dim, from, used).clone());
     };
     scope(() =>
       noGrad(() => {
@@ -100,6 +129,8 @@ export class SlotCache extends KVCache {
         for (const b of this.#values) move(b, 2);
       }),
     );
+    for (let i = 0; i < rows; i++) this.#starts[i]! += by;
+    this.width += by;
   }
 
   override dispose(): void {

@@ -131,3 +131,29 @@ test('a full queue refuses with QueueFullError; a prompt past the context is ref
   await assert.rejects(engine.submit(request(inputs, 400)), /exceed the context of 256/);
   engine.close();
 });
+
+test('a request that outlives the one it joined is moved back on the shared timeline when it reaches the end', async () => {
+  const a = await prompt('A somewhat longer first request here');
+  const b = await prompt('Short');
+  const maxB = 20;
+  // The context is exactly B's prompt and reply. B joins at column (A's prompt + 3) - B's prompt > 0, so its last
+  // steps fit only once the columns A left behind are dropped (else the cache refuses a write past its capacity).
+  const engine = new BatchEngine(model, processor.tokenizer, { maxBatch: 2, contextLength: b.inputIds.size(1) + maxB });
+  assert.ok(a.inputIds.size(1) + 8 <= b.inputIds.size(1) + maxB, 'premise: A fits the context');
+  assert.ok(a.inputIds.size(1) > b.inputIds.size(1), 'premise: B joins past column 0');
+  const expectedA = await alone(a, 8);
+  const expectedB = await alone(b, maxB);
+  assert.equal(expectedB.length, maxB, 'premise: no EOS before the limit');
+  let joined: ReturnType<BatchEngine['submit']> | undefined;
+  let pieces = 0;
+  const ra = await engine.submit(
+    request(a, 8, {
+      onText: () => {
+        if (++pieces === 3) joined = engine.submit(request(b, maxB));
+      },
+    }),
+  );
+  assert.deepEqual(ra.tokens, expectedA);
+  assert.deepEqual((await joined!).tokens, expectedB);
+  engine.close();
+});
