@@ -46,8 +46,8 @@ after(async () => {
   temp.remove();
 });
 
-export /** model.generate on the processor's prompt for these messages: the greedy reply and its token counts. */
-async function expected(messages: ChatMessage[], images: Buffer[], maxNewTokens: number) {
+/** model.generate on the processor's prompt for these messages: the greedy reply and its token counts. */
+export async function expected(messages: ChatMessage[], images: Buffer[], maxNewTokens: number) {
   const inputs = await processor.process({ messages, images });
   const L = inputs.inputIds.size(1);
   const seq = await model.generate({ ...inputs, maxNewTokens });
