@@ -23,7 +23,8 @@ options:
   --vision-tower DIR        original LLaVA layout: the CLIP folder when mm_vision_tower does not resolve
   --max-batch N             requests decoding together (default 8)
   --max-queue N             requests waiting for a slot before 429 (default 64)
-  --context N               positions per request, prompt and reply (default: max_position_embeddings)
+  --context N               positions per request, prompt and reply (default: max_position_embeddings);
+                            the KV cache holds max-batch x context positions (printed at start)
   --max-images N            images per request (default 4)
   --max-image-pixels N      decoded image size limit (default 40000000)
   --max-body-bytes N        request body limit (default 20971520)
@@ -108,7 +109,8 @@ export async function run(argv: string[]): Promise<number> {
       modelBytes: loaded.bytes,
     },
   );
-  console.log(`llava serve: ${v.name ?? loaded.name} at ${server.url} (web chat: ${server.url}/)`);
+  const cache = `${(engine.cacheBytes / 2 ** 30).toFixed(2)} GiB KV cache for ${engine.maxBatch} x ${engine.contextLength} positions`;
+  console.log(`llava serve: ${v.name ?? loaded.name} at ${server.url} (web chat: ${server.url}/); ${cache}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

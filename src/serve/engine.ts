@@ -108,6 +108,11 @@ export class BatchEngine {
     );
   }
 
+  /** Bytes the shared KV cache holds (slots x context x layers x keys and values). */
+  get cacheBytes(): number {
+    return this.#cache.bytes;
+  }
+
   get load(): { active: number; queued: number } {
     return { active: this.#active.length, queued: this.#queue.length };
   }

@@ -8,6 +8,7 @@
 // beginPrefill (one slot, from its start column) or beginDecode (all active rows, the whole width).
 import { arange, keep, noGrad, scope, tensor, zeros, type DType, type Tensor } from '../torch/index.js';
 import { KVCache } from '../models/kv-cache.js';
+import { typedArrayFor } from '../torch/dtype.js';
 
 export class SlotCache extends KVCache {
   /** Per layer: keys [slots, H_kv, d, capacity] (transposed, as KVCache), values [slots, H_kv, capacity, d]. */
@@ -18,6 +19,8 @@ export class SlotCache extends KVCache {
   width = 0;
   /** Per slot: the column of its first position. */
   readonly #starts: number[];
+  /** Bytes of the buffers: layers x (keys, values) x slots x capacity x H_kv x d. */
+  readonly bytes: number;
 
   constructor(
     layers: number,
@@ -30,6 +33,8 @@ export class SlotCache extends KVCache {
     // No storage in the base class: this class owns the batched buffers.
     super(0, capacity, { batch: slots, ...shape }, dtype, device);
     this.#starts = new Array<number>(slots).fill(0);
+    const elementBytes = typedArrayFor(dtype, new ArrayBuffer(8)).BYTES_PER_ELEMENT;
+    this.bytes = layers * 2 * slots * capacity * shape.kvHeads * shape.headDim * elementBytes;
     for (let i = 0; i < layers; i++) {
       this.#keys.push(keep(zeros([slots, shape.kvHeads, shape.headDim, capacity], { dtype, device })));
       this.#values.push(keep(zeros([slots, shape.kvHeads, capacity, shape.headDim], { dtype, device })));
