@@ -1,19 +1,16 @@
 // Serving benchmarks: time to first token and decode tokens/s through HTTP (the openai SDK streaming from
 // `llava serve` on loopback) against the same prompt by direct library calls (model.generate), and aggregate decode
-// tokens/s of 1, 4 and 8 concurrent streams sharing the continuous batch.
+// tokens/s of 1, 4 and 8 concurrent streams sharing the continuous batch. The server runs in its own process.
 import OpenAI from 'openai';
-import { BatchEngine } from '../src/serve/engine.js';
 import { TextStream } from '../src/serve/text-stream.js';
-import { startServer } from '../src/serve/server.js';
 import { report, type Row } from './report.js';
-import { benchModel, percentile } from './serve_model.js';
+import { benchModel, percentile, serveProcess } from './serve_model.js';
 
 const TOKENS = 48;
 const REPS = 5;
 const bench = benchModel();
 const { model, processor } = bench;
-const engine = new BatchEngine(model, processor.tokenizer, { maxBatch: 8 });
-const server = await startServer({ modelId: 'bench', engine, processor, limits: { maxImages: 1 } }, { port: 0 });
+const server = await serveProcess(bench.dir, ['--max-batch', '8']);
 const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 const question = 'Describe the picture in detail, please.';
 
@@ -87,8 +84,7 @@ for (const k of [1, 4, 8]) {
   await aggregate(k);
   agg[k] = median([await aggregate(k), await aggregate(k), await aggregate(k)]);
 }
-await server.close();
-engine.close();
+await server.stop();
 bench.remove();
 
 const rows: Row[] = [
