@@ -1,17 +1,23 @@
 // `llava serve`'s Ollama routes driven by the ollama npm client unchanged, and the engine behind both APIs over
 // HTTP: concurrent requests sharing decode steps, a disconnect cancelling, a full queue answering 429.
-import { test } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
-import { context, expected, imageQuestion, main, MODEL, png, post, recordResults, serve } from './server-fixture.js';
+import { expected, imageQuestion, MODEL, post, recordResults, serverFixture, type Fixture } from './server-fixture.js';
+
+let f: Fixture;
+before(async () => {
+  f = await serverFixture();
+});
+after(() => f.close());
 
 test('Ollama client: /api/chat streams NDJSON with base64 images, /api/generate answers whole, /api/tags lists', async () => {
-  const ollama = new Ollama({ host: main.url });
-  const want = await expected(imageQuestion('Describe it'), [png], 10);
+  const ollama = new Ollama({ host: f.main.url });
+  const want = await expected(f, imageQuestion('Describe it'), [f.png], 10);
   const stream = await ollama.chat({
     model: MODEL,
-    messages: [{ role: 'user', content: 'Describe it', images: [png.toString('base64')] }],
+    messages: [{ role: 'user', content: 'Describe it', images: [f.png.toString('base64')] }],
     stream: true,
     options: { temperature: 0, num_predict: 10 },
   });
@@ -27,7 +33,7 @@ test('Ollama client: /api/chat streams NDJSON with base64 images, /api/generate 
   for (const k of ['total_duration', 'prompt_eval_duration', 'eval_duration'] as const) assert.ok(last[k] > 0, k);
   assert.ok(last.total_duration >= last.eval_duration);
 
-  const wantText = await expected([{ role: 'user', content: 'Why is the sky blue?' }], [], 6);
+  const wantText = await expected(f, [{ role: 'user', content: 'Why is the sky blue?' }], [], 6);
   const g = await ollama.generate({
     model: `${MODEL}:latest`,
     prompt: 'Why is the sky blue?',
@@ -49,23 +55,23 @@ test('Ollama client: /api/chat streams NDJSON with base64 images, /api/generate 
       return e.status_code === 404 && /not found/.test(e.message);
     },
   );
-  const bad = await fetch(`${main.url}/api/generate`, {
+  const bad = await fetch(`${f.main.url}/api/generate`, {
     method: 'POST',
     body: JSON.stringify({ model: MODEL, prompt: 'x', images: ['!!!'] }),
   });
   assert.equal(bad.status, 400);
   assert.match(((await bad.json()) as { error: string }).error, /images\[0\] is not base64/);
-  const broken = await fetch(`${main.url}/api/chat`, { method: 'POST', body: '{' });
+  const broken = await fetch(`${f.main.url}/api/chat`, { method: 'POST', body: '{' });
   assert.equal(broken.status, 400);
   assert.equal(typeof ((await broken.json()) as { error: string }).error, 'string');
 });
 
 test('concurrent HTTP requests share decode steps and each gets its own greedy reply', async () => {
-  const ctx = context();
-  const s = await serve(ctx);
+  const s = await f.serve();
+  const ctx = s.ctx;
   const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'unused', maxRetries: 0 });
   const questions = ['First question', 'A second, longer question here', 'Third', 'And the fourth one'];
-  const want = await Promise.all(questions.map((q) => expected([{ role: 'user', content: q }], [], 14)));
+  const want = await Promise.all(questions.map((q) => expected(f, [{ role: 'user', content: q }], [], 14)));
   // How many requests decode together, seen from inside the engine at each piece of text.
   let mostActive = 0;
   const submit = ctx.engine.submit.bind(ctx.engine);
@@ -108,8 +114,8 @@ test('concurrent HTTP requests share decode steps and each gets its own greedy r
 });
 
 test('a client that disconnects mid-stream cancels its generation at the next step', async () => {
-  const ctx = context();
-  const s = await serve(ctx);
+  const s = await f.serve();
+  const ctx = s.ctx;
   const results = recordResults(ctx);
   const controller = new AbortController();
   const res = await fetch(`${s.url}/v1/chat/completions`, {
@@ -132,8 +138,8 @@ test('a client that disconnects mid-stream cancels its generation at the next st
 });
 
 test('a full queue answers 429 with Retry-After, for both APIs, and serves again once there is room', async () => {
-  const ctx = context({ maxBatch: 1, maxQueue: 0 });
-  const s = await serve(ctx);
+  const s = await f.serve({ maxBatch: 1, maxQueue: 0 });
+  const ctx = s.ctx;
   const results = recordResults(ctx);
   const controller = new AbortController();
   const res = await fetch(`${s.url}/v1/chat/completions`, {

@@ -1,14 +1,20 @@
 // `llava serve`'s OpenAI routes over real HTTP on loopback, driven by the official openai SDK unchanged and by raw
 // fetch for what the SDK never sends (malformed JSON, oversized bodies, bad parts): every answer in OpenAI's shapes.
-import { test } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { rawImage } from '../helpers/text-images.js';
-import { context, dataUrl, expected, imageQuestion, main, MODEL, openai, png, post, serve } from './server-fixture.js';
+import { expected, imageQuestion, MODEL, post, serverFixture, type Fixture } from './server-fixture.js';
+
+let f: Fixture;
+before(async () => {
+  f = await serverFixture();
+});
+after(() => f.close());
 
 test('OpenAI SDK: a text chat completion is the greedy reply, with usage counted', async () => {
-  const want = await expected([{ role: 'user', content: 'Hello there' }], [], 12);
-  const r = await openai.chat.completions.create({
+  const want = await expected(f, [{ role: 'user', content: 'Hello there' }], [], 12);
+  const r = await f.openai.chat.completions.create({
     model: MODEL,
     messages: [{ role: 'user', content: 'Hello there' }],
     temperature: 0,
@@ -27,14 +33,14 @@ test('OpenAI SDK: a text chat completion is the greedy reply, with usage counted
 });
 
 test('OpenAI SDK: streaming an image question gives the same reply in chunks, a usage chunk, then [DONE]', async () => {
-  const want = await expected(imageQuestion('What is in the picture?'), [png], 16);
-  const stream = await openai.chat.completions.create({
+  const want = await expected(f, imageQuestion('What is in the picture?'), [f.png], 16);
+  const stream = await f.openai.chat.completions.create({
     model: MODEL,
     messages: [
       {
         role: 'user',
         content: [
-          { type: 'image_url', image_url: { url: dataUrl } },
+          { type: 'image_url', image_url: { url: f.dataUrl } },
           { type: 'text', text: 'What is in the picture?' },
         ],
       },
@@ -61,7 +67,7 @@ test('OpenAI SDK: streaming an image question gives the same reply in chunks, a 
     total_tokens: want.prompt + want.completion,
   });
   // The wire format itself: events end with data: [DONE].
-  const raw = await fetch(`${main.url}/v1/chat/completions`, {
+  const raw = await fetch(`${f.main.url}/v1/chat/completions`, {
     method: 'POST',
     body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, stream: true }),
   });
@@ -70,11 +76,11 @@ test('OpenAI SDK: streaming an image question gives the same reply in chunks, a 
 });
 
 test('OpenAI SDK: stop strings cut the reply; a seed makes sampling repeat', async () => {
-  const want = await expected([{ role: 'user', content: 'Say something' }], [], 24);
+  const want = await expected(f, [{ role: 'user', content: 'Say something' }], [], 24);
   const words = want.text.trim().split(/\s+/);
   assert.ok(words.length >= 3, `premise: a reply of several words (${JSON.stringify(want.text)})`);
   const stop = words[2]!;
-  const r = await openai.chat.completions.create({
+  const r = await f.openai.chat.completions.create({
     model: MODEL,
     messages: [{ role: 'user', content: 'Say something' }],
     temperature: 0,
@@ -84,7 +90,7 @@ test('OpenAI SDK: stop strings cut the reply; a seed makes sampling repeat', asy
   assert.equal(r.choices[0]!.message.content, want.text.slice(0, want.text.indexOf(stop)));
   assert.equal(r.choices[0]!.finish_reason, 'stop');
   const sampled = () =>
-    openai.chat.completions.create({
+    f.openai.chat.completions.create({
       model: MODEL,
       messages: [{ role: 'user', content: 'Say something' }],
       temperature: 1,
@@ -97,18 +103,18 @@ test('OpenAI SDK: stop strings cut the reply; a seed makes sampling repeat', asy
 });
 
 test('OpenAI SDK: /v1/models lists the model with its input modalities; /health answers', async () => {
-  const models = await openai.models.list();
+  const models = await f.openai.models.list();
   assert.equal(models.data.length, 1);
   const m = models.data[0] as unknown as { id: string; input_modalities: string[] };
   assert.equal(m.id, MODEL);
   assert.deepEqual(m.input_modalities, ['text', 'image']);
-  assert.equal((await openai.models.retrieve(MODEL)).id, MODEL);
-  const health = (await (await fetch(`${main.url}/health`)).json()) as { status: string };
+  assert.equal((await f.openai.models.retrieve(MODEL)).id, MODEL);
+  const health = (await (await fetch(`${f.main.url}/health`)).json()) as { status: string };
   assert.equal(health.status, 'ok');
 });
 
 test('bad input of every kind is an OpenAI-style error with the right status, and the server keeps serving', async () => {
-  const url = `${main.url}/v1/chat/completions`;
+  const url = `${f.main.url}/v1/chat/completions`;
   const user = (content: unknown) => ({ model: MODEL, messages: [{ role: 'user', content }] });
   const image = (u: string) => ({ type: 'image_url', image_url: { url: u } });
   const big = await rawImage(Buffer.alloc(1001 * 1000 * 3, 128), 1001, 1000, 3)
@@ -133,7 +139,7 @@ test('bad input of every kind is an OpenAI-style error with the right status, an
     ],
     [
       'too many images',
-      user([image(dataUrl), image(dataUrl), image(dataUrl), { type: 'text', text: 'hi' }]),
+      user([image(f.dataUrl), image(f.dataUrl), image(f.dataUrl), { type: 'text', text: 'hi' }]),
       400,
       { param: 'messages' },
     ],
@@ -173,13 +179,13 @@ test('bad input of every kind is an OpenAI-style error with the right status, an
   const wrongMethod = await fetch(url);
   assert.equal(wrongMethod.status, 405);
   assert.equal(((await wrongMethod.json()) as { error: { code: string } }).error.code, 'method_not_allowed');
-  assert.equal((await fetch(`${main.url}/v1/nothing`)).status, 404);
+  assert.equal((await fetch(`${f.main.url}/v1/nothing`)).status, 404);
   // The SDK sees the status as its error class.
   await assert.rejects(
-    openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+    f.openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
     (err: unknown) => err instanceof OpenAI.NotFoundError && err.code === 'model_not_found',
   );
-  const ok = await openai.chat.completions.create({
+  const ok = await f.openai.chat.completions.create({
     model: MODEL,
     messages: [{ role: 'user', content: 'hi' }],
     max_tokens: 2,
@@ -188,9 +194,9 @@ test('bad input of every kind is an OpenAI-style error with the right status, an
 });
 
 test('with --allow-remote-images, URLs to private, loopback and link-local hosts are refused', async () => {
-  const remote = await serve(context(), { remoteImages: { allow: true, timeoutMs: 2000 } });
+  const remote = await f.serve({}, { remoteImages: { allow: true, timeoutMs: 2000 } });
   for (const target of [
-    `${main.url}/health`, // loopback, where this very server listens
+    `${f.main.url}/health`, // loopback, where this very server listens
     'http://localhost:9/x.png',
     'http://10.1.2.3/x.png',
     'http://192.168.0.1/x.png',
