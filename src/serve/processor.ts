@@ -7,6 +7,7 @@
 // the -200 sentinel, one per image, and LLaVA-1.5's `image_aspect_ratio: "pad"` from config.json.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { llavaConfig } from '../models/config.js';
 import { readConfig } from '../models/pretrained.js';
 import type { LlavaForConditionalGeneration } from '../models/llava.js';
 import { stack, tensor, Tensor } from '../torch/index.js';
@@ -57,13 +58,15 @@ export class LlavaProcessor {
     const processorConfig = existsSync(processorConfigPath)
       ? (JSON.parse(readFileSync(processorConfigPath, 'utf8')) as { image_seq_length?: number })
       : {};
-    const imageSeqLength = processorConfig.image_seq_length ?? (config.image_seq_length as number | undefined) ?? 576;
+    // Older llava-hf configs lack image_seq_length: the tower's patches (+ CLS for the 'full' strategy), as the model.
+    const imageSeqLength = () =>
+      processorConfig.image_seq_length ?? (config.image_seq_length as number | undefined) ?? imageTokens(config);
     return new LlavaProcessor({
       tokenizer,
       imageProcessor: ClipImageProcessor.fromFile(preprocessorPath),
       format: choosePromptFormat(tokenizer, dir, options.conversationTemplate),
       imageTokenId: original ? IMAGE_TOKEN_INDEX : ((config.image_token_index as number | undefined) ?? 32000),
-      tokensPerImage: original ? 1 : imageSeqLength,
+      tokensPerImage: original ? 1 : imageSeqLength(),
       aspectRatio: config.image_aspect_ratio === 'pad' ? 'pad' : 'square',
       padTokenId: tokenizer.padId ?? (config.pad_token_id as number | undefined) ?? 0,
       decodeOptions: { maxPixels: options.maxPixels },
@@ -168,6 +171,14 @@ export class LlavaProcessor {
   answerStream(options: AnswerOptions & { model: LlavaForConditionalGeneration }): AsyncGenerator<string> {
     return answerStream(this, options);
   }
+}
+
+function imageTokens(json: Record<string, unknown>): number {
+  const c = llavaConfig(json);
+  return (
+    (c.vision_config.image_size / c.vision_config.patch_size) ** 2 +
+    (c.vision_feature_select_strategy === 'full' ? 1 : 0)
+  );
 }
 
 function isBatch(m: ChatMessage[] | ChatMessage[][]): m is ChatMessage[][] {

@@ -194,3 +194,16 @@ test('the golden llava_tiny: input_ids as a 4.47+ processor expands them, and an
     words(expected.slice(0, 2)),
   );
 });
+
+test('without image_seq_length in config.json, a placeholder expands to the vision tower patches', () => {
+  const dir = join(temp.dir, 'no-seq-length');
+  mkdirSync(dir);
+  writeGoldenTinyProcessorDir(dir);
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  delete config.image_seq_length;
+  writeJson(join(dir, 'config.json'), config);
+  // (image_size 32 / patch_size 8)^2 = 16 patches; the 'default' strategy drops CLS.
+  assert.equal(LlavaProcessor.fromPretrained(dir).tokensPerImage, 16);
+  writeJson(join(dir, 'config.json'), { ...config, vision_feature_select_strategy: 'full' });
+  assert.equal(LlavaProcessor.fromPretrained(dir).tokensPerImage, 17);
+});
