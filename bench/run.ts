@@ -6,7 +6,18 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const benches = ['engine', 'models', 'train', 'distributed', 'data', 'datagen', 'safetensors_io', 'torch_bin_io'];
+const benches = [
+  'engine',
+  'models',
+  'train',
+  'serve',
+  'serve_load',
+  'distributed',
+  'data',
+  'datagen',
+  'safetensors_io',
+  'torch_bin_io',
+];
 const only = process.argv.slice(2);
 let failed = 0;
 for (const name of benches.filter((b) => only.length === 0 || only.includes(b))) {

@@ -10,6 +10,8 @@ packages=(g++ libtorch-dev libgloo-dev libopenblas0-openmp)
 # Debian's PyTorch: the anchor of every benchmark, and the test suite's check that files we write in torch.save
 # format (mm_projector.bin) load in torch.load.
 [[ "${1:-}" == "--bench" || "${1:-}" == "--test" ]] && packages+=(python3-torch)
+# Debian's Chromium: the web chat page's browser test (playwright-core drives it; no browser is downloaded).
+[[ "${1:-}" == "--test" ]] && packages+=(chromium)
 [[ -n "${LIBTORCH:-}" ]] && packages=(g++)   # a user-supplied libtorch needs no Debian one
 
 missing=()

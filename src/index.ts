@@ -23,3 +23,4 @@ export { TextTokenizer, conversationTemplate, type ChatMessage } from './text/in
 export { ClipImageProcessor, decodeImage, decodeImageFile, ImageDecodeError } from './vision/index.js';
 export { SupervisedDataset, DataLoader } from './data/index.js';
 export * as train from './train/index.js';
+export * from './serve/index.js';

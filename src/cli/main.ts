@@ -17,6 +17,9 @@ const commands: Record<string, Command> = {
     summary: 'merge a LoRA adapter into its base model',
     load: () => import('./train.js').then((m) => ({ run: m.runMergeLora })),
   },
+  chat: { summary: 'a conversation with a model in the terminal, about an image', load: () => import('./chat.js') },
+  run: { summary: 'one answer to one question about an image, for scripts', load: () => import('./run.js') },
+  serve: { summary: 'OpenAI and Ollama APIs and a web chat page for one model', load: () => import('./serve.js') },
 };
 
 function usage(): string {
