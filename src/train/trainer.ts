@@ -3,8 +3,12 @@
 // back-propagated, the gradients summed; the global norm is clipped; every group's lr is its initial lr × λ(steps
 // taken); AdamW steps. Step k reads micro-batches (k-1)·GA … of its epoch and reseeds libtorch from (seed, k),
 // so the whole run is a function of the step number: a run resumed at any step continues bit for bit.
+// Over a process group each rank runs GA / world of the step's micro-batches (per-device batch × GA / world × world
+// = the recipe's global batch) and DataParallel averages the gradients during the last one's backward, so the
+// step, its loss (all-reduced, the global mean) and the schedule are those of one process.
+import { DataParallel, type ProcessGroup } from '../distributed/index.js';
 import { AdamW, clipGradNorm } from '../nn/index.js';
-import { manualSeed, noGrad, scope, type Tensor } from '../torch/index.js';
+import { manualSeed, noGrad, scope, tensor, type Tensor } from '../torch/index.js';
 import { lrLambda, warmupSteps, type SchedulerType } from './schedule.js';
 import { MasterWeights } from './master-weights.js';
 import type { NamedParameter, OptimizerGroup } from './param-groups.js';
@@ -51,6 +55,8 @@ export type TrainerOptions = {
   maxNonFiniteSteps: number;
   /** Forward and backward of loss · scale, returning the mean loss (activation recompute); default the plain pass. */
   forwardBackward?: (batch: MicroBatch, scale: number) => number;
+  /** Data parallel over this group (call connect() before training); this source gives the rank's share. */
+  group?: ProcessGroup;
 };
 
 export type StepMetrics = {
@@ -80,12 +86,15 @@ export class Trainer {
   readonly totalSteps: number;
   readonly warmup: number;
   readonly stepsPerEpoch: number;
+  /** Micro-batches this rank runs per step: gradient_accumulation_steps / world size. */
+  readonly localAccumulation: number;
   /** Optimizer steps taken (the scheduler's position). */
   step = 0;
   nonFiniteStreak = 0;
   readonly #initialLrs: number[];
   readonly #trainable: Tensor[];
   readonly #masters?: MasterWeights;
+  #parallel?: DataParallel;
   #cursor?: { epoch: number; next: number; iterator: AsyncIterator<MicroBatch> };
 
   constructor(
@@ -97,9 +106,15 @@ export class Trainer {
     const ga = options.gradientAccumulationSteps;
     if (!(Number.isInteger(ga) && ga > 0))
       throw new RangeError(`gradient_accumulation_steps must be a positive integer, got ${ga}`);
+    const world = options.group?.worldSize ?? 1;
+    if (ga % world !== 0)
+      throw new RangeError(
+        `gradient_accumulation_steps ${ga} does not split over ${world} ranks: the global batch is per_device_train_batch_size × gradient_accumulation_steps, each rank runs gradient_accumulation_steps / world micro-batches`,
+      );
+    this.localAccumulation = ga / world;
     if (source.perEpoch === 0) throw new Error('the training data is empty: no micro-batch in an epoch');
     // num_update_steps_per_epoch = max(len(dataloader) // GA, 1); leftover micro-batches of an epoch are not used.
-    this.stepsPerEpoch = Math.max(Math.floor(source.perEpoch / ga), 1);
+    this.stepsPerEpoch = Math.max(Math.floor(source.perEpoch / this.localAccumulation), 1);
     this.totalSteps =
       options.maxSteps && options.maxSteps > 0 ? options.maxSteps : Math.ceil(options.epochs * this.stepsPerEpoch);
     this.warmup = warmupSteps(this.totalSteps, options.warmupRatio, options.warmupSteps);
@@ -113,6 +128,18 @@ export class Trainer {
     );
     this.#initialLrs = groups.map((g) => g.lr);
     this.#trainable = weights.map(own);
+  }
+
+  /**
+   * Joins the group's data parallel run: every rank takes rank 0's trainable weights (and masters from them) and
+   * hooks their gradients. Before training and before loading a checkpoint.
+   */
+  async connect(): Promise<void> {
+    const group = this.options.group;
+    if (!group) throw new Error('Trainer.connect: no process group in the options');
+    const weights = this.groups.flatMap((g) => g.params);
+    this.#parallel = await DataParallel.create(group, weights);
+    this.#masters?.copyFromWeights();
   }
 
   /** The tensors the optimizer updates (fp32 masters under bf16), named as the model's weights: what a checkpoint holds. */
@@ -135,45 +162,47 @@ export class Trainer {
     return this.#initialLrs.map((lr) => lr * lambda);
   }
 
-  /** One optimizer step: GA micro-batches forward and backward, clip, schedule, AdamW. */
+  /** One optimizer step: GA micro-batches forward and backward (GA / world on each rank), clip, schedule, AdamW. */
   async trainStep(): Promise<StepMetrics> {
+    const group = this.options.group;
+    if (group && !this.#parallel) throw new Error('Trainer.trainStep: call connect() first (a process group is set)');
     const started = performance.now();
     const k = this.step + 1;
     const epoch = Math.floor((k - 1) / this.stepsPerEpoch);
-    const ga = this.options.gradientAccumulationSteps;
+    const ga = this.localAccumulation;
+    const world = group?.worldSize ?? 1;
     const first = ((k - 1) % this.stepsPerEpoch) * ga;
     const batches: MicroBatch[] = [];
     for (let j = 0; j < ga; j++) batches.push(await this.#microBatch(epoch, first + j));
     manualSeed(stepSeed(this.options.seed, k));
     this.model.train();
     const counts = batches.map(countTargets);
-    const windowTargets = counts.reduce((n, c) => n + c.targets, 0);
+    const local = sumCounts(counts);
+    const window = group ? await allReduceSum(group, local) : local;
     let loss = 0;
     const microBatchLosses: number[] = [];
     for (const [j, batch] of batches.entries()) {
       const { targets } = counts[j]!;
-      // No target: the mean is 0/0; the micro-batch adds nothing (the reference's NaN would poison the step).
-      if (targets === 0) {
-        microBatchLosses.push(Number.NaN);
-        continue;
+      const sync = j === ga - 1;
+      if (sync) this.#parallel?.prepareForBackward();
+      // The backward scale: DataParallel then averages over the world, so each rank's share counts world times.
+      const scale = this.options.lossScaling === 'mean' ? 1 / ga : (world * targets) / window.targets;
+      let mean: number;
+      try {
+        mean = targets === 0 ? this.#emptyBackward(sync) : this.#forwardBackward(batch, scale);
+      } catch (err) {
+        throw group ? await group.failure('backward (gradient all-reduce)', err as Error) : err;
       }
-      const scale = this.options.lossScaling === 'mean' ? 1 / ga : targets / windowTargets;
-      const mean = this.options.forwardBackward
-        ? this.options.forwardBackward(batch, scale)
-        : scope(() => {
-            const out = this.model.forward(batch).loss!;
-            out.mul(scale).backward();
-            return out.item();
-          });
       microBatchLosses.push(mean);
-      loss = Math.fround(loss + Math.fround(mean * scale));
+      if (targets > 0) loss = Math.fround(loss + Math.fround((mean * scale) / world));
     }
+    if (group) loss = (await allReduceSum(group, { loss })).loss;
     this.#masters?.gradientsToMasters();
     const gradNorm = clipGradNorm(this.#trainable, this.options.maxGradNorm);
     const lrs = this.lrsAt(this.step);
-    const skipped = windowTargets === 0 || !Number.isFinite(loss) || !Number.isFinite(gradNorm);
+    const skipped = window.targets === 0 || !Number.isFinite(loss) || !Number.isFinite(gradNorm);
     if (skipped) {
-      this.nonFiniteStreak += windowTargets === 0 ? 0 : 1;
+      this.nonFiniteStreak += window.targets === 0 ? 0 : 1;
       if (this.nonFiniteStreak >= this.options.maxNonFiniteSteps) {
         this.optimizer.zeroGrad();
         throw new NonFiniteLossError(
@@ -196,13 +225,39 @@ export class Trainer {
       microBatchLosses,
       lrs,
       gradNorm,
-      tokens: counts.reduce((n, c) => n + c.tokens, 0),
-      targets: windowTargets,
-      samples: counts.reduce((n, c) => n + c.samples, 0),
-      fullyMaskedSamples: counts.reduce((n, c) => n + c.fullyMasked, 0),
+      tokens: window.tokens,
+      targets: window.targets,
+      samples: window.samples,
+      fullyMaskedSamples: window.fullyMasked,
       skipped,
       seconds: (performance.now() - started) / 1000,
     };
+  }
+
+  /** Forward and backward of loss · scale; the micro-batch's mean loss. */
+  #forwardBackward(batch: MicroBatch, scale: number): number {
+    if (this.options.forwardBackward) return this.options.forwardBackward(batch, scale);
+    return scope(() => {
+      const out = this.model.forward(batch).loss!;
+      out.mul(scale).backward();
+      return out.item();
+    });
+  }
+
+  /**
+   * A micro-batch without targets: its mean is 0/0 and it adds nothing (the reference's NaN would poison the
+   * step). On a synced micro-batch the Reducer still needs every gradient: a backward of 0 · Σ weights gives zeros.
+   */
+  #emptyBackward(sync: boolean): number {
+    if (sync && this.#parallel)
+      scope(() => {
+        const weights = this.groups.flatMap((g) => g.params);
+        weights
+          .map((w) => w.sum().mul(0))
+          .reduce((a, b) => a.add(b))
+          .backward();
+      });
+    return Number.NaN;
   }
 
   /** Micro-batch `index` of `epoch`, reading on from the last one when it follows it. */
@@ -235,7 +290,7 @@ export function stepSeed(seed: number, k: number): number {
 }
 
 /** Targets the loss counts (labels[:, 1:] ≠ -100 at attended positions), tokens, rows, rows without targets. */
-function countTargets(batch: MicroBatch): { targets: number; tokens: number; samples: number; fullyMasked: number } {
+function countTargets(batch: MicroBatch): Counts {
   return noGrad(() =>
     scope(() => {
       const L = batch.labels.size(1);
@@ -253,6 +308,29 @@ function countTargets(batch: MicroBatch): { targets: number; tokens: number; sam
       };
     }),
   );
+}
+
+type Counts = { targets: number; tokens: number; samples: number; fullyMasked: number };
+
+const sumCounts = (counts: Counts[]): Counts =>
+  counts.reduce((a, c) => ({
+    targets: a.targets + c.targets,
+    tokens: a.tokens + c.tokens,
+    samples: a.samples + c.samples,
+    fullyMasked: a.fullyMasked + c.fullyMasked,
+  }));
+
+/** Each field summed over the group's ranks (float64, exact for counts and for fp32 losses). */
+async function allReduceSum<T extends Record<string, number>>(group: ProcessGroup, values: T): Promise<T> {
+  const keys = Object.keys(values);
+  const t = tensor(
+    Float64Array.from(keys, (k) => values[k]!),
+    [keys.length],
+  );
+  await group.allReduce(t, 'sum');
+  const sums = Array.from(t.toTypedArray() as Float64Array);
+  t.dispose();
+  return Object.fromEntries(keys.map((k, i) => [k, sums[i]])) as T;
 }
 
 function disposeBatch(b: MicroBatch): void {

@@ -1,0 +1,195 @@
+// `llava train --nproc-per-node 2` on loopback (Gloo) against one process with the same global batch, on the small
+// LLaVA: the same per-step losses (the all-reduced global mean) and the same trained weights (≤ 1e-5), for DDP and
+// ZeRO-1/2, with each rank running one micro-batch per step or accumulating two. A rank SIGKILLed mid-run makes the
+// other stop with an error naming it; resuming from the last checkpoint (written by rank 0 alone) on 2 ranks and on
+// 1 continues the uninterrupted loss curve and ends at its weights.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { openSafetensors } from '../../src/io/tensors.js';
+import { listCheckpoints } from '../../src/train/checkpoint.js';
+import { maxAbsDiff } from '../helpers/golden.js';
+import { writeInstructionData, writeSmallLlava } from './small-llava.js';
+import { tempDir } from './helpers.js';
+
+const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+const root = tempDir('llava-ddp-');
+const model = join(root.path, 'model');
+let conversations: string;
+
+test.before(async () => {
+  writeSmallLlava(model);
+  conversations = await writeInstructionData(root.path, 8, 'conversation');
+});
+test.after(() => root.remove());
+
+/** A finetune recipe on the 8 samples: global batch 2 × gradient_accumulation_steps, `epochs` epochs. */
+function recipe(name: string, values: Record<string, unknown>): string {
+  const path = join(root.path, `${name}.yaml`);
+  writeFileSync(
+    path,
+    stringify({
+      stage: 'finetune',
+      model_name_or_path: model,
+      image_folder: join(root.path, 'images'),
+      preprocessor_config: join(model, 'preprocessor_config.json'),
+      data_path: conversations,
+      per_device_train_batch_size: 2,
+      gradient_accumulation_steps: 2,
+      lr_scheduler_type: 'cosine',
+      learning_rate: 1e-3, // no warmup: every step's update counts
+      weight_decay: 0.1,
+      model_max_length: 64,
+      save_steps: 1,
+      save_total_limit: 100,
+      ddp_timeout: 60,
+      output_dir: join(root.path, name),
+      ...values,
+    }),
+  );
+  return path;
+}
+
+const childEnv = (): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '1' };
+  delete env.NODE_TEST_CONTEXT; // the ranks are plain commands, not test files
+  for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT']) delete env[k];
+  return env;
+};
+
+function train(args: string[]): string {
+  const r = spawnSync(process.execPath, [main, 'train', ...args, '--no-progress'], {
+    env: childEnv(),
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stderr;
+}
+
+/** metrics.jsonl's loss of each step, by step. */
+function losses(outputDir: string): Map<number, number> {
+  const lines = readFileSync(join(outputDir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+  return new Map(lines.map((l) => JSON.parse(l) as { step: number; loss: number }).map((m) => [m.step, m.loss]));
+}
+
+function assertSameLosses(actual: Map<number, number>, expected: Map<number, number>, from = 1): void {
+  const steps = [...expected.keys()].filter((s) => s >= from);
+  assert.ok(steps.length > 0);
+  for (const s of steps) {
+    const a = actual.get(s);
+    assert.ok(a !== undefined && Math.abs(a - expected.get(s)!) <= 1e-5, `step ${s}: ${a} vs ${expected.get(s)}`);
+  }
+}
+
+/** The trained weights of the last checkpoint of each run agree (≤ 1e-5). */
+function assertSameWeights(outputDir: string, reference: string): void {
+  const a = openSafetensors(join(listCheckpoints(outputDir).at(-1)!, 'trainable.safetensors'));
+  const b = openSafetensors(join(listCheckpoints(reference).at(-1)!, 'trainable.safetensors'));
+  assert.deepEqual(a.names().sort(), b.names().sort());
+  for (const name of b.names()) {
+    const diff = maxAbsDiff(a.readTensor(name), b.readTensor(name));
+    assert.ok(diff <= 1e-5, `${name}: ${diff}`);
+  }
+  a.close();
+  b.close();
+}
+
+for (const zero of [0])
+  for (const ga of [2, 4])
+    test(`2 ranks (zero_stage ${zero}, ${ga / 2} micro-batch(es) per rank per step) = 1 process with the same global batch`, () => {
+      const single = recipe(`single-z${zero}-ga${ga}`, { gradient_accumulation_steps: ga, num_train_epochs: 2 });
+      train(['--recipe', single]);
+      const two = recipe(`two-z${zero}-ga${ga}`, {
+        gradient_accumulation_steps: ga,
+        num_train_epochs: 2,
+        zero_stage: zero,
+      });
+      const log = train(['--recipe', two, '--nproc-per-node', '2']);
+      const out = (name: string) => join(root.path, name);
+      const expected = losses(out(`single-z${zero}-ga${ga}`));
+      assert.equal(expected.size, 8 / ga);
+      assertSameLosses(losses(out(`two-z${zero}-ga${ga}`)), expected);
+      assertSameWeights(out(`two-z${zero}-ga${ga}`), out(`single-z${zero}-ga${ga}`));
+      // Only rank 0 logs: the run's summary line appears once.
+      assert.equal(log.match(/micro-batches per epoch/g)?.length, 1, log);
+    });
+
+/** The pids of `parent`'s children with RANK=`rank` in their environment. */
+function rankPid(parent: number, rank: number): number | undefined {
+  const children = execFileSync('pgrep', ['-P', String(parent)], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
+  return children.map(Number).find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`RANK=${rank}`);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Starts a 2-rank run and SIGKILLs rank 1 once rank 0 has logged step `after`; the launcher's exit and stderr. */
+function runAndKillRank1(recipePath: string, after: number): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(
+      process.execPath,
+      [main, 'train', '--recipe', recipePath, '--nproc-per-node', '2', '--no-progress'],
+      {
+        env: childEnv(),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    let killed = false;
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!killed && new RegExp(`^step ${after}/`, 'm').test(stderr)) {
+        const pid = rankPid(p.pid!, 1);
+        if (pid === undefined) return reject(new Error('rank 1 not found among the launcher children'));
+        killed = true;
+        process.kill(pid, 'SIGKILL');
+      }
+    });
+    p.on('error', reject);
+    p.on('exit', (code) =>
+      killed ? resolve({ code, stderr }) : reject(new Error(`ended (${code}) before the kill: ${stderr}`)),
+    );
+  });
+}
+
+for (const zero of [0])
+  test(`zero_stage ${zero}: SIGKILL of rank 1 stops rank 0 naming it; resuming on 2 ranks and on 1 continues the loss curve`, async () => {
+    const values = { num_train_epochs: 4, zero_stage: zero };
+    const full = recipe(`full-z${zero}`, values);
+    train(['--recipe', full]);
+    const expected = losses(join(root.path, `full-z${zero}`));
+    assert.equal(expected.size, 8);
+
+    const killedRun = recipe(`killed-z${zero}`, values);
+    const { code, stderr } = await runAndKillRank1(killedRun, 3);
+    assert.notEqual(code, 0);
+    assert.match(stderr, /rank 0: .*rank 1 is gone/, stderr);
+    assert.match(stderr, /distributed launch: rank 1 was killed by SIGKILL/, stderr);
+    const killedDir = join(root.path, `killed-z${zero}`);
+    const last = listCheckpoints(killedDir).at(-1)!;
+    const step = Number(last.split('-').at(-1));
+    assert.ok(step >= 3 && step < 8, `last checkpoint ${last}`);
+    // Written by rank 0 alone: no other rank's temporary folder.
+    assert.deepEqual(
+      readdirSync(killedDir).filter((f) => f.startsWith('.')),
+      [],
+    );
+
+    const onOne = join(root.path, `resumed-one-z${zero}`);
+    cpSync(killedDir, onOne, { recursive: true });
+    train(['--recipe', killedRun, '--resume', '--nproc-per-node', '2']); // in place
+    train(['--recipe', killedRun, '--set', `output_dir=${onOne}`, '--resume']);
+    for (const dir of [killedDir, onOne]) {
+      assertSameLosses(losses(dir), expected, step + 1);
+      assertSameWeights(dir, join(root.path, `full-z${zero}`));
+    }
+  });
