@@ -165,6 +165,7 @@ export async function runTraining(recipe: Recipe, runOptions: RunOptions): Promi
         ? (b, scale) => forwardBackwardRecompute(model, b, scale)
         : undefined,
       group,
+      zeroStage: recipe.zero_stage,
     });
     closeTrainer = () => trainer.close();
     if (group) await trainer.connect();
@@ -177,9 +178,14 @@ export async function runTraining(recipe: Recipe, runOptions: RunOptions): Promi
     if (options.resume) {
       const dir = options.resume === true ? listCheckpoints(recipe.output_dir).at(-1) : options.resume;
       if (!dir) throw new Error(`--resume: no checkpoint-<step> folder in ${recipe.output_dir}`);
+      await trainer.gatherState();
       history.push(...loadCheckpoint(dir, trainer, trainable.parameters, fingerprint).log_history);
       options.log(`resumed from ${dir} at step ${trainer.step} of ${trainer.totalSteps}`);
     }
+    if (group)
+      options.log(
+        `${world} ranks, ${recipe.zero_stage ? `ZeRO stage ${recipe.zero_stage}` : 'DDP'}, ${trainer.localAccumulation} micro-batch(es) of ${recipe.per_device_train_batch_size} per rank per step (global batch ${recipe.per_device_train_batch_size * recipe.gradient_accumulation_steps})`,
+      );
     options.log(
       `${data.size} samples, ${data.perEpoch} micro-batches per epoch, ${trainer.totalSteps} optimizer steps (warmup ${trainer.warmup})`,
     );
@@ -190,13 +196,16 @@ export async function runTraining(recipe: Recipe, runOptions: RunOptions): Promi
     const flopsPerToken = (recipe.stage === 'finetune' ? 6 : 4) * llm;
     // Steps before a resume are shown with this process's figures for memory (the rest is as they ran).
     const lines = history.map((m) => metricsLine(m, flopsPerToken, peakGflops));
-    const save = () => {
-      if (!rank0) return;
-      saveCheckpoint(recipe.output_dir, trainer, trainable.parameters, {
-        fingerprint,
-        logHistory: history,
-        keepLast: recipe.save_total_limit,
-      });
+    // Every rank gathers (ZeRO's shards); rank 0 writes.
+    const save = async () => {
+      await trainer.gatherState();
+      if (rank0)
+        saveCheckpoint(recipe.output_dir, trainer, trainable.parameters, {
+          fingerprint,
+          logHistory: history,
+          keepLast: recipe.save_total_limit,
+        });
+      trainer.releaseState();
     };
     let fullyMasked = history.reduce((n, m) => n + m.fullyMaskedSamples, 0);
     let warned = false;
@@ -216,7 +225,7 @@ export async function runTraining(recipe: Recipe, runOptions: RunOptions): Promi
     let samples = history.reduce((n, m) => n + m.samples, 0);
     while (!trainer.done) {
       if (await anyRank(group, options.signal?.aborted ?? false)) {
-        save();
+        await save();
         options.log(`interrupted: checkpoint written at step ${trainer.step}; continue with --resume`);
         return 'interrupted';
       }
@@ -233,9 +242,9 @@ export async function runTraining(recipe: Recipe, runOptions: RunOptions): Promi
         writeReport(join(recipe.output_dir, 'report.html'), `llava train: ${recipe.stage}`, lines);
       }
       checkLabels(m.fullyMaskedSamples > 0);
-      if (recipe.save_steps > 0 && m.step % recipe.save_steps === 0 && !trainer.done) save();
+      if (recipe.save_steps > 0 && m.step % recipe.save_steps === 0 && !trainer.done) await save();
     }
-    save();
+    await save();
   } finally {
     await closeTrainer?.();
     await data.close();

@@ -6,7 +6,8 @@
 // Over a process group each rank runs GA / world of the step's micro-batches (per-device batch × GA / world × world
 // = the recipe's global batch) and DataParallel averages the gradients during the last one's backward, so the
 // step, its loss (all-reduced, the global mean) and the schedule are those of one process.
-import { DataParallel, type ProcessGroup } from '../distributed/index.js';
+// With zeroStage 1 or 2 the ZeroOptimizer replaces AdamW and the fp32 masters: each rank keeps its shard of them.
+import { DataParallel, ZeroOptimizer, type ProcessGroup } from '../distributed/index.js';
 import { AdamW, clipGradNorm } from '../nn/index.js';
 import { manualSeed, noGrad, scope, tensor, type Tensor } from '../torch/index.js';
 import { lrLambda, warmupSteps, type SchedulerType } from './schedule.js';
@@ -57,7 +58,11 @@ export type TrainerOptions = {
   forwardBackward?: (batch: MicroBatch, scale: number) => number;
   /** Data parallel over this group (call connect() before training); this source gives the rank's share. */
   group?: ProcessGroup;
+  /** With a group: 0 = DataParallel, 1 / 2 = ZeRO stage 1 / 2 (optimizer state, then gradients, sharded). */
+  zeroStage?: 0 | 1 | 2;
 };
+
+type AdamState = { step: number; expAvg: Tensor; expAvgSq: Tensor };
 
 export type StepMetrics = {
   step: number;
@@ -95,6 +100,9 @@ export class Trainer {
   readonly #trainable: Tensor[];
   readonly #masters?: MasterWeights;
   #parallel?: DataParallel;
+  #zero?: ZeroOptimizer;
+  /** Under ZeRO, between gatherState() and releaseState(): every weight's fp32 master and AdamW state, gathered. */
+  #gathered?: { masters: Tensor[]; state: Map<number, AdamState> };
   #cursor?: { epoch: number; next: number; iterator: AsyncIterator<MicroBatch> };
 
   constructor(
@@ -120,7 +128,8 @@ export class Trainer {
     this.warmup = warmupSteps(this.totalSteps, options.warmupRatio, options.warmupSteps);
     // Weights in bf16/fp16 train through fp32 masters, which the optimizer then holds.
     const weights = groups.flatMap((g) => g.params);
-    this.#masters = weights.some((w) => w.dtype !== 'float32') ? new MasterWeights(weights) : undefined;
+    const sharded = options.group !== undefined && (options.zeroStage ?? 0) > 0;
+    this.#masters = !sharded && weights.some((w) => w.dtype !== 'float32') ? new MasterWeights(weights) : undefined;
     const own = (p: Tensor) => this.#masters?.masterOf(p) ?? p;
     this.optimizer = new AdamW(
       groups.map((g) => ({ params: g.params.map(own), lr: g.lr, weightDecay: g.weightDecay })),
@@ -138,18 +147,81 @@ export class Trainer {
     const group = this.options.group;
     if (!group) throw new Error('Trainer.connect: no process group in the options');
     const weights = this.groups.flatMap((g) => g.params);
-    this.#parallel = await DataParallel.create(group, weights);
+    const stage = this.options.zeroStage ?? 0;
+    if (stage === 0) this.#parallel = await DataParallel.create(group, weights);
+    else
+      this.#zero = await ZeroOptimizer.create(
+        group,
+        this.groups.map((g) => ({ params: g.params, lr: g.lr, weightDecay: g.weightDecay })),
+        stage,
+        { betas: this.options.betas, eps: this.options.eps },
+      );
     this.#masters?.copyFromWeights();
+  }
+
+  /** Under ZeRO (every rank): gathers the masters and AdamW state from the shards for a checkpoint to save or load. */
+  async gatherState(): Promise<void> {
+    if (!this.#zero) return;
+    this.releaseState();
+    const masters = await this.#zero.fullParameters();
+    this.#gathered = { masters, state: (await this.#zero.stateDict()).state };
+  }
+
+  /** Frees what gatherState() gathered. */
+  releaseState(): void {
+    for (const t of this.#gathered?.masters ?? []) t.dispose();
+    for (const s of this.#gathered?.state.values() ?? []) [s.expAvg, s.expAvgSq].forEach((t) => t.dispose());
+    this.#gathered = undefined;
   }
 
   /** The tensors the optimizer updates (fp32 masters under bf16), named as the model's weights: what a checkpoint holds. */
   stateParameters(named: NamedParameter[]): NamedParameter[] {
-    return named.map(([n, p]) => [n, this.#masters?.masterOf(p) ?? p]);
+    const own = this.#ownTensors();
+    const weights = this.groups.flatMap((g) => g.params);
+    return named.map(([n, p]) => [n, own[weights.indexOf(p)] ?? p]);
   }
 
-  /** After the optimizer's tensors were loaded: the model's weights follow their masters. */
+  /** AdamW's state of each tensor of stateParameters(). */
+  optimizerState(): Map<Tensor, AdamState> {
+    const own = this.#ownTensors();
+    const state = this.#zero ? this.#gathered!.state : this.optimizer.stateDict().state;
+    return new Map([...state].map(([i, s]) => [own[i]!, s]));
+  }
+
+  /** Loads AdamW's state of tensors of stateParameters(); then syncWeights(). */
+  loadOptimizerState(state: Map<Tensor, AdamState>): void {
+    const own = this.#ownTensors();
+    const byIndex = new Map([...state].map(([t, s]) => [own.indexOf(t), s]));
+    if (this.#zero)
+      this.#zero.loadStateDict({
+        state: byIndex,
+        paramGroups: this.groups.map((g) => ({
+          lr: g.lr,
+          weightDecay: g.weightDecay,
+          betas: this.options.betas,
+          eps: this.options.eps,
+        })),
+      });
+    else this.optimizer.loadStateDict({ state: byIndex, paramGroups: this.optimizer.stateDict().paramGroups });
+  }
+
+  /** After the optimizer's tensors were loaded: the model's weights (and ZeRO's shards) follow their masters. */
   syncWeights(): void {
     this.#masters?.copyToWeights();
+    if (this.#zero) {
+      this.#zero.loadParameters(this.#gathered!.masters);
+      this.releaseState();
+    }
+  }
+
+  /** The tensors the optimizer updates, in the groups' order of weights. */
+  #ownTensors(): Tensor[] {
+    if (this.#zero) {
+      if (!this.#gathered)
+        throw new Error('Trainer: under ZeRO, gatherState() comes before a checkpoint is saved or loaded');
+      return this.#gathered.masters;
+    }
+    return this.#trainable;
   }
 
   get done(): boolean {
@@ -165,7 +237,8 @@ export class Trainer {
   /** One optimizer step: GA micro-batches forward and backward (GA / world on each rank), clip, schedule, AdamW. */
   async trainStep(): Promise<StepMetrics> {
     const group = this.options.group;
-    if (group && !this.#parallel) throw new Error('Trainer.trainStep: call connect() first (a process group is set)');
+    if (group && !this.#parallel && !this.#zero)
+      throw new Error('Trainer.trainStep: call connect() first (a process group is set)');
     const started = performance.now();
     const k = this.step + 1;
     const epoch = Math.floor((k - 1) / this.stepsPerEpoch);
@@ -193,16 +266,20 @@ export class Trainer {
       } catch (err) {
         throw group ? await group.failure('backward (gradient all-reduce)', err as Error) : err;
       }
+      await this.#zero?.afterBackward({ sync });
       microBatchLosses.push(mean);
       if (targets > 0) loss = Math.fround(loss + Math.fround((mean * scale) / world));
     }
     if (group) loss = (await allReduceSum(group, { loss })).loss;
     this.#masters?.gradientsToMasters();
-    const gradNorm = clipGradNorm(this.#trainable, this.options.maxGradNorm);
+    const gradNorm = this.#zero
+      ? await this.#zero.clipGradNorm(this.options.maxGradNorm)
+      : clipGradNorm(this.#trainable, this.options.maxGradNorm);
     const lrs = this.lrsAt(this.step);
     const skipped = window.targets === 0 || !Number.isFinite(loss) || !Number.isFinite(gradNorm);
     if (skipped) {
       this.nonFiniteStreak += window.targets === 0 ? 0 : 1;
+      this.#zero?.zeroGrad();
       if (this.nonFiniteStreak >= this.options.maxNonFiniteSteps) {
         this.optimizer.zeroGrad();
         throw new NonFiniteLossError(
@@ -211,9 +288,14 @@ export class Trainer {
       }
     } else {
       this.nonFiniteStreak = 0;
-      this.optimizer.paramGroups.forEach((g, i) => (g.lr = lrs[i]!));
-      this.optimizer.step();
-      this.#masters?.copyToWeights();
+      if (this.#zero) {
+        this.#zero.setLrs(lrs);
+        await this.#zero.step();
+      } else {
+        this.optimizer.paramGroups.forEach((g, i) => (g.lr = lrs[i]!));
+        this.optimizer.step();
+        this.#masters?.copyToWeights();
+      }
     }
     this.optimizer.zeroGrad();
     for (const b of batches) disposeBatch(b);

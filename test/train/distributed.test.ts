@@ -42,6 +42,7 @@ function recipe(name: string, values: Record<string, unknown>): string {
       gradient_accumulation_steps: 2,
       lr_scheduler_type: 'cosine',
       learning_rate: 1e-3, // no warmup: every step's update counts
+      mm_projector_lr: 3e-3, // LLaVA's four optimizer groups: two lrs, with and without decay
       weight_decay: 0.1,
       model_max_length: 64,
       save_steps: 1,
@@ -98,7 +99,7 @@ function assertSameWeights(outputDir: string, reference: string): void {
   b.close();
 }
 
-for (const zero of [0])
+for (const zero of [0, 1, 2])
   for (const ga of [2, 4])
     test(`2 ranks (zero_stage ${zero}, ${ga / 2} micro-batch(es) per rank per step) = 1 process with the same global batch`, () => {
       const single = recipe(`single-z${zero}-ga${ga}`, { gradient_accumulation_steps: ga, num_train_epochs: 2 });
@@ -114,8 +115,13 @@ for (const zero of [0])
       assert.equal(expected.size, 8 / ga);
       assertSameLosses(losses(out(`two-z${zero}-ga${ga}`)), expected);
       assertSameWeights(out(`two-z${zero}-ga${ga}`), out(`single-z${zero}-ga${ga}`));
-      // Only rank 0 logs: the run's summary line appears once.
+      // Only rank 0 logs: the run's summary line appears once, with how the ranks share the work.
       assert.equal(log.match(/micro-batches per epoch/g)?.length, 1, log);
+      assert.match(
+        log,
+        new RegExp(`^2 ranks, ${zero ? `ZeRO stage ${zero}` : 'DDP'}, ${ga / 2} micro-batch`, 'm'),
+        log,
+      );
     });
 
 /** The pids of `parent`'s children with RANK=`rank` in their environment. */
@@ -161,7 +167,7 @@ function runAndKillRank1(recipePath: string, after: number): Promise<{ code: num
   });
 }
 
-for (const zero of [0])
+for (const zero of [0, 2])
   test(`zero_stage ${zero}: SIGKILL of rank 1 stops rank 0 naming it; resuming on 2 ranks and on 1 continues the loss curve`, async () => {
     const values = { num_train_epochs: 4, zero_stage: zero };
     const full = recipe(`full-z${zero}`, values);
@@ -177,7 +183,8 @@ for (const zero of [0])
     const killedDir = join(root.path, `killed-z${zero}`);
     const last = listCheckpoints(killedDir).at(-1)!;
     const step = Number(last.split('-').at(-1));
-    assert.ok(step >= 3 && step < 8, `last checkpoint ${last}`);
+    // Step 3's checkpoint exists unless rank 1 died before its (under ZeRO, collective) gathering.
+    assert.ok(step >= 2 && step < 8, `last checkpoint ${last}`);
     // Written by rank 0 alone: no other rank's temporary folder.
     assert.deepEqual(
       readdirSync(killedDir).filter((f) => f.startsWith('.')),
