@@ -9,7 +9,8 @@
 // With zeroStage 1 or 2 the ZeroOptimizer replaces AdamW and the fp32 masters: each rank keeps its shard of them.
 import { DataParallel, ZeroOptimizer, type ProcessGroup } from '../distributed/index.js';
 import { AdamW, clipGradNorm } from '../nn/index.js';
-import { manualSeed, noGrad, scope, tensor, type Tensor } from '../torch/index.js';
+import { manualSeed, scope, type Tensor } from '../torch/index.js';
+import { allReduceSum, countTargets, disposeBatch, sumCounts } from './batch-counts.js';
 import { lrLambda, warmupSteps, type SchedulerType } from './schedule.js';
 import { MasterWeights } from './master-weights.js';
 import type { NamedParameter, OptimizerGroup } from './param-groups.js';
@@ -369,52 +370,4 @@ export function stepSeed(seed: number, k: number): number {
   let h = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(k, 0xc2b2ae35)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
   return (h ^ (h >>> 15)) >>> 0;
-}
-
-/** Targets the loss counts (labels[:, 1:] ≠ -100 at attended positions), tokens, rows, rows without targets. */
-function countTargets(batch: MicroBatch): Counts {
-  return noGrad(() =>
-    scope(() => {
-      const L = batch.labels.size(1);
-      const attended = batch.attentionMask.ne(0);
-      const supervised = batch.labels
-        .ne(-100)
-        .logicalAnd(attended)
-        .narrow(1, 1, L - 1)
-        .sum(1); // [B]
-      return {
-        targets: supervised.sum().item(),
-        tokens: attended.sum().item(),
-        samples: batch.labels.size(0),
-        fullyMasked: supervised.eq(0).sum().item(),
-      };
-    }),
-  );
-}
-
-type Counts = { targets: number; tokens: number; samples: number; fullyMasked: number };
-
-const sumCounts = (counts: Counts[]): Counts =>
-  counts.reduce((a, c) => ({
-    targets: a.targets + c.targets,
-    tokens: a.tokens + c.tokens,
-    samples: a.samples + c.samples,
-    fullyMasked: a.fullyMasked + c.fullyMasked,
-  }));
-
-/** Each field summed over the group's ranks (float64, exact for counts and for fp32 losses). */
-async function allReduceSum<T extends Record<string, number>>(group: ProcessGroup, values: T): Promise<T> {
-  const keys = Object.keys(values);
-  const t = tensor(
-    Float64Array.from(keys, (k) => values[k]!),
-    [keys.length],
-  );
-  await group.allReduce(t, 'sum');
-  const sums = Array.from(t.toTypedArray() as Float64Array);
-  t.dispose();
-  return Object.fromEntries(keys.map((k, i) => [k, sums[i]])) as T;
-}
-
-function disposeBatch(b: MicroBatch): void {
-  for (const t of [b.inputIds, b.attentionMask, b.labels, b.pixelValues]) t?.dispose();
 }

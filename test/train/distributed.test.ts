@@ -200,3 +200,19 @@ for (const zero of [0, 2])
       assertSameWeights(dir, join(root.path, `full-z${zero}`));
     }
   });
+
+test('a gradient_accumulation_steps the world size does not divide stops every rank, naming both', () => {
+  const r = spawnSync(
+    process.execPath,
+    [main, 'train', '--recipe', recipe('odd', { gradient_accumulation_steps: 3 }), '--nproc-per-node', '2'],
+    { env: childEnv(), encoding: 'utf8' },
+  );
+  assert.equal(r.status, 1, r.stderr);
+  for (const rank of [0, 1])
+    assert.match(
+      r.stderr,
+      new RegExp(`rank ${rank}: gradient_accumulation_steps 3 does not split over 2 ranks`),
+      r.stderr,
+    );
+  assert.match(r.stderr, /distributed launch: rank [01] exited with code 1/);
+});
