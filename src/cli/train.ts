@@ -146,6 +146,10 @@ async function launchRanks(argv: string[], v: Record<string, unknown>): Promise<
     if (!LAUNCH_FLAGS.includes(flag)) rankArgs.push(argv[i]!);
     else if (inline === undefined) i++; // the flag's value
   }
+  // A Ctrl-C reaches the ranks from the terminal (one process group): each ends its step and rank 0 writes a
+  // checkpoint; the launcher waits for them instead of dying first.
+  const waitForRanks = () => {};
+  process.on('SIGINT', waitForRanks);
   try {
     await launch({
       script: fileURLToPath(new URL('./main.js', import.meta.url)),
@@ -158,9 +162,12 @@ async function launchRanks(argv: string[], v: Record<string, unknown>): Promise<
     });
     return 0;
   } catch (err) {
+    if (err instanceof RankExitError && err.exits.every((e) => e.code === 130)) return 130;
     if (!(err instanceof RankExitError || err instanceof RangeError)) throw err;
     console.error(`llava train: ${err.message}`);
     return 1;
+  } finally {
+    process.off('SIGINT', waitForRanks);
   }
 }
 

@@ -216,3 +216,42 @@ test('a gradient_accumulation_steps the world size does not divide stops every r
     );
   assert.match(r.stderr, /distributed launch: rank [01] exited with code 1/);
 });
+
+test('Ctrl-C on a 2-rank ZeRO-1 run: every rank ends the same step, rank 0 checkpoints, exit 130; --resume finishes it', async () => {
+  const values = { num_train_epochs: 3, zero_stage: 1 };
+  const full = recipe('ctrl-c-full', values);
+  train(['--recipe', full]);
+  const expected = losses(join(root.path, 'ctrl-c-full'));
+  const interrupted = recipe('ctrl-c', values);
+  // Its own process group, as a terminal's foreground job: the Ctrl-C goes to the launcher and both ranks.
+  const p = spawn(
+    process.execPath,
+    [main, 'train', '--recipe', interrupted, '--nproc-per-node', '2', '--no-progress'],
+    {
+      env: childEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    },
+  );
+  let stderr = '';
+  let sent = false;
+  const code = await new Promise<number | null>((resolve, reject) => {
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && /^step 2\//m.test(stderr)) {
+        sent = true;
+        process.kill(-p.pid!, 'SIGINT');
+      }
+    });
+    p.on('error', reject);
+    p.on('exit', resolve);
+  });
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted: checkpoint written at step (\d+)/);
+  const step = Number(/interrupted: checkpoint written at step (\d+)/.exec(stderr)![1]);
+  assert.ok(step >= 2 && step < 6, stderr);
+  train(['--recipe', interrupted, '--resume', '--nproc-per-node', '2']);
+  const dir = join(root.path, 'ctrl-c');
+  assertSameLosses(losses(dir), expected);
+  assertSameWeights(dir, join(root.path, 'ctrl-c-full'));
+});
