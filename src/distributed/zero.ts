@@ -72,7 +72,7 @@ export class ZeroOptimizer {
       params.length > 0 && 'params' in (params[0] as object)
         ? (params as ParamGroup[])
         : [{ params: params as Tensor[] }];
-    await Promise.all(groups.flatMap((g) => g.params).map((p) => group.broadcast(p, 0)));
+    await Promise.all(groups.flatMap((g) => g.params).map((p) => broadcastExact(group, p)));
     return new ZeroOptimizer(group, groups, stage, hyper);
   }
 
@@ -251,4 +251,13 @@ export class ZeroOptimizer {
       reduced.dispose();
     } else this.#gradShard = reduced;
   }
+}
+
+/** Rank 0's `p` on every rank; bf16 / fp16 travel as fp32 (exact), which Gloo's collectives have and bf16 not. */
+async function broadcastExact(group: ProcessGroup, p: Tensor): Promise<void> {
+  if (p.dtype === 'float32') return group.broadcast(p, 0);
+  const wide = noGrad(() => p.detach().to('float32'));
+  await group.broadcast(wide, 0);
+  noGrad(() => p.copy_(wide));
+  wide.dispose();
 }

@@ -149,6 +149,10 @@ export class Trainer {
     if (!group) throw new Error('Trainer.connect: no process group in the options');
     const weights = this.groups.flatMap((g) => g.params);
     const stage = this.options.zeroStage ?? 0;
+    if (stage === 0 && weights.some((w) => w.dtype !== 'float32'))
+      throw new Error(
+        `zero_stage 0 with ${weights.find((w) => w.dtype !== 'float32')!.dtype} weights: Gloo (the CPU backend) has no bfloat16 all-reduce for DDP's gradients; use zero_stage 1 or 2, which reduce them in fp32`,
+      );
     if (stage === 0) this.#parallel = await DataParallel.create(group, weights);
     else
       this.#zero = await ZeroOptimizer.create(

@@ -255,3 +255,37 @@ test('Ctrl-C on a 2-rank ZeRO-1 run: every rank ends the same step, rank 0 check
   assertSameLosses(losses(dir), expected);
   assertSameWeights(dir, join(root.path, 'ctrl-c-full'));
 });
+
+test('bf16 ZeRO-2: checkpoints hold the fp32 masters gathered from the shards; a resume on 2 ranks continues exactly', () => {
+  const values = { num_train_epochs: 2, zero_stage: 2, bf16: true };
+  const full = recipe('bf16-full', values);
+  train(['--recipe', full, '--nproc-per-node', '2']);
+  const fullDir = join(root.path, 'bf16-full');
+  const second = join(fullDir, 'checkpoint-2');
+  const saved = openSafetensors(join(second, 'trainable.safetensors'));
+  // Masters: fp32 values that bf16 (the upper 16 bits of a float32) cannot hold.
+  let finerThanBf16 = 0;
+  for (const name of saved.names()) {
+    const t = saved.readTensor(name);
+    assert.equal(t.dtype, 'float32', name);
+    const bits = new Uint32Array((t.toTypedArray() as Float32Array).slice().buffer);
+    finerThanBf16 += bits.filter((b) => (b & 0xffff) !== 0).length;
+  }
+  saved.close();
+  assert.ok(finerThanBf16 > 0, 'the checkpoint holds bf16-rounded weights, not the masters');
+  const resumed = recipe('bf16-resumed', values);
+  train(['--recipe', resumed, '--resume-from', second, '--nproc-per-node', '2']);
+  const dir = join(root.path, 'bf16-resumed');
+  assertSameLosses(losses(dir), losses(fullDir), 3);
+  assertSameWeights(dir, fullDir);
+});
+
+test('bf16 under DDP is refused with the reason and the way out (Gloo has no bfloat16 all-reduce)', () => {
+  const r = spawnSync(
+    process.execPath,
+    [main, 'train', '--recipe', recipe('bf16-ddp', { bf16: true }), '--nproc-per-node', '2'],
+    { env: childEnv(), encoding: 'utf8' },
+  );
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /rank 0: zero_stage 0 with bfloat16 weights: .*use zero_stage 1 or 2/, r.stderr);
+});
