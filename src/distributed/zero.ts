@@ -7,63 +7,97 @@
 // are reduce-scattered into the shard and the full .grad freed at once, instead of accumulating
 // full gradients until the last micro-batch (stage 1). Within one backward the full gradients
 // still exist: this layer has no per-parameter hooks to free them earlier.
-import { cat, noGrad, zeros, type Tensor } from '../torch/index.js';
-import { AdamW, type AdamWHyper } from '../nn/index.js';
+// Parameter groups (their own lr and weight decay, e.g. LLaVA's projector lr and no decay on norms) lie one after
+// the other in the flat vector: the part of the rank's shard that falls in each group is a view of the shard that
+// AdamW updates with that group's hyperparameters.
+import { cat, noGrad, tensor, zeros, type Tensor } from '../torch/index.js';
+import { ADAMW_DEFAULTS, AdamW, type AdamWHyper, type ParamGroup } from '../nn/index.js';
 import type { ProcessGroup } from './process-group.js';
 
 export type ZeroStage = 1 | 2;
+type AdamWState = ReturnType<AdamW['stateDict']>;
+
+/** The part of this rank's shard in one parameter group: shard elements [offset, offset + size). */
+type Piece = { group: number; offset: number; size: number; view: Tensor };
 
 export class ZeroOptimizer {
   readonly group: ProcessGroup;
+  /** Every group's params, in order: the flat vector's layout and the state dict's indices. */
   readonly params: Tensor[];
   readonly stage: ZeroStage;
   /** Elements per rank's shard, and over all params (unpadded). */
   readonly shardSize: number;
   readonly numel: number;
-  /** This rank's fp32 slice of the flat parameters, the one AdamW updates. */
+  /** This rank's fp32 slice of the flat parameters, the one AdamW updates (through the pieces' views). */
   readonly #shard: Tensor;
+  readonly #pieces: Piece[];
+  /** Each group's hyperparameters, as one AdamW over the params would hold them. */
+  readonly #hyper: AdamWHyper[];
   readonly #optimizer: AdamW;
   #gradShard: Tensor | undefined;
 
-  private constructor(group: ProcessGroup, params: Tensor[], stage: ZeroStage, hyper: Partial<AdamWHyper>) {
+  private constructor(group: ProcessGroup, groups: ParamGroup[], stage: ZeroStage, hyper: Partial<AdamWHyper>) {
     this.group = group;
-    this.params = params;
+    this.params = groups.flatMap((g) => g.params);
     this.stage = stage;
-    this.numel = params.reduce((n, p) => n + p.numel, 0);
+    this.numel = this.params.reduce((n, p) => n + p.numel, 0);
     this.shardSize = Math.ceil(this.numel / group.worldSize);
-    this.#shard = noGrad(() =>
-      this.#flat(params)
-        .narrow(0, group.rank * this.shardSize, this.shardSize)
-        .to('float32')
-        .clone(),
-    );
-    this.#shard.requiresGrad = true;
-    this.#optimizer = new AdamW([this.#shard], hyper);
+    const from = group.rank * this.shardSize;
+    this.#shard = noGrad(() => this.#flat(this.params).narrow(0, from, this.shardSize).to('float32').clone());
+    this.#pieces = [];
+    let start = 0;
+    groups.forEach((g, i) => {
+      const end = start + g.params.reduce((n, p) => n + p.numel, 0);
+      const [a, b] = [Math.max(start, from), Math.min(end, from + this.shardSize)];
+      if (b > a)
+        this.#pieces.push({ group: i, offset: a - from, size: b - a, view: this.#shard.narrow(0, a - from, b - a) });
+      start = end;
+    });
+    this.#hyper = groups.map(({ params: _params, ...own }) => ({ ...ADAMW_DEFAULTS, ...hyper, ...own }));
+    this.#optimizer = new AdamW(this.#pieces.map((piece) => ({ ...this.#hyper[piece.group]!, params: [piece.view] })));
   }
 
-  /** Broadcasts `params` (same order on every rank) from rank 0, then shards them. */
+  /**
+   * Broadcasts the params (same order on every rank) from rank 0, then shards them. `params`: tensors, or groups
+   * that override lr / weightDecay as AdamW's do.
+   */
   static async create(
     group: ProcessGroup,
-    params: Tensor[],
+    params: Tensor[] | ParamGroup[],
     stage: ZeroStage,
     hyper: Partial<AdamWHyper> = {},
   ): Promise<ZeroOptimizer> {
     if (stage !== 1 && stage !== 2) throw new Error(`ZeroOptimizer: stage must be 1 or 2, got ${String(stage)}`);
-    await Promise.all(params.map((p) => group.broadcast(p, 0)));
-    return new ZeroOptimizer(group, params, stage, hyper);
+    const groups: ParamGroup[] =
+      params.length > 0 && 'params' in (params[0] as object)
+        ? (params as ParamGroup[])
+        : [{ params: params as Tensor[] }];
+    await Promise.all(groups.flatMap((g) => g.params).map((p) => broadcastExact(group, p)));
+    return new ZeroOptimizer(group, groups, stage, hyper);
   }
 
-  get lr(): number {
-    return this.#optimizer.paramGroups[0]!.lr;
-  }
-  set lr(lr: number) {
-    this.#optimizer.paramGroups[0]!.lr = lr;
+  /** The lr of every group (as given to create), for the step after. */
+  setLrs(lrs: number[]): void {
+    lrs.forEach((lr, g) => (this.#hyper[g]!.lr = lr));
+    this.#optimizer.paramGroups.forEach((g, i) => (g.lr = lrs[this.#pieces[i]!.group]!));
   }
 
   /** loss.backward(); `sync` marks the last micro-batch of a step (stage 1 reduces only then). */
   async backward(loss: Tensor, { sync = true }: { sync?: boolean } = {}): Promise<void> {
     loss.backward();
+    await this.afterBackward({ sync });
+  }
+
+  /** After a backward run elsewhere (a trainer's own forward-backward): the gradients into the shards. */
+  async afterBackward({ sync = true }: { sync?: boolean } = {}): Promise<void> {
     if (sync || this.stage === 2) await this.#reduceGradients();
+  }
+
+  /** Drops the reduced gradients (a step that is skipped). */
+  zeroGrad(): void {
+    this.#gradShard?.dispose();
+    this.#gradShard = undefined;
+    for (const p of this.params) p.grad = undefined;
   }
 
   /**
@@ -84,49 +118,81 @@ export class ZeroOptimizer {
 
   /** AdamW on this rank's shard, then every rank's updated shard into every parameter. */
   async step(): Promise<void> {
-    if (!this.#gradShard) throw new Error('ZeroOptimizer.step: no gradients: call backward with sync first');
-    this.#shard.grad = this.#gradShard;
+    const gradShard = this.#gradShard;
+    if (!gradShard) throw new Error('ZeroOptimizer.step: no gradients: call backward with sync first');
+    for (const piece of this.#pieces) piece.view.grad = gradShard.narrow(0, piece.offset, piece.size);
     this.#optimizer.step();
-    this.#shard.grad = undefined;
-    this.#gradShard.dispose();
+    gradShard.dispose();
     this.#gradShard = undefined;
-    const shards = await this.group.allGather(noGrad(() => this.#shard.detach()));
-    noGrad(() => {
-      const flat = cat(shards);
-      let offset = 0;
-      for (const p of this.params) {
-        p.copy_(flat.narrow(0, offset, p.numel).view(...p.shape));
-        offset += p.numel;
-      }
-      flat.dispose();
-    });
+    const full = await this.fullParameters();
+    noGrad(() => this.params.forEach((p, i) => p.copy_(full[i]!)));
+    for (const t of full) t.dispose();
+  }
+
+  /** Every param's fp32 value (the masters under bf16), gathered from the shards. Every rank must call it. */
+  async fullParameters(): Promise<Tensor[]> {
+    const shards = await this.group.allGather(this.#shard);
+    const flat = cat(shards);
     for (const s of shards) s.dispose();
+    const split = this.#split(flat);
+    flat.dispose();
+    return split;
+  }
+
+  /** Sets the shard from every param's full value (fp32 masters from a checkpoint), and the params from them. */
+  loadParameters(values: Tensor[]): void {
+    noGrad(() => {
+      this.#shard.copy_(this.#flat(values).narrow(0, this.group.rank * this.shardSize, this.shardSize));
+      this.params.forEach((p, i) => p.copy_(values[i]!));
+    });
   }
 
   /**
-   * The optimizer state as one AdamW over `params` holds it (per-parameter moments in params'
+   * The optimizer state as one AdamW over the params holds it (per-parameter moments in params'
    * order, AdamW.stateDict's layout), gathered from every rank's shard: what a checkpoint saves,
    * so a run resumes at any world size, sharded or not. Every rank must call it.
    */
-  async stateDict(): Promise<ReturnType<AdamW['stateDict']>> {
+  async stateDict(): Promise<AdamWState> {
     const own = this.#optimizer.stateDict();
-    const shardState = own.state.get(0);
-    const state: ReturnType<AdamW['stateDict']>['state'] = new Map();
-    if (shardState) {
+    // Every rank has stepped as often; a rank whose shard is all padding has no state of its own.
+    const counter = tensor(Float64Array.of(own.state.get(0)?.step ?? 0), [1]);
+    await this.group.allReduce(counter, 'max');
+    const step = counter.item();
+    counter.dispose();
+    const state: AdamWState['state'] = new Map();
+    if (step > 0) {
+      const moment = (key: 'expAvg' | 'expAvgSq') =>
+        noGrad(() => {
+          const flat = zeros([this.shardSize], { dtype: 'float32' });
+          this.#pieces.forEach((piece, i) => {
+            const s = own.state.get(i);
+            if (s) flat.narrow(0, piece.offset, piece.size).copy_(s[key]);
+          });
+          return flat;
+        });
       const [expAvg, expAvgSq] = await Promise.all(
-        [shardState.expAvg, shardState.expAvgSq].map(async (m) => this.#split(cat(await this.group.allGather(m)))),
+        (['expAvg', 'expAvgSq'] as const).map(async (key) => {
+          const local = moment(key);
+          const gathered = await this.group.allGather(local);
+          local.dispose();
+          return this.#split(cat(gathered));
+        }),
       );
-      this.params.forEach((_, i) =>
-        state.set(i, { step: shardState.step, expAvg: expAvg![i]!, expAvgSq: expAvgSq![i]! }),
-      );
+      this.params.forEach((_, i) => state.set(i, { step, expAvg: expAvg![i]!, expAvgSq: expAvgSq![i]! }));
     }
-    return { state, paramGroups: own.paramGroups };
+    return { state, paramGroups: this.#hyper.map((h) => ({ ...h })) };
   }
 
-  /** Loads a state in AdamW.stateDict's layout over `params` (from any world size): this rank keeps its shard. */
-  loadStateDict(dict: ReturnType<AdamW['stateDict']>): void {
+  /** Loads a state in AdamW.stateDict's layout over the params (from any world size): this rank keeps its shard. */
+  loadStateDict(dict: AdamWState): void {
+    if (dict.paramGroups.length !== this.#hyper.length)
+      throw new Error(
+        `ZeroOptimizer.loadStateDict: saved state has ${dict.paramGroups.length} parameter groups, this optimizer ${this.#hyper.length}`,
+      );
+    dict.paramGroups.forEach((h, g) => Object.assign(this.#hyper[g]!, h));
+    const paramGroups = this.#pieces.map((piece) => dict.paramGroups[piece.group]!);
     const saved = this.params.map((_, i) => dict.state.get(i));
-    if (saved.every((s) => s === undefined)) return this.#optimizer.loadStateDict({ ...dict, state: new Map() });
+    if (saved.every((s) => s === undefined)) return this.#optimizer.loadStateDict({ paramGroups, state: new Map() });
     const missing = saved.findIndex((s) => s === undefined);
     if (missing >= 0)
       throw new Error(`ZeroOptimizer.loadStateDict: no state for parameter ${missing} of ${this.params.length}`);
@@ -140,7 +206,17 @@ export class ZeroOptimizer {
     const step = saved[0]!.step;
     const expAvg = shardOf(saved.map((s) => s!.expAvg));
     const expAvgSq = shardOf(saved.map((s) => s!.expAvgSq));
-    this.#optimizer.loadStateDict({ paramGroups: dict.paramGroups, state: new Map([[0, { step, expAvg, expAvgSq }]]) });
+    const state: AdamWState['state'] = new Map();
+    this.#pieces.forEach((piece, i) =>
+      state.set(i, {
+        step,
+        expAvg: expAvg.narrow(0, piece.offset, piece.size).clone(),
+        expAvgSq: expAvgSq.narrow(0, piece.offset, piece.size).clone(),
+      }),
+    );
+    expAvg.dispose();
+    expAvgSq.dispose();
+    this.#optimizer.loadStateDict({ paramGroups, state });
   }
 
   /** A flat [worldSize · shardSize] tensor cut into tensors of the params' shapes (padding dropped). */
@@ -175,4 +251,13 @@ export class ZeroOptimizer {
       reduced.dispose();
     } else this.#gradShard = reduced;
   }
+}
+
+/** Rank 0's `p` on every rank; bf16 / fp16 travel as fp32 (exact), which Gloo's collectives have and bf16 not. */
+async function broadcastExact(group: ProcessGroup, p: Tensor): Promise<void> {
+  if (p.dtype === 'float32') return group.broadcast(p, 0);
+  const wide = noGrad(() => p.detach().to('float32'));
+  await group.broadcast(wide, 0);
+  noGrad(() => p.copy_(wide));
+  wide.dispose();
 }

@@ -41,6 +41,7 @@ export function listCheckpoints(outputDir: string): string[] {
     .map((f) => join(outputDir, f));
 }
 
+/** Under ZeRO after trainer.gatherState(); then only rank 0 writes. */
 export function saveCheckpoint(
   outputDir: string,
   trainer: Trainer,
@@ -54,12 +55,11 @@ export function saveCheckpoint(
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   try {
-    const index = positions(trainer);
-    const state = trainer.optimizer.stateDict().state;
+    const state = trainer.optimizerState();
     const moments: Record<string, Tensor> = {};
     const adamSteps: Record<string, number> = {};
     for (const [name, p] of tensors) {
-      const s = state.get(index.get(p)!);
+      const s = state.get(p);
       if (!s) continue;
       moments[`${name}.exp_avg`] = s.expAvg;
       moments[`${name}.exp_avg_sq`] = s.expAvgSq;
@@ -112,7 +112,10 @@ export function fingerprintDifferences(saved: Fingerprint, current: Fingerprint)
     .map((k) => `${k}: checkpoint ${JSON.stringify(saved[k])} ≠ this run ${JSON.stringify(current[k])}`);
 }
 
-/** Restores trainable weights, AdamW state and the trainer's position; refuses a checkpoint of another run. */
+/**
+ * Restores trainable weights, AdamW state and the trainer's position; refuses a checkpoint of another run. Under
+ * ZeRO after trainer.gatherState(), on every rank.
+ */
 export function loadCheckpoint(
   dir: string,
   trainer: Trainer,
@@ -129,8 +132,7 @@ export function loadCheckpoint(
     );
   const weights = openSafetensors(join(dir, 'trainable.safetensors'));
   const moments = openSafetensors(join(dir, 'optimizer.safetensors'));
-  const index = positions(trainer);
-  const adam = new Map<number, { step: number; expAvg: Tensor; expAvgSq: Tensor }>();
+  const adam = new Map<Tensor, { step: number; expAvg: Tensor; expAvgSq: Tensor }>();
   noGrad(() => {
     for (const [name, p] of trainer.stateParameters(trainable)) {
       if (!weights.has(name)) throw new Error(`${dir}/trainable.safetensors: no '${name}'`);
@@ -139,7 +141,7 @@ export function loadCheckpoint(
       t.dispose();
       const step = state.adam_steps[name];
       if (step === undefined) continue;
-      adam.set(index.get(p)!, {
+      adam.set(p, {
         step,
         expAvg: moments.readTensor(`${name}.exp_avg`),
         expAvgSq: moments.readTensor(`${name}.exp_avg_sq`),
@@ -148,14 +150,9 @@ export function loadCheckpoint(
   });
   weights.close();
   moments.close();
-  trainer.optimizer.loadStateDict({ state: adam, paramGroups: trainer.optimizer.stateDict().paramGroups });
+  trainer.loadOptimizerState(adam);
   trainer.syncWeights();
   trainer.step = state.global_step;
   trainer.nonFiniteStreak = state.non_finite_streak;
   return state;
-}
-
-/** Each parameter's position across the optimizer's groups (AdamW's state-dict key). */
-function positions(trainer: Trainer): Map<Tensor, number> {
-  return new Map(trainer.optimizer.paramGroups.flatMap((g) => g.params).map((p, i) => [p, i]));
 }

@@ -18,8 +18,20 @@ export type RecipeData = MicroBatchSource & {
   close(): Promise<void>;
 };
 
-/** `pixelDtype`: the vision tower's dtype, which the images are cast to. */
-export async function openRecipeData(recipe: Recipe, imageTokenId: number, pixelDtype: DType): Promise<RecipeData> {
+/** This process's place in a data parallel run: its share of every global batch. */
+export type Shard = { rank: number; worldSize: number };
+
+/**
+ * `pixelDtype`: the vision tower's dtype, which the images are cast to. On `shard`'s rank, micro-batch s is the
+ * loader's global micro-batch s · world + rank (the rank sharding of src/data), so the world's micro-batches of a
+ * step are the ones one process would run.
+ */
+export async function openRecipeData(
+  recipe: Recipe,
+  imageTokenId: number,
+  pixelDtype: DType,
+  shard: Shard = { rank: 0, worldSize: 1 },
+): Promise<RecipeData> {
   const dataset = await SupervisedDataset.open({
     dataPath: recipe.data_path,
     imageFolder: recipe.image_folder,
@@ -39,14 +51,17 @@ export async function openRecipeData(recipe: Recipe, imageTokenId: number, pixel
     batchSize: recipe.per_device_train_batch_size,
     seed: recipe.seed,
     groupByModalityLength: recipe.group_by_modality_length,
-    gradientAccumulationSteps: recipe.gradient_accumulation_steps,
+    gradientAccumulationSteps: recipe.gradient_accumulation_steps / shard.worldSize,
+    worldSize: shard.worldSize,
+    rank: shard.rank,
     onBadSample: recipe.on_bad_sample,
   });
   const fullyMasked: string[] = [];
   return {
     size: dataset.size,
     fullyMasked,
-    perEpoch: loader.stepsPerEpoch,
+    // One process's micro-batches per epoch, split over the world; floor so that every rank has all of its own.
+    perEpoch: Math.floor(Math.ceil(dataset.size / recipe.per_device_train_batch_size) / shard.worldSize),
     report: loader.report,
     async *epoch(epoch: number, start: number): AsyncGenerator<MicroBatch> {
       for await (const loaded of loader.epoch(epoch, start)) {

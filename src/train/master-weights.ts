@@ -30,6 +30,11 @@ export class MasterWeights {
     });
   }
 
+  /** Masters ← model weights (after the weights were replaced, e.g. broadcast from rank 0). */
+  copyFromWeights(): void {
+    noGrad(() => this.masters.forEach((m, i) => m.copy_(this.weights[i]!)));
+  }
+
   /** Model weights ← masters, rounded to the model's dtype. */
   copyToWeights(): void {
     noGrad(() => this.weights.forEach((w, i) => w.copy_(this.masters[i]!)));

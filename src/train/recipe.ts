@@ -71,6 +71,10 @@ export const RecipeSchema = z.strictObject({
   /** Stop when more than this share of the samples seen so far has no supervised token. */
   max_fully_masked_share: unit.default(0.05),
   device: z.enum(['cpu', 'cuda']).default('cpu'),
+  /** Distributed runs: 0 = data parallel (DDP), 1 = optimizer state sharded (ZeRO-1), 2 = gradients too (ZeRO-2). */
+  zero_stage: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(0),
+  /** Seconds a collective may wait for the other ranks (transformers' ddp_timeout) before the run stops. */
+  ddp_timeout: z.number().positive().default(1800),
 });
 
 export type Recipe = z.infer<typeof RecipeSchema>;

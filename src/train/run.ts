@@ -1,11 +1,14 @@
 // One training run from a recipe, as `llava train` drives it: the model and its stage, the data, the memory check,
 // resume, the loop with checkpoints, metrics and label checks, and the stage's outputs at the end. An abort
-// (Ctrl-C) ends the current step, writes a checkpoint and returns 'interrupted'.
+// (Ctrl-C) ends the current step, writes a checkpoint and returns 'interrupted'. In a distributed run every rank
+// trains its share; only rank 0 writes checkpoints, metrics, the report, the outputs and the log.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
+import type { ProcessGroup } from '../distributed/index.js';
 import { LlavaForConditionalGeneration } from '../models/index.js';
+import { tensor } from '../torch/index.js';
 import { baseConfig, loadBaseModel, type BaseModel, type BaseOptions } from './base-model.js';
 import { manualSeed, withDevice } from '../torch/index.js';
 import { measureGemmGflops } from '../torch/runtime.js';
@@ -26,6 +29,8 @@ export type RunOptions = {
   log: (line: string) => void;
   progress?: (m: MetricsLine, total: number) => void;
   signal?: AbortSignal;
+  /** This process's rank of a distributed run. */
+  group?: ProcessGroup;
 };
 
 /** Recipe keys that change no number of the run (resuming with them changed is fine). */
@@ -36,6 +41,8 @@ const NOT_IN_FINGERPRINT = new Set([
   'max_shard_size',
   'dataloader_num_workers',
   'device',
+  'ddp_timeout',
+  'zero_stage',
 ]);
 
 const baseOptions = (recipe: Recipe): BaseOptions => ({
@@ -107,8 +114,17 @@ export function dryRun(recipe: Recipe, log: (line: string) => void): void {
   for (const line of describe(counts, memoryFor(recipe, model, counts))) log(line);
 }
 
-export async function runTraining(recipe: Recipe, options: RunOptions): Promise<'done' | 'interrupted'> {
+export async function runTraining(recipe: Recipe, runOptions: RunOptions): Promise<'done' | 'interrupted'> {
   if (recipe.device !== 'cpu') throw new Error(`device '${recipe.device}': training runs on cpu in this version`);
+  const group = runOptions.group;
+  const world = group?.worldSize ?? 1;
+  const rank0 = (group?.rank ?? 0) === 0;
+  if (recipe.gradient_accumulation_steps % world !== 0)
+    throw new Error(
+      `gradient_accumulation_steps ${recipe.gradient_accumulation_steps} does not split over ${world} ranks: the global batch per_device_train_batch_size × gradient_accumulation_steps is the recipe's at any world size, so each rank runs gradient_accumulation_steps / ${world} micro-batches`,
+    );
+  const quiet = () => {};
+  const options: RunOptions = rank0 ? runOptions : { ...runOptions, log: quiet, progress: undefined };
   const { base, trainable } = buildModel(recipe);
   const model = base.model;
   const counts = countParameters(model.namedParameters(), trainable.parameters);
@@ -120,10 +136,13 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
       `the run needs about ${gib(memory.total)} but this machine has ${gib(available)} (${gib(freemem())} free): lower per_device_train_batch_size or model_max_length`,
     );
 
-  const data = await openRecipeData(recipe, model.config.image_token_index, recipe.bf16 ? 'bfloat16' : 'float32');
+  const data = await openRecipeData(recipe, model.config.image_token_index, recipe.bf16 ? 'bfloat16' : 'float32', {
+    rank: group?.rank ?? 0,
+    worldSize: world,
+  });
   let closeTrainer: (() => Promise<void>) | undefined;
   try {
-    mkdirSync(recipe.output_dir, { recursive: true });
+    if (rank0) mkdirSync(recipe.output_dir, { recursive: true });
     const groups = optimizerGroups(trainable.parameters, noDecayNames(model), {
       lr: recipe.learning_rate,
       weightDecay: recipe.weight_decay,
@@ -145,8 +164,11 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
       forwardBackward: recipe.gradient_checkpointing
         ? (b, scale) => forwardBackwardRecompute(model, b, scale)
         : undefined,
+      group,
+      zeroStage: recipe.zero_stage,
     });
     closeTrainer = () => trainer.close();
+    if (group) await trainer.connect();
     const fingerprint: Fingerprint = {
       ...Object.fromEntries(Object.entries(recipe).filter(([k]) => !NOT_IN_FINGERPRINT.has(k))),
       dataset_size: data.size,
@@ -156,9 +178,14 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
     if (options.resume) {
       const dir = options.resume === true ? listCheckpoints(recipe.output_dir).at(-1) : options.resume;
       if (!dir) throw new Error(`--resume: no checkpoint-<step> folder in ${recipe.output_dir}`);
+      await trainer.gatherState();
       history.push(...loadCheckpoint(dir, trainer, trainable.parameters, fingerprint).log_history);
       options.log(`resumed from ${dir} at step ${trainer.step} of ${trainer.totalSteps}`);
     }
+    if (group)
+      options.log(
+        `${world} ranks, ${recipe.zero_stage ? `ZeRO stage ${recipe.zero_stage}` : 'DDP'}, ${trainer.localAccumulation} micro-batch(es) of ${recipe.per_device_train_batch_size} per rank per step (global batch ${recipe.per_device_train_batch_size * recipe.gradient_accumulation_steps})`,
+      );
     options.log(
       `${data.size} samples, ${data.perEpoch} micro-batches per epoch, ${trainer.totalSteps} optimizer steps (warmup ${trainer.warmup})`,
     );
@@ -169,12 +196,16 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
     const flopsPerToken = (recipe.stage === 'finetune' ? 6 : 4) * llm;
     // Steps before a resume are shown with this process's figures for memory (the rest is as they ran).
     const lines = history.map((m) => metricsLine(m, flopsPerToken, peakGflops));
-    const save = () => {
-      saveCheckpoint(recipe.output_dir, trainer, trainable.parameters, {
-        fingerprint,
-        logHistory: history,
-        keepLast: recipe.save_total_limit,
-      });
+    // Every rank gathers (ZeRO's shards); rank 0 writes.
+    const save = async () => {
+      await trainer.gatherState();
+      if (rank0)
+        saveCheckpoint(recipe.output_dir, trainer, trainable.parameters, {
+          fingerprint,
+          logHistory: history,
+          keepLast: recipe.save_total_limit,
+        });
+      trainer.releaseState();
     };
     let fullyMasked = history.reduce((n, m) => n + m.fullyMaskedSamples, 0);
     let warned = false;
@@ -193,8 +224,8 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
     };
     let samples = history.reduce((n, m) => n + m.samples, 0);
     while (!trainer.done) {
-      if (options.signal?.aborted) {
-        save();
+      if (await anyRank(group, options.signal?.aborted ?? false)) {
+        await save();
         options.log(`interrupted: checkpoint written at step ${trainer.step}; continue with --resume`);
         return 'interrupted';
       }
@@ -206,18 +237,21 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
       lines.push(line);
       options.progress?.(line, trainer.totalSteps);
       if (m.skipped) options.log(`step ${m.step}: skipped (loss ${m.loss}, grad norm ${m.gradNorm})`);
-      writeMetrics(join(recipe.output_dir, 'metrics.jsonl'), lines);
-      writeReport(join(recipe.output_dir, 'report.html'), `llava train: ${recipe.stage}`, lines);
+      if (rank0) {
+        writeMetrics(join(recipe.output_dir, 'metrics.jsonl'), lines);
+        writeReport(join(recipe.output_dir, 'report.html'), `llava train: ${recipe.stage}`, lines);
+      }
       checkLabels(m.fullyMaskedSamples > 0);
-      if (recipe.save_steps > 0 && m.step % recipe.save_steps === 0 && !trainer.done) save();
+      if (recipe.save_steps > 0 && m.step % recipe.save_steps === 0 && !trainer.done) await save();
     }
-    save();
+    await save();
   } finally {
     await closeTrainer?.();
     await data.close();
   }
   if (data.report.skipped.length)
     options.log(`${data.report.skipped.length} bad samples were skipped (on_bad_sample: skip)`);
+  if (!rank0) return 'done';
   const extra = configExtra(recipe);
   if (recipe.stage === 'pretrain') saveStage1(recipe.output_dir, base, extra);
   else if (recipe.stage === 'finetune')
@@ -236,6 +270,16 @@ export async function runTraining(recipe: Recipe, options: RunOptions): Promise<
   }
   options.log(`done; outputs in ${recipe.output_dir}`);
   return 'done';
+}
+
+/** Whether `flag` is set on any rank (a Ctrl-C reaches the ranks at different steps; all stop at the same one). */
+async function anyRank(group: ProcessGroup | undefined, flag: boolean): Promise<boolean> {
+  if (!group) return flag;
+  const t = tensor(Float64Array.of(flag ? 1 : 0), [1]);
+  await group.allReduce(t, 'max');
+  const any = t.item() > 0;
+  t.dispose();
+  return any;
 }
 
 function metricsLine(m: StepMetrics, flopsPerToken: number, peakGflops: number): MetricsLine {
