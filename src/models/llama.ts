@@ -247,7 +247,10 @@ export class LlamaForCausalLM extends Module {
 /** Cross-entropy of logits[:, :-1] against labels[:, 1:], one mean over the batch's non -100 targets. */
 export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
   const [B, T, V] = logits.shape as [number, number, number];
-  const shiftedLogits = logits.narrow(1, 0, T - 1).reshape(B * (T - 1), V);
-  const shiftedLabels = labels.narrow(1, 1, T - 1).reshape(B * (T - 1));
-  return crossEntropy(shiftedLogits, shiftedLabels, { ignoreIndex: -100 });
+  // In a scope: the shifted copy of the logits [B·(T-1), V] goes at once (log_softmax saves only its output).
+  return scope(() => {
+    const shiftedLogits = logits.narrow(1, 0, T - 1).reshape(B * (T - 1), V);
+    const shiftedLabels = labels.narrow(1, 1, T - 1).reshape(B * (T - 1));
+    return crossEntropy(shiftedLogits, shiftedLabels, { ignoreIndex: -100 });
+  });
 }

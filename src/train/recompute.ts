@@ -38,9 +38,12 @@ export function forwardBackwardRecompute(
     // The head in its own scope: the logits [B, T, V] and their copies are freed before the layers recompute.
     const head = scope(() => {
       const h = last.detach().requiresGrad_(true);
-      const logits = linear(decoder.norm.forward(h), (lm.lm_head ?? decoder.embed_tokens).weight).to('float32');
       const attended = prepared.attentionMask ?? batch.attentionMask;
-      const loss = causalLMLoss(logits, prepared.labels!.maskedFill(attended.eq(0), model.config.ignore_index));
+      // Only the loss outlives this inner scope: the logits go before backward (autograd keeps what it needs).
+      const loss = scope(() => {
+        const logits = linear(decoder.norm.forward(h), (lm.lm_head ?? decoder.embed_tokens).weight).to('float32');
+        return causalLMLoss(logits, prepared.labels!.maskedFill(attended.eq(0), model.config.ignore_index));
+      });
       loss.mul(scale).backward();
       return { loss: loss.item(), gradOut: h.grad! };
     });

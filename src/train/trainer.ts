@@ -161,7 +161,8 @@ export class Trainer {
       const mean = this.options.forwardBackward
         ? this.options.forwardBackward(batch, scale)
         : scope(() => {
-            const out = this.model.forward(batch).loss!;
+            // Only the loss outlives the forward: the logits [B, T, V] and every other output go before backward.
+            const out = scope(() => this.model.forward(batch).loss!);
             out.mul(scale).backward();
             return out.item();
           });
