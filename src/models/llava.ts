@@ -65,7 +65,11 @@ export class LlavaForConditionalGeneration extends Module {
     const index = layer < 0 ? layers + 1 + layer : layer;
     if (index < 0 || index > layers)
       throw new Error(`vision_feature_layer ${layer} is outside the tower's ${layers + 1} hidden states`);
-    const selected = this.vision_tower.hiddenState(pixelValues, index);
+    // A frozen tower (every LLaVA stage) runs without a graph, as the reference's torch.no_grad(): nothing it makes
+    // can need a gradient, so autograd's per-op bookkeeping is skipped.
+    const frozen = !pixelValues.requiresGrad && this.vision_tower.parameters().every((p) => !p.requiresGrad);
+    const encode = () => this.vision_tower.hiddenState(pixelValues, index);
+    const selected = frozen ? noGrad(encode) : encode();
     return this.config.vision_feature_select_strategy === 'default'
       ? selected.narrow(1, 1, selected.size(1) - 1)
       : selected;
