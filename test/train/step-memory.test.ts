@@ -1,7 +1,7 @@
 // What a Trainer step holds at its peak, measured in a child process on a model whose float32 logits [B, T, V]
 // dwarf everything else: backward needs the saved log-probabilities and, in turn, their gradient and the logits'
-// gradient: about 3 logits' worth. The logits themselves and the shifted copy cross-entropy reads are not needed
-// once the loss exists; holding them until the step ends made 5.
+// gradient: about 3 logits' worth. The logits themselves are not needed once the loss exists; holding them, and
+// a shifted copy of them for cross-entropy, until the step ended made 5.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
