@@ -258,3 +258,23 @@ export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
     return crossEntropy(logits.reshape(B * T, V), shiftedLabels, { ignoreIndex: -100 });
   });
 }
+
+/**
+ * causalLMLoss of the head's logits, from the last hidden state [B, T, D] and the head's weight [V, D], projecting
+ * only the K positions that have a target: the same loss and gradients, without the logits of positions that
+ * carry none (a LLaVA sample's image slots, the prompt): [K, V] instead of [B, T, V] through the head and softmax.
+ */
+export function causalLMHeadLoss(hidden: Tensor, headWeight: Tensor, labels: Tensor): Tensor {
+  const [B, T, D] = hidden.shape as [number, number, number];
+  return scope(() => {
+    const pad = full([B, 1], -100, { dtype: labels.dtype, device: labels.device });
+    const targets = cat([labels.narrow(1, 1, T - 1), pad], 1).view(B * T); // position t is scored on labels[t + 1]
+    // [K] flat positions with a target, in order: sorting position + B·T·(no target) puts them first.
+    const untargeted = targets.eq(-100);
+    const K = B * T - untargeted.sum().item();
+    const keys = arange(0, B * T, 1, { device: hidden.device }).add(untargeted.to('int64').mul(B * T));
+    const kept = keys.sort().values.narrow(0, 0, K);
+    const logits = linear(hidden.reshape(B * T, D).indexSelect(0, kept), headWeight).to('float32'); // [K, V]
+    return crossEntropy(logits, targets.indexSelect(0, kept));
+  });
+}

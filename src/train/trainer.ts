@@ -22,9 +22,9 @@ export interface MicroBatchSource {
   epoch(epoch: number, start: number): AsyncIterator<MicroBatch>;
 }
 
-/** A model whose forward gives the mean next-token loss over the micro-batch's targets. */
+/** A model whose loss() gives the mean next-token loss over the micro-batch's targets. */
 export interface TrainableModel {
-  forward(batch: MicroBatch): { loss?: Tensor };
+  loss(batch: MicroBatch): Tensor;
   train(mode?: boolean): unknown;
 }
 
@@ -161,8 +161,8 @@ export class Trainer {
       const mean = this.options.forwardBackward
         ? this.options.forwardBackward(batch, scale)
         : scope(() => {
-            // Only the loss outlives the forward: the logits [B, T, V] and every other output go before backward.
-            const out = scope(() => this.model.forward(batch).loss!);
+            // Only the loss outlives the forward: every other tensor it made goes before backward.
+            const out = scope(() => this.model.loss(batch));
             out.mul(scale).backward();
             return out.item();
           });
