@@ -3,6 +3,7 @@ export {
   LlamaForCausalLM,
   LlamaModel,
   causalMask,
+  causalLMHeadLoss,
   causalLMLoss,
   type CausalLMOutput,
   type DecoderInput,

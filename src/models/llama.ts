@@ -1,7 +1,7 @@
 // LLaMA-family decoder, module for module and name for name as transformers' modeling_llama
 // (4.40, eager attention), so checkpoint keys map one to one and parity can be read line by line.
 import { Embedding, Linear, Module, ModuleList, RMSNorm } from '../nn/index.js';
-import { arange, crossEntropy, full, linear, scope, silu, zeros, type Tensor } from '../torch/index.js';
+import { arange, cat, crossEntropy, full, linear, scope, silu, zeros, type Tensor } from '../torch/index.js';
 import type { LlamaConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
 import { applyRotary, RotaryEmbedding } from './rope.js';
@@ -244,10 +244,37 @@ export class LlamaForCausalLM extends Module {
   }
 }
 
-/** Cross-entropy of logits[:, :-1] against labels[:, 1:], one mean over the batch's non -100 targets. */
+/**
+ * Cross-entropy of logits[:, :-1] against labels[:, 1:], one mean over the batch's non -100 targets. The labels
+ * move left instead of the logits (position t is scored against labels[t + 1], the last position against -100):
+ * the same targets and mean, while the logits [B·T, V] are read as a view, with no shifted copy in forward
+ * and no zero-padded copy of their gradient in backward.
+ */
 export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
   const [B, T, V] = logits.shape as [number, number, number];
-  const shiftedLogits = logits.narrow(1, 0, T - 1).reshape(B * (T - 1), V);
-  const shiftedLabels = labels.narrow(1, 1, T - 1).reshape(B * (T - 1));
-  return crossEntropy(shiftedLogits, shiftedLabels, { ignoreIndex: -100 });
+  return scope(() => {
+    const none = full([B, 1], -100, { dtype: labels.dtype, device: labels.device });
+    const shiftedLabels = cat([labels.narrow(1, 1, T - 1), none], 1).view(B * T);
+    return crossEntropy(logits.reshape(B * T, V), shiftedLabels, { ignoreIndex: -100 });
+  });
+}
+
+/**
+ * causalLMLoss of the head's logits, from the last hidden state [B, T, D] and the head's weight [V, D], projecting
+ * only the K positions that have a target: the same loss and gradients, without the logits of positions that
+ * carry none (a LLaVA sample's image slots, the prompt): [K, V] instead of [B, T, V] through the head and softmax.
+ */
+export function causalLMHeadLoss(hidden: Tensor, headWeight: Tensor, labels: Tensor): Tensor {
+  const [B, T, D] = hidden.shape as [number, number, number];
+  return scope(() => {
+    const pad = full([B, 1], -100, { dtype: labels.dtype, device: labels.device });
+    const targets = cat([labels.narrow(1, 1, T - 1), pad], 1).view(B * T); // position t is scored on labels[t + 1]
+    // [K] flat positions with a target, in order: sorting position + B·T·(no target) puts them first.
+    const untargeted = targets.eq(-100);
+    const K = B * T - untargeted.sum().item();
+    const keys = arange(0, B * T, 1, { device: hidden.device }).add(untargeted.to('int64').mul(B * T));
+    const kept = keys.sort().values.narrow(0, 0, K);
+    const logits = linear(hidden.reshape(B * T, D).indexSelect(0, kept), headWeight).to('float32'); // [K, V]
+    return crossEntropy(logits, targets.indexSelect(0, kept));
+  });
 }

@@ -6,7 +6,7 @@ import { noGrad, scope, zeros, type Tensor } from '../torch/index.js';
 import { generate, type GenerationOptions } from './generate.js';
 import { CLIPVisionModel } from './clip.js';
 import { llavaConfigJson, type LlavaConfig } from './config.js';
-import { causalLMLoss, LlamaForCausalLM, type CausalLMOutput, type DecoderInput } from './llama.js';
+import { causalLMHeadLoss, causalLMLoss, LlamaForCausalLM, type CausalLMOutput, type DecoderInput } from './llama.js';
 import { spliceImageFeatures } from './merge.js';
 import { MultiModalProjector } from './projector.js';
 import { loadLlava } from './hf-layout.js';
@@ -65,7 +65,11 @@ export class LlavaForConditionalGeneration extends Module {
     const index = layer < 0 ? layers + 1 + layer : layer;
     if (index < 0 || index > layers)
       throw new Error(`vision_feature_layer ${layer} is outside the tower's ${layers + 1} hidden states`);
-    const selected = this.vision_tower.hiddenState(pixelValues, index);
+    // A frozen tower (every LLaVA stage) runs without a graph, as the reference's torch.no_grad(): nothing it makes
+    // can need a gradient, so autograd's per-op bookkeeping is skipped.
+    const frozen = !pixelValues.requiresGrad && this.vision_tower.parameters().every((p) => !p.requiresGrad);
+    const encode = () => this.vision_tower.hiddenState(pixelValues, index);
+    const selected = frozen ? noGrad(encode) : encode();
     return this.config.vision_feature_select_strategy === 'default'
       ? selected.narrow(1, 1, selected.size(1) - 1)
       : selected;
@@ -121,6 +125,20 @@ export class LlavaForConditionalGeneration extends Module {
     for (const t of [prefill.inputsEmbeds, prefill.attentionMask, prefill.positionIds, prefill.labels])
       if (t && !given.has(t)) t.dispose();
     return sequences;
+  }
+
+  /**
+   * The training loss alone, equal to forward's: the head projects only the positions that have a target (the
+   * image slots and prompts carry none), and no logits are returned.
+   */
+  loss(input: LlavaInput): Tensor {
+    const { labels, ...decoderInput } = this.prepareInputs(input);
+    if (!labels) throw new Error('LLaVA: loss() needs labels');
+    const lm = this.language_model;
+    const { lastHiddenState } = lm.model.forward(decoderInput);
+    const attended = decoderInput.attentionMask;
+    const masked = attended ? labels.maskedFill(attended.eq(0), this.config.ignore_index) : labels;
+    return causalLMHeadLoss(lastHiddenState, (lm.lm_head ?? lm.model.embed_tokens).weight, masked);
   }
 
   /** logits [B, L', V] over the expanded sequence; loss as transformers: mean over non -100 targets at attended positions. */

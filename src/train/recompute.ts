@@ -5,8 +5,8 @@
 // before; finally the spliced embeddings (projector, embed_tokens) take the first layer's input gradient. The
 // same operators run on the same inputs as the plain pass, so loss and gradients are the plain run's, while only
 // one layer's activations are alive at a time.
-import { causalLMLoss, type LlavaForConditionalGeneration } from '../models/index.js';
-import { arange, linear, noGrad, scope, type Tensor } from '../torch/index.js';
+import { causalLMHeadLoss, type LlavaForConditionalGeneration } from '../models/index.js';
+import { arange, noGrad, scope, type Tensor } from '../torch/index.js';
 import { causalMask } from '../models/index.js';
 import type { MicroBatch } from './trainer.js';
 
@@ -38,9 +38,12 @@ export function forwardBackwardRecompute(
     // The head in its own scope: the logits [B, T, V] and their copies are freed before the layers recompute.
     const head = scope(() => {
       const h = last.detach().requiresGrad_(true);
-      const logits = linear(decoder.norm.forward(h), (lm.lm_head ?? decoder.embed_tokens).weight).to('float32');
       const attended = prepared.attentionMask ?? batch.attentionMask;
-      const loss = causalLMLoss(logits, prepared.labels!.maskedFill(attended.eq(0), model.config.ignore_index));
+      // Only the loss outlives this inner scope: the head's logits go before backward (autograd keeps what it needs).
+      const loss = scope(() => {
+        const labels = prepared.labels!.maskedFill(attended.eq(0), model.config.ignore_index);
+        return causalLMHeadLoss(decoder.norm.forward(h), (lm.lm_head ?? decoder.embed_tokens).weight, labels);
+      });
       loss.mul(scale).backward();
       return { loss: loss.item(), gradOut: h.grad! };
     });

@@ -28,9 +28,9 @@ export interface MicroBatchSource {
   epoch(epoch: number, start: number): AsyncIterator<MicroBatch>;
 }
 
-/** A model whose forward gives the mean next-token loss over the micro-batch's targets. */
+/** A model whose loss() gives the mean next-token loss over the micro-batch's targets. */
 export interface TrainableModel {
-  forward(batch: MicroBatch): { loss?: Tensor };
+  loss(batch: MicroBatch): Tensor;
   train(mode?: boolean): unknown;
 }
 
@@ -325,7 +325,8 @@ export class Trainer {
   #forwardBackward(batch: MicroBatch, scale: number): number {
     if (this.options.forwardBackward) return this.options.forwardBackward(batch, scale);
     return scope(() => {
-      const out = this.model.forward(batch).loss!;
+      // Only the loss outlives the forward: every other tensor it made goes before backward.
+      const out = scope(() => this.model.loss(batch));
       out.mul(scale).backward();
       return out.item();
     });
