@@ -1,7 +1,8 @@
 // The next token of each row of a decode step, each row with its own settings: greedy at temperature 0, else
 // transformers' sampling processors in its order (temperature, top-k, top-p) and one draw from the request's own
 // seeded generator, so a seeded request samples the same tokens whoever shares its batch.
-import { cat, full, noGrad, scope, type Tensor } from '../torch/index.js';
+import { noGrad, scope, type Tensor } from '../torch/index.js';
+import { processLogits, sampleRows as drawRows } from '../models/sampling.js';
 
 export interface SamplingParams {
   /** 0: greedy. */
@@ -22,32 +23,9 @@ export function sampleRows(logits: Tensor, params: SamplingParams[], draw: (() =
   );
 }
 
-/** logits [V] -> the first id whose cumulative probability passes u·total: a draw from the processed softmax. */
+/** logits [V] -> one id: generate()'s own processors and sampler, on this row with this request's draw. */
 function sampleRow(logits: Tensor, p: SamplingParams, u: number): number {
-  let scores = p.temperature !== 1 ? logits.div(p.temperature) : logits;
-  const V = scores.size(0);
-  if (p.topK > 0 && p.topK < V) {
-    const kth = scores.topk(p.topK, -1).values.narrow(0, p.topK - 1, 1);
-    scores = scores.maskedFill(scores.lt(kth), -Infinity);
-  }
-  if (p.topP < 1) {
-    // Ascending sort; drop the low tail whose mass is at most 1 - topP, always keeping the most likely token.
-    const { values, indices } = scores.sort(-1, false);
-    const tail = values
-      .softmax(-1)
-      .cumsum(-1)
-      .le(1 - p.topP)
-      .narrow(0, 0, V - 1);
-    const remove = cat([tail, full([1], false, { device: scores.device })]);
-    scores = scores.maskedFill(remove.scatter(0, indices, remove), -Infinity);
-  }
-  const cdf = scores.softmax(-1).cumsum(0);
-  const total = cdf.select(0, V - 1).item();
-  return Math.min(
-    cdf
-      .le(u * total)
-      .sum()
-      .item(),
-    V - 1,
-  );
+  const options = { doSample: true, temperature: p.temperature, topK: p.topK, topP: p.topP, repetitionPenalty: 1 };
+  const scores = processLogits(logits.unsqueeze(0), [[]], options); // [1, V]
+  return Number(drawRows(scores.softmax(-1), [u]).item());
 }
