@@ -1,0 +1,51 @@
+// Every hyperparameter of `llava demo` in one place: the procedural world, the stage-0 encoders that stand in for
+// CLIP and Vicuna (nothing pretrained can be downloaded here), stages 1 and 2, and the evaluation. `--quick`
+// (the test suite's run) shrinks only the counts, never the shapes, so both runs exercise the same code.
+
+export const WORLD = {
+  imageSize: 64, // px, square; the CLIP tower sees it unresized
+  shapes: ['circle', 'square', 'triangle', 'cross'] as const,
+  colours: ['red', 'green', 'blue', 'yellow', 'purple', 'orange'] as const,
+  sizes: { small: 14, large: 22 } as const, // px, the side of an object's box
+  maxObjects: 4, // 1..maxObjects objects, each shape at most once so "the circle" names one object
+  trainImages: 3000,
+  heldOutImages: 200,
+  seed: 0,
+};
+
+export const CLIP = {
+  // CLIPVisionConfig / CLIPTextConfig fields, as transformers names them
+  vision: { hidden_size: 64, intermediate_size: 256, num_hidden_layers: 4, num_attention_heads: 4, patch_size: 8 },
+  text: { hidden_size: 64, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, max_position: 32 },
+  projection_dim: 64,
+  steps: 600,
+  batchSize: 64,
+  learningRate: 1e-3,
+  seed: 0,
+};
+
+export const LLM = {
+  // LlamaConfig fields; vocab_size comes from the tokenizer built over the world's text
+  hidden_size: 128,
+  intermediate_size: 344,
+  num_hidden_layers: 4,
+  num_attention_heads: 4,
+  max_position_embeddings: 256,
+  steps: 400,
+  batchSize: 32,
+  learningRate: 2e-3,
+  seed: 0,
+};
+
+export const STAGE1 = { images: 3000, batchSize: 32, learningRate: 2e-3, epochs: 1 };
+export const STAGE2 = { images: 1500, batchSize: 16, learningRate: 5e-4, projectorLearningRate: 1e-3, epochs: 1 };
+
+/** The test suite's shortened run: the same pipeline with small counts (minutes become seconds). */
+export const QUICK = {
+  trainImages: 48,
+  heldOutImages: 12,
+  clipSteps: 6,
+  llmSteps: 6,
+  stage1Images: 32,
+  stage2Images: 16,
+};
