@@ -43,7 +43,14 @@ export type MemoryEstimate = {
 export function estimateMemory(
   config: LlavaConfig,
   counts: ParameterCounts,
-  run: { batchSize: number; sequenceLength: number; bf16: boolean; gradientCheckpointing: boolean },
+  run: {
+    batchSize: number;
+    sequenceLength: number;
+    /** Positions that can carry a label (the text tokens): the only ones the LM head scores in training. */
+    textLength: number;
+    bf16: boolean;
+    gradientCheckpointing: boolean;
+  },
 ): MemoryEstimate {
   const all = Object.values(counts).reduce((n, c) => n + c.total, 0);
   const trainable = Object.values(counts).reduce((n, c) => n + c.trainable, 0);
@@ -57,7 +64,9 @@ export function estimateMemory(
   // 2.7·h gated vs 4·h) is within the formula's accuracy.
   const perLayer = s * b * h * (34 + (5 * a * s) / h) * (width / 2);
   const layerInputs = s * b * h * width * t.num_hidden_layers;
-  const logits = s * b * t.vocab_size * 4 * 3; // fp32 logits, their softmax and gradient
+  // Two fp32 [K, V] tensors over the labelled positions only (causalLMHeadLoss): the log-softmax that backward keeps
+  // and its gradient (the Trainer frees the logits themselves before backward).
+  const logits = Math.min(s, run.textLength) * b * t.vocab_size * 4 * 2;
   const activations = (run.gradientCheckpointing ? perLayer + layerInputs : perLayer * t.num_hidden_layers) + logits;
   return { parameters, gradients, optimizer, activations, total: parameters + gradients + optimizer + activations };
 }

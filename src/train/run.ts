@@ -87,6 +87,7 @@ function memoryFor(recipe: Recipe, model: LlavaForConditionalGeneration, counts:
   return estimateMemory(model.config, counts, {
     batchSize: recipe.per_device_train_batch_size,
     sequenceLength: (recipe.model_max_length ?? 2048) + imageTokens,
+    textLength: recipe.model_max_length ?? 2048,
     bf16: recipe.bf16,
     gradientCheckpointing: recipe.gradient_checkpointing,
   });
