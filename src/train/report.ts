@@ -26,7 +26,7 @@ export type MetricsLine = {
 
 let chartJs: string | undefined;
 /** Chart.js's UMD build, read once from the installed package. */
-function chartSource(): string {
+export function chartSource(): string {
   const entry = createRequire(import.meta.url).resolve('chart.js'); // .../chart.js/dist/chart.cjs
   chartJs ??= readFileSync(join(dirname(entry), 'chart.umd.min.js'), 'utf8');
   return chartJs;
@@ -66,4 +66,4 @@ for (const [key, points] of Object.entries(data))
   writeFileAtomic(path, (fd) => writeAll(fd, Buffer.from(html)));
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+export const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
