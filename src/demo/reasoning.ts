@@ -1,6 +1,6 @@
 // The complex-reasoning questions of the world (the data engine's third type and LLaVA-Bench's "complex"): each
 // asks for a step beyond naming what is seen (ordering, grouping, what changes when a shape is removed, what
-// stands out), leaves the visual details out of the question as the prompt asks, and is answered by first stating
+// stands out, why a picture is clear), leaves the visual details out of the question as the prompt asks, and is answered by first stating
 // the relevant facts and then reasoning from them.
 
 import {
@@ -99,14 +99,14 @@ export const COMPLEX_TEMPLATES: Template[] = [
     },
   },
   {
-    name: 'pair',
-    ask: (scene) =>
-      scene.objects.length === 1 ? 'What could be added to give this shape a partner of the same colour?' : undefined,
-    pattern: /^What could be added to give this shape a partner/,
+    name: 'single',
+    ask: (scene) => (scene.objects.length === 1 ? 'Why is it easy to tell what this picture shows?' : undefined),
+    pattern: /^Why is it easy to tell what this picture shows/,
     answer: (scene) => {
+      if (scene.objects.length !== 1)
+        return `The image shows ${inventory(scene.objects, true)}, each in its own colour and clearly outlined against the light background.`;
       const o = scene.objects[0]!;
-      const spare = WORLD.shapes.find((s) => !scene.objects.some((x) => x.shape === s))!;
-      return `The image shows a single shape: ${article(objectName(o, true))} ${placeOf(o)}. A partner of the same colour would be another ${o.colour} shape, for example ${article(`${o.colour} ${spare}`)}; the picture would then show two ${o.colour} shapes.`;
+      return `The image shows a single shape: ${article(objectName(o, true))} ${placeOf(o)}. Nothing else is in the picture, and its ${o.colour} colour stands out against the plain light background, so there is nothing to confuse it with.`;
     },
   },
 ];
