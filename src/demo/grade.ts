@@ -103,12 +103,13 @@ export function claimsOf(scene: Scene, question: string, answer: string): Claims
   return claims;
 }
 
-/** How many facts a full answer to `question` would state: one for a single-fact question, else each object and the count. */
+/** Facts a full answer to `question` states: one for a single-fact question, each object for the inventory,
+ * each object and the count for descriptions and reasoning. */
 function factsAskedFor(scene: Scene, question: string): number {
   const name = recognise(question)?.template.name;
   if (name && ['existence', 'colour', 'count', 'where', 'side', 'size', 'extreme', 'same-colour'].includes(name))
     return 1;
-  return scene.objects.length + 1;
+  return name === 'inventory' ? scene.objects.length : scene.objects.length + 1;
 }
 
 export function scoreAnswer(scene: Scene, question: string, answer: string): { score: number; claims: Claims } {

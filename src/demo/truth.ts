@@ -40,9 +40,15 @@ export function description(scene: Scene, pick: Pick): string {
     return `${i === 0 ? capitalise(article(objectName(o, true))) : article(objectName(o, true))} ${verb} ${placeOf(o)}`;
   });
   const opener = pick(['The image shows', 'This picture contains', n === 1 ? 'There is' : 'There are']);
-  const parts = [`${opener} ${countPhrase(n)} on a light background.`, `${listPhrase(places)}.`];
+  const background = pick(['on a light background', 'on a plain light background', 'against a pale background']);
+  const parts = [`${opener} ${countPhrase(n)} ${background}.`, `${listPhrase(places)}.`];
   const order = leftToRight(scene);
-  if (order && n > 1) parts.push(`From left to right, the shapes are ${listPhrase(order.map((o) => named(o)))}.`);
+  if (order && n > 1) {
+    const names = listPhrase(order.map((o) => named(o)));
+    parts.push(pick([`From left to right, the shapes are ${names}.`, `Reading from left to right: ${names}.`]));
+  }
+  if (n === 1) parts.push(pick(['Nothing else is in the picture.', 'It is the only shape in the picture.', '']));
+  else parts.push(pick([`The colours are ${listPhrase([...new Set(scene.objects.map((o) => o.colour))])}.`, '']));
   const large = scene.objects.filter((o) => o.size === 'large').length;
   if (n > 1)
     parts.push(
@@ -52,7 +58,7 @@ export function description(scene: Scene, pick: Pick): string {
           ? 'All of them are large.'
           : `${capitalise(NUMBER_WORDS[large]!)} of them ${large === 1 ? 'is' : 'are'} large and ${NUMBER_WORDS[n - large]} ${n - large === 1 ? 'is' : 'are'} small.`,
     );
-  return parts.join(' ');
+  return parts.filter((p) => p !== '').join(' ');
 }
 
 export const TEMPLATES: Template[] = [
