@@ -32,7 +32,7 @@ const SHAPES = WORLD.shapes.join('|');
 const PLACE = '((?:at|on|in) the (?:top|bottom|left|right|middle)(?: (?:left|right))?)';
 const NUMBER = `(${NUMBER_WORDS.join('|')}|\\d+)`;
 const NEGATION = /\b(no|not|isn't|aren't|neither|nor)\b/;
-const COUNTERFACTUAL = /\b(would|leaves|taken away|remain|added|another)\b/;
+const COUNTERFACTUAL = /\b(would|leaves|taken away|remain|added|another|fewer)\b/;
 
 export interface Claims {
   true: string[];
@@ -78,13 +78,27 @@ export function claimsOf(scene: Scene, question: string, answer: string): Claims
     for (const m of rest.matchAll(new RegExp(`\\b(${SHAPES}) is (${COLOURS}|small|large)\\b`, 'g'))) {
       const o = objectWith(scene, m[1]!);
       if (o && !negated) claim(o.colour === m[2] || o.size === m[2], m[0]);
+      rest = rest.replace(m[0], ' ');
     }
+    // A colour named on its own ("two colours: red and blue") claims some shape has it.
+    if (!negated)
+      for (const m of rest.matchAll(new RegExp(`\\b(${COLOURS})\\b`, 'g')))
+        claim(
+          scene.objects.some((o) => o.colour === m[1]),
+          `something ${m[1]}`,
+        );
     for (const m of sentence.matchAll(new RegExp(`\\b(${SHAPES}) (?:is |sits |is placed )?${PLACE}`, 'g'))) {
       const o = objectWith(scene, m[1]!);
       const where = parseWhere(m[2]!);
       if (o && where && !negated) {
+        // Only the axes the phrase names: "on the left" says nothing of top or bottom, "in the middle" of both.
         const z = zone(o.box);
-        claim(z.h === where.h && z.v === where.v, m[0]);
+        const named =
+          m[2]! === 'in the middle' ? ['h', 'v'] : (['h', 'v'] as const).filter((a) => where[a] !== 'middle');
+        claim(
+          named.every((a) => z[a as 'h' | 'v'] === where[a as 'h' | 'v']),
+          m[0],
+        );
       }
     }
     if (!COUNTERFACTUAL.test(sentence)) {

@@ -117,7 +117,7 @@ export const COMPLEX_TEMPLATES: Template[] = [
       });
       const verdict =
         colours.length === scene.objects.length
-          ? `every shape has its own colour, so each group holds one shape`
+          ? `every shape has its own colour, so each group is a single shape`
           : colours.length === 1
             ? 'they all share one colour, so they form a single group'
             : `some shapes share a colour`;

@@ -33,11 +33,11 @@ const pairs = (turns: { question: string; answer: string }[]) =>
 
 /** Several plain questions (distinct templates) and one harder one, as the conversation prompt asks. */
 function conversation(scene: Scene, pick: Pick): string {
-  const asked = TEMPLATES.map((t) => ({ t, q: t.ask(scene, pick) })).filter((x) => x.q !== undefined);
+  const asked = TEMPLATES.map((t) => t.ask(scene, pick)).filter((q): q is string => q !== undefined);
   const turns: { question: string; answer: string }[] = [];
   while (turns.length < 4 && asked.length > 0) {
-    const { q } = asked.splice(pick(asked.map((_, i) => i)), 1)[0]!;
-    turns.push({ question: q!, answer: answerTruly(scene, q!, pick) });
+    const question = asked.splice(pick(asked.map((_, i) => i)), 1)[0]!;
+    turns.push({ question, answer: answerTruly(scene, question, pick) });
   }
   const hard = complexQuestion(scene, pick);
   turns.push({ question: hard, answer: answerTruly(scene, hard, pick) });

@@ -163,7 +163,8 @@ export const TEMPLATES: Template[] = [
     pattern: /^Are all the shapes the same colou?r/,
     answer: (scene) => {
       const colours = [...new Set(scene.objects.map((o) => o.colour))];
-      if (colours.length === 1) return `Yes, all ${countPhrase(scene.objects.length)} are ${colours[0]}.`;
+      const all = scene.objects.length === 2 ? 'both shapes' : `all ${countPhrase(scene.objects.length)}`;
+      if (colours.length === 1) return `Yes, ${all} are ${colours[0]}.`;
       return `No, they have ${NUMBER_WORDS[colours.length]} different colours: ${listPhrase(colours)}.`;
     },
   },

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { evalPope } from '../../src/eval/pope.js';
+import { readQuestionFile } from '../../src/eval/questions.js';
+import { worldTexts } from '../../src/demo/texts.js';
 import { benchQuestions } from '../../src/demo/bench.js';
 import {
   exactMatchQuestions,
@@ -77,6 +79,11 @@ test('POPE files: a perfect answer file scores 1.0, an all-yes one 0.5 with yes 
     );
     return evalPope({ annotationDir: popeDir, questionFile: questions, resultFile: path, byId: true })[0]!;
   };
+  // The answer scripts' reader takes the file as it takes the reference's question files.
+  assert.deepEqual(
+    readQuestionFile(questions).map((q) => [q.questionId, q.image, q.text]),
+    lines.map((l) => [l.question_id, l.image, l.text]),
+  );
   const perfect = answers((l) => (l.kind === 'existence' ? (l.answer === 'yes' ? 'Yes' : 'No') : l.answer));
   assert.equal(perfect.category, 'existence');
   assert.equal(perfect.accuracy, 1);
@@ -115,4 +122,14 @@ test('bench questions: conv, detail and complex per image, numbered from 0', () 
     ],
   );
   assert.ok(qs.every((q) => q.text.length > 10 && !q.text.includes('undefined')));
+});
+
+test('worldTexts: every caption, question and answer the world can show the language model, the same each time', () => {
+  const scenes = heldOut.slice(0, 5);
+  const texts = worldTexts(scenes, 0);
+  assert.deepEqual(worldTexts(scenes, 0), texts);
+  const all = new Set(texts);
+  for (const l of exactMatchQuestions(scenes, 0)) assert.ok(all.has(l.text) && all.has(l.answer));
+  for (const q of benchQuestions(scenes, 0)) assert.ok(all.has(q.text));
+  assert.ok(texts.some((t) => t.startsWith('Question:') === false && t.includes('From left to right')));
 });

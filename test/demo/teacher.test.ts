@@ -17,6 +17,7 @@ import {
 } from '../../src/datagen/index.js';
 import { parseScore, readJsonl, readJudgeInputs, runJudge, runReference } from '../../src/eval/index.js';
 import { writeBench } from '../../src/demo/bench.js';
+import { claimsOf } from '../../src/demo/grade.js';
 import { startTeacher, type Teacher } from '../../src/demo/teacher.js';
 import { makeWorld, sceneContext, type Scene } from '../../src/demo/world.js';
 
@@ -75,11 +76,14 @@ test('the data engine against the teacher: all three types for every scene, no r
       const scene = train.find((s) => s.id === record.id)!;
       const turns = record.conversations.length / 2;
       assert.ok(type === 'conversation' ? turns >= 3 : turns === 1, `${type} ${turns} turns`);
-      const said = record.conversations
-        .filter((t) => t.from === 'gpt')
-        .map((t) => t.value)
-        .join('\n');
-      assert.deepEqual(falseMentions(scene, said), [], said);
+      for (let i = 0; i < record.conversations.length; i += 2) {
+        const question = record.conversations[i]!.value.replace('<image>\n', '');
+        const answer = record.conversations[i + 1]!.value;
+        assert.deepEqual(falseMentions(scene, answer), [], answer);
+        // Places, sizes and counts too, read as the judge reads them, against the true boxes: the conversation
+        // prompt shows captions only, so this checks the places the captions gave back.
+        assert.deepEqual(claimsOf(scene, question, answer).false, [], `${question}\n${answer}`);
+      }
     }
   }
 });
