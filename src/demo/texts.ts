@@ -1,7 +1,8 @@
 // Every sentence the world can put in front of the language model, for building the stage-0 tokenizer and the
 // LLM's text corpus: the captions, the short-answer questions and answers (evaluation and training mix), the
 // benchmark's questions with their reference answers, and the teacher's replies of all three data-engine types
-// (split into their questions and answers as the data engine parses them).
+// (split into their questions and answers as the data engine parses them). `<image>` is left out: it is the
+// tokenizer's special token, not text.
 
 import { renderContext } from '../datagen/context.js';
 import { DETAIL_INSTRUCTIONS } from '../datagen/instructions.js';
@@ -26,6 +27,7 @@ export function worldTexts(scenes: Scene[], seed = 0): string[] {
     for (const q of benchQuestions([scene], seed)) texts.push(q.text, referenceReply(boxed, q.text));
   }
   for (const q of exactMatchQuestions(scenes, seed)) texts.push(q.text, q.answer);
-  for (const r of shortAnswerRecords(scenes, seed)) for (const turn of r.conversations) texts.push(turn.value);
+  for (const r of shortAnswerRecords(scenes, seed))
+    for (const turn of r.conversations) texts.push(turn.value.replace('<image>\n', ''));
   return texts;
 }

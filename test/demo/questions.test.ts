@@ -10,6 +10,7 @@ import { after, test } from 'node:test';
 import { evalPope } from '../../src/eval/pope.js';
 import { readQuestionFile } from '../../src/eval/questions.js';
 import { worldTexts } from '../../src/demo/texts.js';
+import { CHANCE, exactMatchScores } from '../../src/demo/exact-match.js';
 import { benchQuestions } from '../../src/demo/bench.js';
 import {
   exactMatchQuestions,
@@ -132,4 +133,23 @@ test('worldTexts: every caption, question and answer the world can show the lang
   for (const l of exactMatchQuestions(scenes, 0)) assert.ok(all.has(l.text) && all.has(l.answer));
   for (const q of benchQuestions(scenes, 0)) assert.ok(all.has(q.text));
   assert.ok(texts.some((t) => t.startsWith('Question:') === false && t.includes('From left to right')));
+});
+
+test('exact-match scores per kind: normalised answers count, a missing one is wrong, chance is uniform guessing', () => {
+  const lines = exactMatchQuestions(heldOut.slice(0, 10), 0);
+  const dressed = (l: (typeof lines)[number]) =>
+    l.kind === 'existence'
+      ? l.answer === 'yes'
+        ? 'Yes, there is.'
+        : 'No.'
+      : l.kind === 'count'
+        ? ['zero', 'one', 'two', 'three', 'four'][Number(l.answer)]!
+        : `${l.answer[0]!.toUpperCase()}${l.answer.slice(1)}.`;
+  const all = exactMatchScores(lines, new Map(lines.map((l) => [l.question_id, dressed(l)])));
+  for (const kind of ['colour', 'count', 'position', 'existence'] as const) assert.equal(all[kind].accuracy, 1, kind);
+  const none = exactMatchScores(lines, new Map());
+  assert.equal(none.colour.correct, 0);
+  assert.equal(none.colour.total, 10);
+  assert.equal(none.existence.total, 20);
+  assert.deepEqual(CHANCE, { colour: 1 / 6, count: 1 / 4, position: 1 / 2, existence: 1 / 2 });
 });
