@@ -31,11 +31,23 @@ function seedOf(id: string): number {
   return createHash('sha256').update(id).digest().readUInt32BE(0);
 }
 
+/** Mulberry32: the per-pixel noise needs 4096 draws an image, which the BigInt generator makes 10x slower. */
+function fastNoise(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** RGB bytes, row-major [size, size, 3]. */
 export function renderScene(scene: Scene, size: number = WORLD.imageSize): Buffer {
   const next = rng(seedOf(scene.id));
   // Background channels 222..252 (tint 225..249, noise ±3): far from every fill colour in at least one channel.
   const tint = [0, 1, 2].map(() => 225 + Math.floor(next() * 25));
+  const noiseDraw = fastNoise(Math.floor(next() * 2 ** 32));
   const pixels = Buffer.alloc(size * size * 3);
   const scale = WORLD.imageSize / size;
   for (let py = 0; py < size; py++) {
@@ -45,7 +57,7 @@ export function renderScene(scene: Scene, size: number = WORLD.imageSize): Buffe
       let colour: readonly number[] | undefined;
       for (const o of scene.objects) if (insideShape(o.shape, o.box, x, y)) colour = COLOUR_RGB[o.colour];
       const at = (py * size + px) * 3;
-      const noise = Math.floor(next() * 7) - 3;
+      const noise = Math.floor(noiseDraw() * 7) - 3;
       for (let c = 0; c < 3; c++) pixels[at + c] = colour ? colour[c]! : tint[c]! + noise;
     }
   }

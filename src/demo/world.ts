@@ -94,15 +94,18 @@ export async function writeWorld(dir: string, options: WorldOptions): Promise<Wo
     ['train.jsonl', world.train],
     ['heldout.jsonl', world.heldOut],
   ] as const) {
-    const lines: string[] = [];
-    for (const scene of scenes) {
-      const ctx = sceneContext(scene, options.seed);
-      const png = await sharp(renderScene(scene, size), { raw: { width: size, height: size, channels: 3 } })
-        .png()
-        .toBuffer();
-      writeFileSync(join(dir, 'images', ctx.image), png);
-      lines.push(contextLine(ctx));
+    const contexts = scenes.map((scene) => sceneContext(scene, options.seed));
+    // PNG encoding runs on libuv's pool: a batch at a time keeps its threads busy without holding every image.
+    for (let start = 0; start < scenes.length; start += 32) {
+      await Promise.all(
+        scenes.slice(start, start + 32).map(async (scene, k) => {
+          const raw = { width: size, height: size, channels: 3 } as const;
+          const png = await sharp(renderScene(scene, size), { raw }).png().toBuffer();
+          writeFileSync(join(dir, 'images', contexts[start + k]!.image), png);
+        }),
+      );
     }
+    const lines = contexts.map(contextLine);
     writeFileSync(join(dir, name), lines.map((l) => `${l}\n`).join(''));
   }
   return world;
