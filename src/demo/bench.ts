@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { rng } from '../data/rng.js';
 import { picker } from './phrases.js';
 import { COMPLEX_TEMPLATES } from './reasoning.js';
-import type { Scene } from './scene.js';
+import { sceneIndex, type Scene } from './scene.js';
 import { TEMPLATES } from './truth.js';
 import { contextLine, sceneContext } from './world.js';
 
@@ -28,7 +28,7 @@ export interface BenchQuestion {
 export function benchQuestions(scenes: Scene[], seed: number): BenchQuestion[] {
   const out: BenchQuestion[] = [];
   for (const scene of scenes) {
-    const pick = picker(rng(seed, Number(scene.id.slice(1)), 4));
+    const pick = picker(rng(seed, sceneIndex(scene.id), 4));
     const asked = (templates: typeof TEMPLATES) =>
       pick(templates.map((t) => t.ask(scene, pick)).filter((q): q is string => q !== undefined));
     const image = `${scene.id}.png`;

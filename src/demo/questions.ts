@@ -13,7 +13,7 @@ import { permutation, rng } from '../data/rng.js';
 import type { InstructionRecord } from '../datagen/record.js';
 import { WORLD } from './config.js';
 import { article, picker, type Pick } from './phrases.js';
-import { objectWith, zone, type Scene } from './scene.js';
+import { objectWith, sceneIndex, zone, type Scene } from './scene.js';
 
 export const SHORT_ANSWER_SUFFIX = '\nAnswer the question using a single word or phrase.';
 export const QUESTION_KINDS = ['colour', 'count', 'position', 'existence'] as const;
@@ -92,7 +92,7 @@ export interface QuestionLine {
 export function exactMatchQuestions(scenes: Scene[], seed: number): QuestionLine[] {
   const lines: QuestionLine[] = [];
   scenes.forEach((scene, i) => {
-    const pick = picker(rng(seed, Number(scene.id.slice(1)), 2));
+    const pick = picker(rng(seed, sceneIndex(scene.id), 2));
     for (const q of evalQuestions(scene, pick, i % 2 === 0)) {
       const text = q.question + SHORT_ANSWER_SUFFIX;
       lines.push({
@@ -129,7 +129,7 @@ export function writeExactMatch(dir: string, lines: QuestionLine[]): { questions
  */
 export function shortAnswerRecords(scenes: Scene[], seed: number, turns = 6): InstructionRecord[] {
   return scenes.map((scene, i) => {
-    const next = rng(seed, Number(scene.id.slice(1)), 3);
+    const next = rng(seed, sceneIndex(scene.id), 3);
     const pick = picker(next);
     const colours = scene.objects.map((o) => ({
       kind: 'colour' as const,

@@ -43,6 +43,13 @@ export function sceneId(index: number): string {
   return `w${String(index).padStart(6, '0')}`;
 }
 
+/** The index a scene id stands for: every per-scene draw (captions, questions) is seeded by it. */
+export function sceneIndex(id: string): number {
+  const m = /^w(\d+)$/.exec(id);
+  if (!m) throw new Error(`world: scene id ${JSON.stringify(id)} is not "w" and digits`);
+  return Number(m[1]);
+}
+
 const area = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]);
 function intersection(a: Box, b: Box): number {
   const w = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);

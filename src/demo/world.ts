@@ -14,7 +14,16 @@ import { PyFloat, pythonJsonDumps } from '../eval/python-json.js';
 import { captionsOf, parseInventory } from './captions.js';
 import { WORLD } from './config.js';
 import { renderScene } from './render.js';
-import { HELD_OUT_BASE, makeScene, type Box, type Colour, type Scene, type Shape, type Size } from './scene.js';
+import {
+  HELD_OUT_BASE,
+  makeScene,
+  sceneIndex,
+  type Box,
+  type Colour,
+  type Scene,
+  type Shape,
+  type Size,
+} from './scene.js';
 
 export { captionsOf } from './captions.js';
 export { renderScene } from './render.js';
@@ -24,11 +33,10 @@ export * from './scene.js';
 const CAPTION_STREAM = 1;
 
 export function sceneContext(scene: Scene, seed: number = WORLD.seed): ImageContext {
-  const index = Number(scene.id.slice(1));
   return {
     id: scene.id,
     image: `${scene.id}.png`,
-    captions: captionsOf(scene, rng(seed, index, CAPTION_STREAM)),
+    captions: captionsOf(scene, rng(seed, sceneIndex(scene.id), CAPTION_STREAM)),
     instances: scene.objects.map((o) => ({
       category: `${o.colour} ${o.shape}`,
       bbox: o.box.map((v) => roundPython3(v / WORLD.imageSize)) as Box,
