@@ -7,18 +7,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChatRunOptions } from '../eval/chat-run.js';
-import { readJudgeInputs, runJudge, runReference, summarizeFile, vqaNormalize } from '../eval/index.js';
+import { readJudgeInputs, runJudge, runReference, summarizeFile } from '../eval/index.js';
 import { runAnswers } from '../eval/answers.js';
 import { readJsonlObjects } from '../eval/jsonl.js';
-import { popeAnswer } from '../eval/pope.js';
 import { readQuestionFile } from '../eval/questions.js';
 import type { LlavaForConditionalGeneration } from '../models/index.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 import type { ClipImageProcessor } from '../vision/clip-processor.js';
-
-export const KINDS = ['colour', 'count', 'position', 'existence'] as const;
-export type Kind = (typeof KINDS)[number];
-export type Accuracy = Record<Kind, { correct: number; total: number }>;
+import { exactMatchScores, type KindScore } from './exact-match.js';
+import type { QuestionKind, QuestionLine } from './questions.js';
 
 export type EvalModel = {
   name: string;
@@ -31,6 +28,7 @@ export type EvalModel = {
 export type EvalFiles = {
   /** Exact-match questions (question_id, image, text, kind, answer) and the bench's questions, context and rules. */
   exactQuestions: string;
+  exactLines: QuestionLine[];
   benchQuestions: string;
   benchContext: string;
   rules: string;
@@ -40,11 +38,12 @@ export type EvalFiles = {
 
 export type ModelScores = {
   name: string;
-  accuracy: Accuracy;
+  accuracy: Record<QuestionKind, KindScore>;
   /** LLaVA-Bench relative score (model / reference × 100) per category and 'all'. */
   bench: Record<string, number>;
-  /** question_id -> the model's answer, for the report. */
+  /** question_id -> the model's answer, for the report: exact-match and bench questions. */
   answers: Map<string, string>;
+  benchAnswers: Map<string, string>;
 };
 
 async function answer(m: EvalModel, questionsFile: string, f: EvalFiles, output: string, maxNewTokens: number) {
@@ -68,22 +67,6 @@ async function answer(m: EvalModel, questionsFile: string, f: EvalFiles, output:
   return new Map(readJsonlObjects(output).map(({ record }) => [String(record.question_id), String(record.text)]));
 }
 
-/** Whether `text` answers a question of `kind` whose true answer is `truth`. */
-export function isCorrect(kind: Kind, text: string, truth: string): boolean {
-  if (kind === 'existence') return popeAnswer(text) === truth;
-  return text.trim() !== '' && vqaNormalize(text) === vqaNormalize(truth);
-}
-
-export function accuracyOf(questionsFile: string, answers: Map<string, string>): Accuracy {
-  const accuracy = Object.fromEntries(KINDS.map((k) => [k, { correct: 0, total: 0 }])) as Accuracy;
-  for (const { record: q } of readJsonlObjects(questionsFile)) {
-    const kind = q.kind as Kind;
-    accuracy[kind].total++;
-    if (isCorrect(kind, answers.get(String(q.question_id)) ?? '', String(q.answer))) accuracy[kind].correct++;
-  }
-  return accuracy;
-}
-
 /** The teacher's text-only reference answers for the bench (written once per run, shared by every model). */
 export async function benchReference(f: EvalFiles, endpoint: ChatRunOptions): Promise<string> {
   const output = join(f.outDir, 'bench_reference.jsonl');
@@ -104,10 +87,10 @@ export async function evaluateModel(
   reference: string,
   judge: ChatRunOptions,
 ): Promise<ModelScores> {
-  const answers = await answer(m, f.exactQuestions, f, join(f.outDir, `${m.name}_exact.jsonl`), 8);
-  const benchAnswers = join(f.outDir, `${m.name}_bench.jsonl`);
+  const file = m.name.replace(/\W+/g, '_');
+  const answers = await answer(m, f.exactQuestions, f, join(f.outDir, `${file}_exact.jsonl`), 8);
+  const benchAnswers = join(f.outDir, `${file}_bench.jsonl`);
   const benchTexts = await answer(m, f.benchQuestions, f, benchAnswers, 96);
-  for (const [id, text] of benchTexts) answers.set(id, text);
   const inputs = readJudgeInputs({
     questions: f.benchQuestions,
     context: f.benchContext,
@@ -116,12 +99,13 @@ export async function evaluateModel(
     rules: f.rules,
     bench: 'coco',
   });
-  const reviews = join(f.outDir, `${m.name}_reviews.jsonl`);
+  const reviews = join(f.outDir, `${file}_reviews.jsonl`);
   const judged = await runJudge({ items: inputs.items, output: reviews, ...judge, cacheDir: null });
   if (judged.stopped) throw new Error(`the judge stopped on ${m.name}'s answers: ${judged.stopped}`);
   const summary = summarizeFile(m.name, reviews);
   const bench = Object.fromEntries(summary.rows.map((r) => [r.key, r.relative]));
-  return { name: m.name, accuracy: accuracyOf(f.exactQuestions, answers), bench, answers };
+  const exact = new Map([...answers].map(([id, text]) => [Number(id), text]));
+  return { name: m.name, accuracy: exactMatchScores(f.exactLines, exact), bench, answers, benchAnswers: benchTexts };
 }
 
 /** The judge's rules for the demo's three categories, in the reference's rule.json form (the demo's own words). */

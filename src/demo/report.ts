@@ -5,18 +5,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAll, writeFileAtomic } from '../io/atomic.js';
 import { chartSource, escapeHtml } from '../train/report.js';
-import { KINDS, type Kind, type ModelScores } from './evaluate.js';
+import type { ModelScores } from './evaluate.js';
+import { QUESTION_KINDS as KINDS, type QuestionKind as Kind, type QuestionLine } from './questions.js';
 
 export type Curve = { name: string; points: { x: number; y: number }[] };
 
-export type SampleQuestion = { questionId: string; image: string; text: string; answer: string; kind?: Kind };
 
 export type ReportInput = {
   title: string;
   models: ModelScores[];
   /** Accuracy of a uniform guess per kind (the chance the blind model should sit at). */
   chance: Record<Kind, number>;
-  samples: SampleQuestion[];
+  /** Exact-match questions of a few held-out images, shown with every model's answer. */
+  samples: QuestionLine[];
   imageFolder: string;
   curves: Curve[];
   timings: { stage: string; seconds: number }[];
@@ -52,7 +53,7 @@ function htmlTable(table: string[][]): string {
 }
 
 function samplesHtml(input: ReportInput): string {
-  const byImage = new Map<string, SampleQuestion[]>();
+  const byImage = new Map<string, QuestionLine[]>();
   for (const q of input.samples) byImage.set(q.image, [...(byImage.get(q.image) ?? []), q]);
   return [...byImage]
     .map(([image, questions]) => {
@@ -61,7 +62,7 @@ function samplesHtml(input: ReportInput): string {
         .map(
           (q) =>
             `<tr><td>${escapeHtml(q.text.split('\n')[0]!)}</td><td>${escapeHtml(q.answer)}</td>${input.models
-              .map((m) => `<td>${escapeHtml(m.answers.get(q.questionId) ?? '')}</td>`)
+              .map((m) => `<td>${escapeHtml(m.answers.get(String(q.question_id)) ?? '')}</td>`)
               .join('')}</tr>`,
         )
         .join('');

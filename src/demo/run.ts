@@ -25,13 +25,15 @@ import { runTraining } from '../train/run.js';
 import { convertToLlavaHf } from '../train/to-llava-hf.js';
 import { ClipImageProcessor } from '../vision/clip-processor.js';
 import { CLIP, LLM, QUICK, STAGE1, STAGE2, WORLD } from './config.js';
-import { benchReference, evaluateModel, writeRules, type EvalModel, type ModelScores } from './evaluate.js';
+import { benchReference, evaluateModel, writeRules, type EvalFiles, type EvalModel, type ModelScores } from './evaluate.js';
 import { finetuneRecipe, pretrainRecipe, writeRecipe, type StagePaths } from './recipes.js';
 import { accuracyTable, markdownTable, writeDemoReport, type Curve } from './report.js';
-import { startTeacher } from './teacher.js';
+import { writeBench } from './bench.js';
+import { CHANCE } from './exact-match.js';
+import { exactMatchQuestions, shortAnswerRecords, writeExactMatch } from './questions.js';
+import { startTeacher, TEACHER_MODEL } from './teacher.js';
 import { trainStage0, type Stage0 } from './stage0-run.js';
-import { writeWorld, type WorldFiles } from './world.js';
-import { writeEvalQuestions, shortAnswerRecords, CHANCE } from './questions.js';
+import { makeWorld, writeWorld, type WorldSplits } from './world.js';
 
 export type DemoOptions = {
   out: string;
@@ -41,6 +43,9 @@ export type DemoOptions = {
   log: (line: string) => void;
   signal?: AbortSignal;
 };
+
+type WorldFiles = { dir: string; images: string; train: string; heldOut: string };
+type World = WorldFiles & { scenes: WorldSplits };
 
 type Counts = { train: number; heldOut: number; stage1: number; stage2: number; shortAnswers: number };
 
@@ -115,7 +120,7 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
     client: {
       baseURL: o.endpoint?.baseUrl ?? teacher!.baseUrl,
       apiKey: o.endpoint?.apiKey ?? 'none',
-      model: o.endpoint?.model ?? 'demo-teacher',
+      model: o.endpoint?.model ?? TEACHER_MODEL,
       temperature: 0.2,
       maxTokens: 1024,
       timeoutMs: 120_000,
@@ -130,12 +135,11 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
   try {
     const world = await timed('world', async () => {
       const dir = join(o.out, 'world');
-      const settings = { WORLD, train: counts.train, heldOut: counts.heldOut };
-      const { value, hit } = await cached(dir, settings, () =>
-        writeWorld(dir, { seed: WORLD.seed, trainImages: counts.train, heldOutImages: counts.heldOut }),
-      );
+      const options = { seed: WORLD.seed, trainImages: counts.train, heldOutImages: counts.heldOut };
+      const { hit } = await cached(dir, { WORLD, options }, async () => void (await writeWorld(dir, options)));
       o.log(`   ${counts.train} train and ${counts.heldOut} held-out images in ${dir}${hit ? ' (kept)' : ''}`);
-      return value as WorldFiles;
+      const files: WorldFiles = { dir, images: join(dir, 'images'), train: join(dir, 'train.jsonl'), heldOut: join(dir, 'heldout.jsonl') };
+      return { ...files, scenes: makeWorld(options) };
     });
     const train = await readCapsBoxesJsonl(world.train);
 
@@ -205,7 +209,7 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
     if (stage1 === 'interrupted') return 'interrupted';
 
     const stage2Data = join(o.out, 'stage2.json');
-    writeJson(stage2Data, [...records, ...shortAnswerRecords(train.slice(0, counts.shortAnswers), 0)]);
+    writeJson(stage2Data, [...records, ...shortAnswerRecords(world.scenes.train.slice(0, counts.shortAnswers), 0)]);
     const stage2 = await timed('stage 2: projector + LLM, instructions', async () => {
       const projector = join(o.out, 'stage1', 'mm_projector.bin');
       const recipe = writeRecipe(
@@ -248,6 +252,7 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
       curves,
       timings,
       notes: [
+        ...stage0.summary,
         `${counts.train} training images, ${counts.heldOut} held out; stage 2 saw ${records.length} data-engine records and the short-answer mix of ${counts.shortAnswers} images.`,
         'no image: the stage-2 model asked the same questions with the image withheld (the text prior alone).',
         'LLaVA-Bench: relative score = judge score of the model / judge score of the text-only reference answer × 100.',
@@ -262,11 +267,23 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
   }
 }
 
-async function evaluate(o: DemoOptions, world: WorldFiles, stage0: Stage0, final: string, endpoint: ChatRunOptions) {
+async function evaluate(o: DemoOptions, world: World, stage0: Stage0, final: string, endpoint: ChatRunOptions) {
   const dir = join(o.out, 'eval');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const files = { ...(await writeEvalQuestions(world, dir)), rules: join(dir, 'rule.json'), imageFolder: world.images, outDir: dir };
+  const heldOut = world.scenes.heldOut;
+  const exactLines = exactMatchQuestions(heldOut, 0);
+  for (const sub of ['exact', 'bench']) mkdirSync(join(dir, sub));
+  const bench = writeBench(join(dir, 'bench'), heldOut, 0);
+  const files: EvalFiles = {
+    exactQuestions: writeExactMatch(join(dir, 'exact'), exactLines).questions,
+    exactLines,
+    benchQuestions: bench.questions,
+    benchContext: bench.context,
+    rules: join(dir, 'rule.json'),
+    imageFolder: world.images,
+    outDir: dir,
+  };
   writeRules(files.rules);
   const reference = await benchReference(files, endpoint);
   const tokenizer = TextTokenizer.fromDir(final);
@@ -294,5 +311,6 @@ async function evaluate(o: DemoOptions, world: WorldFiles, stage0: Stage0, final
   }
   stage1.dispose();
   finalModel.dispose();
-  return { models: results, samples: files.samples };
+  const shown = new Set(heldOut.slice(0, 6).map((s) => `${s.id}.png`));
+  return { models: results, samples: exactLines.filter((l) => shown.has(l.image)) };
 }
