@@ -10,6 +10,7 @@ import { Embedding, Linear } from '../nn/index.js';
 import { manualSeed, noGrad, tensor, type Tensor } from '../torch/index.js';
 import { TextTokenizer } from '../text/tokenizer.js';
 import { CLIP_MEAN, CLIP_STD, ClipImageProcessor, decodeImageFile, type PreprocessorConfig } from '../vision/index.js';
+import { permutation, rng } from '../data/rng.js';
 import { batchOrder, optimise, type LoopOptions } from './train-loop.js';
 
 export type ClipTrainOptions = LoopOptions & {
@@ -131,7 +132,7 @@ export type LlmTrainOptions = LoopOptions & {
   max_position_embeddings: number;
   /** Tokens per row: the texts, each as <s> … </s>, are packed into rows of this length (default 128). */
   blockSize?: number;
-  /** Rows kept out of training to measure the loss (default a twentieth, at least 1). */
+  /** Rows kept out of training to measure the loss (default a batch, at most a tenth of the rows). */
   heldOut?: number;
 };
 
@@ -146,11 +147,22 @@ export type LlmResult = {
 export function trainLlm(texts: string[], tokenizerDir: string, outDir: string, o: LlmTrainOptions): LlmResult {
   const tokenizer = TextTokenizer.fromDir(tokenizerDir);
   const L = Math.min(o.blockSize ?? 128, o.max_position_embeddings);
-  const stream = texts.flatMap((t) => [1, ...tokenizer.encode(t, { addSpecialTokens: false }), 2]);
+  // Texts in a seeded order, each as <s> … </s>, until the run's rows are filled: a large corpus is not tokenized
+  // past what the steps read, and repeated texts are tokenized once.
+  const need = (o.steps * o.batchSize + o.batchSize + 1) * L;
+  const cache = new Map<string, number[]>();
+  const stream: number[] = [];
+  for (const i of permutation(texts.length, rng(o.seed, 1))) {
+    if (stream.length >= need) break;
+    const text = texts[i]!;
+    const ids = cache.get(text) ?? tokenizer.encode(text, { addSpecialTokens: false });
+    cache.set(text, ids);
+    stream.push(1, ...ids, 2);
+  }
   const rows = Math.floor(stream.length / L);
   if (rows < 2) throw new Error(`trainLlm: ${stream.length} tokens make fewer than 2 rows of ${L}`);
   const blocks = tensor(BigInt64Array.from(stream.slice(0, rows * L), BigInt), [rows, L]); // [R, L]
-  const heldOut = o.heldOut ?? Math.max(1, Math.floor(rows / 20));
+  const heldOut = o.heldOut ?? Math.max(1, Math.min(o.batchSize, Math.floor(rows / 10)));
   const train = rows - heldOut;
   const evalRows = blocks.narrow(0, train, heldOut);
 
