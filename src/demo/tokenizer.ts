@@ -170,9 +170,9 @@ function tokenizerJson(vocab: Record<string, number>, merges: [string, string][]
       end_of_word_suffix: null,
       fuse_unk: true,
       byte_fallback: true,
-      ignore_merges: false,
       vocab,
-      merges,
+      // "left right" strings (no piece holds a space): the form tokenizers < 0.20, which transformers 4.40 pins, reads.
+      merges: merges.map(([l, r]) => `${l} ${r}`),
     },
   };
 }
