@@ -49,8 +49,11 @@ export async function trainClip(
   o: ClipTrainOptions,
 ): Promise<ClipResult> {
   const tokenizer = TextTokenizer.fromDir(tokenizerDir);
-  const preprocessor = imageProcessorConfig(o.imageSize);
-  const processor = new ClipImageProcessor(preprocessor);
+  // The processor config is written first and read back, so training sees images exactly as stages 1 and 2 will.
+  mkdirSync(outDir, { recursive: true });
+  const preprocessorPath = join(outDir, 'preprocessor_config.json');
+  writeFileSync(preprocessorPath, JSON.stringify(imageProcessorConfig(o.imageSize), null, 2) + '\n');
+  const processor = ClipImageProcessor.fromFile(preprocessorPath);
   // Every distinct image once, preprocessed: [U, 3, S, S]; pairs point at their image.
   const paths = [...new Set(pairs.map((p) => p.image))];
   const S = o.imageSize;
@@ -70,6 +73,7 @@ export async function trainClip(
 
   const heldOut = o.heldOut ?? Math.min(o.batchSize, Math.floor(paths.length / 10));
   const train = paths.length - heldOut;
+  o.log?.(`clip: ${paths.length} images (${heldOut} held out), ${pairs.length} captions of at most ${T} tokens`);
   const evalImages = Array.from({ length: heldOut }, (_, i) => train + i);
   const evalBatch = batchOf(
     images,
@@ -119,7 +123,6 @@ export async function trainClip(
   );
   const after = measure();
   model.savePretrained(outDir);
-  writeFileSync(join(outDir, 'preprocessor_config.json'), JSON.stringify(preprocessor, null, 2) + '\n');
   copyTokenizer(tokenizerDir, outDir);
   return { model, losses, seconds, before, after };
 }
@@ -164,6 +167,7 @@ export function trainLlm(texts: string[], tokenizerDir: string, outDir: string, 
   const blocks = tensor(BigInt64Array.from(stream.slice(0, rows * L), BigInt), [rows, L]); // [R, L]
   const heldOut = o.heldOut ?? Math.max(1, Math.min(o.batchSize, Math.floor(rows / 10)));
   const train = rows - heldOut;
+  o.log?.(`llm: ${rows} rows of ${L} tokens (${heldOut} held out), vocabulary ${tokenizer.vocabSize}`);
   const evalRows = blocks.narrow(0, train, heldOut);
 
   manualSeed(o.seed);

@@ -68,8 +68,9 @@ test('trainClip: held-out retrieval far above chance after a few dozen steps; th
     log: (l) => lines.push(l),
   });
   assert.equal(result.losses.length, 40);
-  assert.equal(lines.length, 10);
-  assert.match(lines.at(-1)!, /^clip step 40\/40 {2}loss \d/);
+  assert.match(lines[0]!, /^clip: 48 images \(6 held out\), 192 captions of at most 8 tokens$/);
+  assert.equal(lines.filter((l) => l.startsWith('clip step')).length, 10);
+  assert.match(lines.at(-1)!, /^clip step 40\/40 {2}loss \d.* held-out retrieval i→t \d/);
   assert.equal(result.after.chance, 1 / 6);
   assert.ok(result.after.imageToText >= 0.8 && result.after.textToImage >= 0.8, JSON.stringify(result));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -121,7 +122,8 @@ test('trainLlm: the loss falls; the LlamaForCausalLM folder reloads with equal l
     seed: 0,
     log: (l) => lines.push(l),
   });
-  assert.equal(lines.length, 10);
+  assert.match(lines[0]!, /^llm: \d+ rows of 32 tokens \(\d+ held out\), vocabulary \d+$/);
+  assert.equal(lines.filter((l) => l.startsWith('llm step')).length, 10);
   assert.ok(result.heldOutLoss.after < result.heldOutLoss.before - 1, JSON.stringify(result.heldOutLoss));
   assert.ok(result.losses.at(-1)! < result.losses[0]! - 1);
   for (const f of [
