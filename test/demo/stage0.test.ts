@@ -55,7 +55,7 @@ const values = (t: Tensor) => Array.from(t.toTypedArray() as ArrayLike<number>, 
 test('trainClip: held-out retrieval far above chance after a few dozen steps; the folder reloads with equal outputs', async () => {
   const lines: string[] = [];
   const outDir = join(root, 'clip');
-  const result = await trainClip(pairs, tokenizerDir, outDir, {
+  const options = {
     vision: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, patch_size: 16 },
     text: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, max_position: 8 },
     projection_dim: 16,
@@ -65,8 +65,9 @@ test('trainClip: held-out retrieval far above chance after a few dozen steps; th
     learningRate: 3e-3,
     seed: 0,
     heldOut: 6,
-    log: (l) => lines.push(l),
-  });
+    log: (l: string) => lines.push(l),
+  };
+  const result = await trainClip(pairs, tokenizerDir, outDir, options);
   assert.equal(result.losses.length, 40);
   assert.match(lines[0]!, /^clip: 48 images \(6 held out\), 192 captions of at most 8 tokens$/);
   assert.equal(lines.filter((l) => l.startsWith('clip step')).length, 10);
@@ -109,7 +110,7 @@ test('trainLlm: the loss falls; the LlamaForCausalLM folder reloads with equal l
   const texts = pairs.map((p) => `USER: What colour is it? ASSISTANT: ${p.caption}`);
   const lines: string[] = [];
   const outDir = join(root, 'llm');
-  const result = trainLlm(texts, tokenizerDir, outDir, {
+  const options = {
     hidden_size: 32,
     intermediate_size: 64,
     num_hidden_layers: 2,
@@ -120,8 +121,9 @@ test('trainLlm: the loss falls; the LlamaForCausalLM folder reloads with equal l
     batchSize: 8,
     learningRate: 3e-3,
     seed: 0,
-    log: (l) => lines.push(l),
-  });
+    log: (l: string) => lines.push(l),
+  };
+  const result = trainLlm(texts, tokenizerDir, outDir, options);
   assert.match(lines[0]!, /^llm: \d+ rows of 32 tokens \(\d+ held out\), vocabulary \d+$/);
   assert.equal(lines.filter((l) => l.startsWith('llm step')).length, 10);
   assert.ok(result.heldOutLoss.after < result.heldOutLoss.before - 1, JSON.stringify(result.heldOutLoss));
@@ -142,4 +144,8 @@ test('trainLlm: the loss falls; the LlamaForCausalLM folder reloads with equal l
     assert.equal(reloaded.config.vocab_size, tokenizer.vocabSize);
     assert.deepEqual(values(reloaded.forward({ inputIds }).logits), values(result.model.forward({ inputIds }).logits));
   });
+  assert.deepEqual(
+    trainLlm(texts, tokenizerDir, join(root, 'llm-again'), { ...options, log: undefined }).losses,
+    result.losses,
+  );
 });
