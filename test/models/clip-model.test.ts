@@ -7,8 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CLIPModel, clipConfig, clipLoss } from '../../src/models/clip-model.js';
-import { CLIPVisionModel, LlamaForCausalLM, llamaConfig } from '../../src/models/index.js';
-import { loadBaseModel } from '../../src/train/base-model.js';
+import {
+  CLIPVisionModel,
+  LlamaForCausalLM,
+  LlavaForConditionalGeneration,
+  llamaConfig,
+} from '../../src/models/index.js';
+import { loadBaseModel, saveModelFolder } from '../../src/train/base-model.js';
 import { cat, manualSeed, noGrad, randn, scope, tensor, type Tensor } from '../../src/torch/index.js';
 import { assertArrayClose } from '../helpers/close.js';
 import { gradcheck, randomInput } from '../helpers/gradcheck.js';
@@ -93,7 +98,7 @@ test('forward: logits are exp(logit_scale) × cosine similarities of the project
   });
 });
 
-test('a saved CLIPModel reloads with equal outputs; CLIPVisionModel and loadBaseModel read its vision tower', () => {
+test('a saved CLIPModel reloads with equal outputs; CLIPVisionModel, loadBaseModel and a stage output read its vision tower', () => {
   const root = mkdtempSync(join(tmpdir(), 'llava-clip-model-'));
   try {
     scope(() => {
@@ -141,6 +146,11 @@ test('a saved CLIPModel reloads with equal outputs; CLIPVisionModel and loadBase
       });
       assert.deepEqual(values(base.model.vision_tower.hiddenState(pixelValues, 1)), values(hidden));
       assert.equal(base.model.config.image_seq_length, 4);
+      // A stage output in the original layout names the CLIPModel folder as mm_vision_tower and reloads its tower.
+      const stageDir = join(root, 'stage1');
+      saveModelFolder(stageDir, base);
+      const stage = LlavaForConditionalGeneration.fromPretrained(stageDir);
+      assert.deepEqual(values(stage.vision_tower.hiddenState(pixelValues, 1)), values(hidden));
     });
   } finally {
     rmSync(root, { recursive: true, force: true });
