@@ -39,7 +39,7 @@ export type ClipTrainOptions = LoopOptions & {
 export type Retrieval = { imageToText: number; textToImage: number; chance: number };
 export type ClipResult = { model: CLIPModel; losses: number[]; seconds: number; before: Retrieval; after: Retrieval };
 
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json'];
 
 /** Trains a CLIPModel on the pairs and writes it, with the tokenizer and a CLIPImageProcessor config, into outDir. */
 export async function trainClip(

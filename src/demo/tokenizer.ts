@@ -12,6 +12,7 @@
 // is `▁` + `USER`: the same count, and the label masks come out without a tokenization mismatch.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sentencePieceModel } from './sentencepiece-writer.js';
 
 const SPIECE = '\u2581';
 const SPECIALS = ['<unk>', '<s>', '</s>'] as const;
@@ -32,7 +33,10 @@ export type TokenizerOptions = {
 
 export type BuiltTokenizer = { vocabSize: number; merges: number };
 
-/** Learns the vocabulary and merges from `texts` and writes tokenizer.json, tokenizer_config.json and special_tokens_map.json into `dir`. */
+/**
+ * Learns the vocabulary and merges from `texts` and writes tokenizer.json, its SentencePiece twin tokenizer.model,
+ * tokenizer_config.json and special_tokens_map.json into `dir`.
+ */
 export function buildTokenizer(texts: string[], dir: string, options: TokenizerOptions = {}): BuiltTokenizer {
   const bareWords = options.bareWords ?? ['USER'];
   const counts = countUnits(texts, new Set(bareWords));
@@ -43,7 +47,10 @@ export function buildTokenizer(texts: string[], dir: string, options: TokenizerO
     forbidden: (left, right) => left === SPIECE && bareWords.some((w) => right[0] === w[0]),
   });
   const vocab: Record<string, number> = {};
-  const add = (piece: string) => (vocab[piece] ??= Object.keys(vocab).length);
+  const pieces: string[] = []; // by id (the vocab object lists integer-like keys such as '3' first)
+  const add = (piece: string) => {
+    if (vocab[piece] === undefined) vocab[piece] = pieces.push(piece) - 1;
+  };
   SPECIALS.forEach(add);
   for (let b = 0; b < 256; b++) add(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
   alphabet.forEach(add);
@@ -51,6 +58,7 @@ export function buildTokenizer(texts: string[], dir: string, options: TokenizerO
   mkdirSync(dir, { recursive: true });
   const write = (name: string, json: unknown) => writeFileSync(join(dir, name), JSON.stringify(json, null, 2) + '\n');
   write('tokenizer.json', tokenizerJson(vocab, merges));
+  writeFileSync(join(dir, 'tokenizer.model'), sentencePieceModel(pieces, alphabet.length));
   write('tokenizer_config.json', tokenizerConfig(options.modelMaxLength ?? 2048));
   write('special_tokens_map.json', {
     bos_token: specialToken('<s>'),
@@ -58,7 +66,7 @@ export function buildTokenizer(texts: string[], dir: string, options: TokenizerO
     pad_token: '<unk>', // LLaVA v1 pads with unk (spec §4.1)
     unk_token: specialToken('<unk>'),
   });
-  return { vocabSize: Object.keys(vocab).length, merges: merges.length };
+  return { vocabSize: pieces.length, merges: merges.length };
 }
 
 /**

@@ -2,7 +2,7 @@
 // pieces), whole words as one token, lossless round trips through byte fallback, loading through the project's
 // tokenizer and LlavaProcessor, and preprocess_v1 supervising exactly each answer and its </s> over several rounds.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -104,6 +104,25 @@ test('preprocess_v1 of a multi-turn image conversation supervises exactly each a
       // The supervised ids are the input ids themselves.
       out.labels.forEach((l, k) => l !== IGNORE_INDEX && assert.equal(l, out.inputIds[k]));
     }
+  }
+});
+
+test('tokenizer.model (what use_fast=False reads) encodes every text as tokenizer.json does', () => {
+  const slow = mkdtempSync(join(tmpdir(), 'llava-demo-spm-'));
+  try {
+    for (const f of ['tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json'])
+      copyFileSync(join(dir, f), join(slow, f));
+    const fromModel = TextTokenizer.fromDir(slow); // converted as LlamaConverter would
+    assert.equal(fromModel.vocabSize, tokenizer.vocabSize);
+    const texts = [
+      ...CORPUS,
+      'zebra quokka 12345',
+      'Émile’s naïve café 🎨\n',
+      'a</s>USER: What colour? ASSISTANT: red',
+    ];
+    for (const text of texts) assert.deepEqual(fromModel.encode(text), tokenizer.encode(text), JSON.stringify(text));
+  } finally {
+    rmSync(slow, { recursive: true, force: true });
   }
 });
 
