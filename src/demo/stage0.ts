@@ -32,7 +32,7 @@ export type ClipTrainOptions = LoopOptions & {
   projection_dim: number;
   /** Side of the (square) images, px. */
   imageSize: number;
-  /** Images kept out of training to measure retrieval (default min(batchSize, a tenth of the images)). */
+  /** The last images, kept out of training to measure retrieval (default min(batchSize, a tenth of them)). */
   heldOut?: number;
 };
 
@@ -103,6 +103,7 @@ export async function trainClip(
     heldOut > 1 ? retrieval(model, evalBatch) : { imageToText: NaN, textToImage: NaN, chance: NaN };
   const before = measure();
   const order = batchOrder(train, o.batchSize, o.seed);
+  // Image u's caption at step s: its captions in turn, offset per image so a batch mixes caption styles.
   const pick = (u: number, s: number) => captionsOf[u]![(s * 7919 + u) % captionsOf[u]!.length]!;
   const show = (r: Retrieval) => `held-out retrieval i→t ${pct(r.imageToText)} t→i ${pct(r.textToImage)}`;
   const { losses, seconds } = optimise(
