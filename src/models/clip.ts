@@ -4,6 +4,12 @@
 import { Conv2d, LayerNorm, Linear, Module, ModuleList, Embedding } from '../nn/index.js';
 import { arange, cat, gelu, quickGelu, scope, type Tensor } from '../torch/index.js';
 import type { CLIPVisionConfig } from './config.js';
+
+/** What an encoder layer reads of its tower's config (the vision and the text tower share the layers). */
+export type CLIPLayerConfig = Pick<
+  CLIPVisionConfig,
+  'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'num_attention_heads' | 'hidden_act' | 'layer_norm_eps'
+>;
 import { loadClipVision } from './hf-layout.js';
 import type { LoadOptions } from './loader.js';
 import { savePretrained, type SaveOptions } from './save.js';
@@ -49,7 +55,7 @@ export class CLIPAttention extends Module {
   readonly out_proj: Linear;
   readonly heads: number;
   readonly headDim: number;
-  constructor(config: CLIPVisionConfig) {
+  constructor(config: CLIPLayerConfig) {
     super();
     const D = config.hidden_size;
     this.heads = config.num_attention_heads;
@@ -59,15 +65,21 @@ export class CLIPAttention extends Module {
     this.v_proj = this.registerModule('v_proj', new Linear(D, D));
     this.out_proj = this.registerModule('out_proj', new Linear(D, D));
   }
-  /** Bidirectional attention, q scaled by head_dim^-0.5 before the product: x [N, T, D] -> [N, T, D] */
-  forward(x: Tensor): Tensor {
+  /**
+   * q scaled by head_dim^-0.5 before the product: x [N, T, D] -> [N, T, D]. Bidirectional (the vision tower), or
+   * with an additive mask [1 or N, 1, T, T] (the text tower's causal mask).
+   */
+  forward(x: Tensor, mask?: Tensor): Tensor {
     return scope(() => {
       const [N, T, D] = x.shape as [number, number, number];
       const split = (t: Tensor) => t.view(N, T, this.heads, this.headDim).transpose(1, 2); // [N, H, T, d]
       const q = split(this.q_proj.forward(x).mul(this.headDim ** -0.5));
       const k = split(this.k_proj.forward(x));
       const v = split(this.v_proj.forward(x));
-      const probs = scope(() => q.matmul(k.transpose(2, 3)).softmax(-1)); // [N, H, T, T]
+      const probs = scope(() => {
+        const scores = q.matmul(k.transpose(2, 3)); // [N, H, T, T]
+        return (mask ? scores.add(mask) : scores).softmax(-1);
+      });
       return this.out_proj.forward(probs.matmul(v).transpose(1, 2).reshape(N, T, D));
     });
   }
@@ -76,7 +88,7 @@ export class CLIPAttention extends Module {
 export class CLIPMLP extends Module {
   readonly fc1: Linear;
   readonly fc2: Linear;
-  constructor(readonly config: CLIPVisionConfig) {
+  constructor(readonly config: CLIPLayerConfig) {
     super();
     this.fc1 = this.registerModule('fc1', new Linear(config.hidden_size, config.intermediate_size));
     this.fc2 = this.registerModule('fc2', new Linear(config.intermediate_size, config.hidden_size));
@@ -95,16 +107,16 @@ export class CLIPEncoderLayer extends Module {
   readonly layer_norm1: LayerNorm;
   readonly mlp: CLIPMLP;
   readonly layer_norm2: LayerNorm;
-  constructor(config: CLIPVisionConfig) {
+  constructor(config: CLIPLayerConfig) {
     super();
     this.self_attn = this.registerModule('self_attn', new CLIPAttention(config));
     this.layer_norm1 = this.registerModule('layer_norm1', new LayerNorm(config.hidden_size, config.layer_norm_eps));
     this.mlp = this.registerModule('mlp', new CLIPMLP(config));
     this.layer_norm2 = this.registerModule('layer_norm2', new LayerNorm(config.hidden_size, config.layer_norm_eps));
   }
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, mask?: Tensor): Tensor {
     return scope(() => {
-      const h = x.add(this.self_attn.forward(this.layer_norm1.forward(x)));
+      const h = x.add(this.self_attn.forward(this.layer_norm1.forward(x), mask));
       return h.add(this.mlp.forward(this.layer_norm2.forward(h)));
     });
   }
@@ -112,7 +124,7 @@ export class CLIPEncoderLayer extends Module {
 
 export class CLIPEncoder extends Module {
   readonly layers: ModuleList<CLIPEncoderLayer>;
-  constructor(config: CLIPVisionConfig) {
+  constructor(config: CLIPLayerConfig) {
     super();
     this.layers = this.registerModule(
       'layers',

@@ -9,6 +9,8 @@ export {
   type DecoderInput,
 } from './llama.js';
 export { CLIPVisionModel, type CLIPVisionOutput } from './clip.js';
+export { CLIPTextModel, clipTextConfig, type CLIPTextConfig, type CLIPTextOutput } from './clip-text.js';
+export { CLIPModel, clipConfig, clipLoss, type CLIPConfig, type CLIPOutput } from './clip-model.js';
 export { MultiModalProjector } from './projector.js';
 export { LlavaForConditionalGeneration, type LlavaInput } from './llava.js';
 export { spliceImageFeatures } from './merge.js';
