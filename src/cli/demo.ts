@@ -38,11 +38,16 @@ export async function run(argv: string[]): Promise<number> {
     return v;
   };
   const known = new Set(['--out', '--quick', '--base-url', '--model', '--api-key', '--no-doctor']);
-  const unknown = argv.find((a, i) => a.startsWith('--') && !known.has(a) && !['--out', '--base-url', '--model', '--api-key'].includes(argv[i - 1] ?? ''));
+  const unknown = argv.find(
+    (a, i) =>
+      a.startsWith('--') &&
+      !known.has(a) &&
+      !['--out', '--base-url', '--model', '--api-key'].includes(argv[i - 1] ?? ''),
+  );
   if (unknown) throw new Error(`unknown option ${unknown}\n\n${HELP}`);
   const baseUrl = value('--base-url');
   const model = value('--model');
-  if (baseUrl && !model) throw new Error('--base-url needs --model NAME (the endpoint\'s model)');
+  if (baseUrl && !model) throw new Error("--base-url needs --model NAME (the endpoint's model)");
   if (!argv.includes('--no-doctor')) await doctor([]);
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error('interrupted'));
@@ -51,7 +56,9 @@ export async function run(argv: string[]): Promise<number> {
     const result = await runDemo({
       out: resolve(value('--out') ?? 'runs/demo'),
       quick: argv.includes('--quick'),
-      endpoint: baseUrl ? { baseUrl, model: model!, apiKey: value('--api-key') ?? process.env.OPENAI_API_KEY ?? 'none' } : undefined,
+      endpoint: baseUrl
+        ? { baseUrl, model: model!, apiKey: value('--api-key') ?? process.env.OPENAI_API_KEY ?? 'none' }
+        : undefined,
       log: (line) => console.log(line),
       signal: controller.signal,
     });

@@ -10,7 +10,6 @@ import { QUESTION_KINDS as KINDS, type QuestionKind as Kind, type QuestionLine }
 
 export type Curve = { name: string; points: { x: number; y: number }[] };
 
-
 export type ReportInput = {
   title: string;
   models: ModelScores[];

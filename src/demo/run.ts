@@ -25,7 +25,14 @@ import { runTraining } from '../train/run.js';
 import { convertToLlavaHf } from '../train/to-llava-hf.js';
 import { ClipImageProcessor } from '../vision/clip-processor.js';
 import { CLIP, LLM, QUICK, STAGE1, STAGE2, WORLD } from './config.js';
-import { benchReference, evaluateModel, writeRules, type EvalFiles, type EvalModel, type ModelScores } from './evaluate.js';
+import {
+  benchReference,
+  evaluateModel,
+  writeRules,
+  type EvalFiles,
+  type EvalModel,
+  type ModelScores,
+} from './evaluate.js';
 import { finetuneRecipe, pretrainRecipe, writeRecipe, type StagePaths } from './recipes.js';
 import { accuracyTable, markdownTable, writeDemoReport, type Curve } from './report.js';
 import { writeBench } from './bench.js';
@@ -138,7 +145,12 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
       const options = { seed: WORLD.seed, trainImages: counts.train, heldOutImages: counts.heldOut };
       const { hit } = await cached(dir, { WORLD, options }, async () => void (await writeWorld(dir, options)));
       o.log(`   ${counts.train} train and ${counts.heldOut} held-out images in ${dir}${hit ? ' (kept)' : ''}`);
-      const files: WorldFiles = { dir, images: join(dir, 'images'), train: join(dir, 'train.jsonl'), heldOut: join(dir, 'heldout.jsonl') };
+      const files: WorldFiles = {
+        dir,
+        images: join(dir, 'images'),
+        train: join(dir, 'train.jsonl'),
+        heldOut: join(dir, 'heldout.jsonl'),
+      };
       return { ...files, scenes: makeWorld(options) };
     });
     const train = await readCapsBoxesJsonl(world.train);
@@ -146,9 +158,7 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
     const stage0 = await timed('stage 0: tokenizer, CLIP and LLaMA trained here', async () => {
       const dir = join(o.out, 'stage0');
       const settings = { WORLD, CLIP, LLM, counts, quick: o.quick };
-      const { value, hit } = await cached(dir, settings, () =>
-        trainStage0(dir, world, { quick: o.quick, log: o.log }),
-      );
+      const { value, hit } = await cached(dir, settings, () => trainStage0(dir, world, { quick: o.quick, log: o.log }));
       if (hit) o.log(`   kept from an earlier run: ${dir} (delete it to train again)`);
       return value as Stage0;
     });
@@ -227,9 +237,7 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
     });
     o.log(`\nfinal checkpoint (llava-hf layout): ${final}`);
 
-    const scores = await timed('evaluation on the held-out split', () =>
-      evaluate(o, world, stage0, final, endpoint),
-    );
+    const scores = await timed('evaluation on the held-out split', () => evaluate(o, world, stage0, final, endpoint));
     const curves: Curve[] = [
       ...stage0.curves,
       lossCurve('stage 1 loss', join(o.out, 'stage1', 'metrics.jsonl')),
@@ -256,7 +264,9 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
         `${counts.train} training images, ${counts.heldOut} held out; stage 2 saw ${records.length} data-engine records and the short-answer mix of ${counts.shortAnswers} images.`,
         'no image: the stage-2 model asked the same questions with the image withheld (the text prior alone).',
         'LLaVA-Bench: relative score = judge score of the model / judge score of the text-only reference answer × 100.',
-        o.endpoint ? `teacher and judge: ${o.endpoint.model} at ${o.endpoint.baseUrl}` : 'teacher and judge: the offline teacher (src/demo/teacher.ts), which reads the captions and boxes.',
+        o.endpoint
+          ? `teacher and judge: ${o.endpoint.model} at ${o.endpoint.baseUrl}`
+          : 'teacher and judge: the offline teacher (src/demo/teacher.ts), which reads the captions and boxes.',
       ],
     });
     o.log(`\n${markdownTable(table)}\n\nreport: ${join(o.out, 'report.html')}`);

@@ -29,6 +29,12 @@ export type TokenizerOptions = {
   bareWords?: string[];
   /** tokenizer_config.json's model_max_length (default 2048, as Vicuna's). */
   modelMaxLength?: number;
+  /**
+   * Special tokens added after the learnt vocabulary, as transformers' add_special_tokens adds them (in
+   * tokenizer.json's added_tokens and tokenizer_config's added_tokens_decoder, not in the BPE model): e.g. llava-hf's
+   * `<image>`, which must be one id inside the LLM's vocabulary.
+   */
+  specialTokens?: string[];
 };
 
 export type BuiltTokenizer = { vocabSize: number; merges: number };
@@ -57,16 +63,20 @@ export function buildTokenizer(texts: string[], dir: string, options: TokenizerO
   for (const [l, r] of merges) add(l + r);
   mkdirSync(dir, { recursive: true });
   const write = (name: string, json: unknown) => writeFileSync(join(dir, name), JSON.stringify(json, null, 2) + '\n');
-  write('tokenizer.json', tokenizerJson(vocab, merges));
+  const added = [...SPECIALS, ...(options.specialTokens ?? [])].map((content, i) => ({
+    id: i < SPECIALS.length ? i : pieces.length + i - SPECIALS.length,
+    content,
+  }));
+  write('tokenizer.json', tokenizerJson(vocab, merges, added));
   writeFileSync(join(dir, 'tokenizer.model'), sentencePieceModel(pieces, alphabet.length));
-  write('tokenizer_config.json', tokenizerConfig(options.modelMaxLength ?? 2048));
+  write('tokenizer_config.json', tokenizerConfig(options.modelMaxLength ?? 2048, added));
   write('special_tokens_map.json', {
     bos_token: specialToken('<s>'),
     eos_token: specialToken('</s>'),
     pad_token: '<unk>', // LLaVA v1 pads with unk (spec §4.1)
     unk_token: specialToken('<unk>'),
   });
-  return { vocabSize: pieces.length, merges: merges.length };
+  return { vocabSize: pieces.length + added.length - SPECIALS.length, merges: merges.length };
 }
 
 /**
@@ -142,12 +152,14 @@ function specialToken(content: string) {
 }
 
 /** The tokenizer.json LlamaTokenizerFast (legacy false) has: Metaspace with a first-only prefix, BOS added, byte fallback. */
-function tokenizerJson(vocab: Record<string, number>, merges: [string, string][]) {
+type AddedToken = { id: number; content: string };
+
+function tokenizerJson(vocab: Record<string, number>, merges: [string, string][], added: AddedToken[]) {
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: SPECIALS.map((content, id) => ({ id, ...specialToken(content), special: true })),
+    added_tokens: added.map(({ id, content }) => ({ id, ...specialToken(content), special: true })),
     normalizer: null,
     pre_tokenizer: { type: 'Metaspace', replacement: SPIECE, prepend_scheme: 'first', split: false },
     post_processor: {
@@ -185,12 +197,12 @@ function tokenizerJson(vocab: Record<string, number>, merges: [string, string][]
   };
 }
 
-function tokenizerConfig(modelMaxLength: number) {
+function tokenizerConfig(modelMaxLength: number, added: AddedToken[]) {
   return {
     add_bos_token: true,
     add_eos_token: false,
     added_tokens_decoder: Object.fromEntries(
-      SPECIALS.map((content, id) => [String(id), { ...specialToken(content), special: true }]),
+      added.map(({ id, content }) => [String(id), { ...specialToken(content), special: true }]),
     ),
     bos_token: '<s>',
     clean_up_tokenization_spaces: false,

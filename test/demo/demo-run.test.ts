@@ -64,13 +64,24 @@ test('llava demo --quick: world, stage 0, data engine, stages 1 and 2, evaluatio
   assert.deepEqual(config.architectures, ['LlavaForConditionalGeneration']);
   const imageId = TextTokenizer.fromDir(join(out, 'final')).tokenToId('<image>');
   assert.equal(config.image_token_index, imageId);
-  assert.ok((imageId as number) < ((config.text_config as { vocab_size: number }).vocab_size));
+  assert.ok((imageId as number) < (config.text_config as { vocab_size: number }).vocab_size);
 });
 
 test('the final checkpoint answers through `llava run` about a held-out image', () => {
   const heldOut = readFileSync(join(out, 'world', 'heldout.jsonl'), 'utf8').split('\n')[0]!;
   const image = join(out, 'world', 'images', (JSON.parse(heldOut) as { image: string }).image);
-  const run = llava('run', '--model', join(out, 'final'), '--image', image, '--prompt', 'How many shapes are in the image?', '--json', '--max-new-tokens', '4');
+  const run = llava(
+    'run',
+    '--model',
+    join(out, 'final'),
+    '--image',
+    image,
+    '--prompt',
+    'How many shapes are in the image?',
+    '--json',
+    '--max-new-tokens',
+    '4',
+  );
   assert.equal(run.status, 0, run.stderr);
   const reply = JSON.parse(run.stdout) as { text: string };
   assert.equal(typeof reply.text, 'string');
@@ -97,7 +108,9 @@ test('the report renders in Chromium: the table, a chart per curve, the sample i
     const rows = await page.$$eval('table:first-of-type tr', (trs) => trs.map((tr) => tr.children[0]!.textContent));
     assert.deepEqual(rows, ['model', 'no image', 'stage 1', 'stage 2', 'chance']);
     // Chart.js drew one chart per curve: stage 0's two and both stages'.
-    const charts = await page.evaluate(() => Object.keys((window as unknown as { Chart: { instances: object } }).Chart.instances).length);
+    const charts = await page.evaluate(
+      () => Object.keys((window as unknown as { Chart: { instances: object } }).Chart.instances).length,
+    );
     assert.equal(charts, 4);
     const images = await page.$$eval('.sample img', (imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
     assert.ok(images.length > 0 && images.every((w) => w === 64), `sample images: ${images}`);

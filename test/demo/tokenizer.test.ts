@@ -159,3 +159,32 @@ function supervisedSpans(labels: number[]): number[][] {
   }
   return spans;
 }
+
+test('specialTokens: <image> is one id after the learnt vocabulary, never split, skipped when decoding', () => {
+  const withImage = mkdtempSync(join(tmpdir(), 'llava-demo-tok-image-'));
+  try {
+    const built = buildTokenizer(TEXTS, withImage, { specialTokens: ['<image>'] });
+    const t = TextTokenizer.fromDir(withImage);
+    const id = t.tokenToId('<image>');
+    assert.equal(id, built.vocabSize - 1);
+    assert.equal(t.vocabSize, built.vocabSize);
+    assert.equal(built.vocabSize, tokenizer.vocabSize + 1, 'the learnt pieces are the same as without it');
+    const ids = t.encode('<image>\nWhat colour is the circle?');
+    assert.deepEqual(ids.slice(0, 2), [1, id]);
+    assert.equal(ids.filter((i) => i === id).length, 1);
+    assert.equal(t.decode(ids, { skipSpecialTokens: true }), '\nWhat colour is the circle?');
+    const config = JSON.parse(readFileSync(join(withImage, 'tokenizer_config.json'), 'utf8')) as {
+      added_tokens_decoder: Record<string, { content: string; special: boolean }>;
+    };
+    assert.deepEqual(config.added_tokens_decoder[String(id)], {
+      content: '<image>',
+      lstrip: false,
+      normalized: false,
+      rstrip: false,
+      single_word: false,
+      special: true,
+    });
+  } finally {
+    rmSync(withImage, { recursive: true, force: true });
+  }
+});
