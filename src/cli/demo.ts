@@ -1,6 +1,7 @@
 // `llava demo`: the whole method on a CPU in minutes (src/demo/run.ts): a procedural world, the data engine with an
 // offline teacher, stage-0 encoders, stage 1 and stage 2 with the real trainer, the held-out evaluation and a report.
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { runDemo } from '../demo/run.js';
 import { run as doctor } from './doctor.js';
 
@@ -26,38 +27,36 @@ Leaves DIR/final (llava-hf checkpoint), DIR/report.html, DIR/summary.md and ever
   --no-doctor      skip the engine report at the start`;
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      out: { type: 'string', default: 'runs/demo' },
+      quick: { type: 'boolean' },
+      'base-url': { type: 'string' },
+      model: { type: 'string' },
+      'api-key': { type: 'string' },
+      'no-doctor': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) {
     console.log(HELP);
     return 0;
   }
-  const value = (flag: string) => {
-    const at = argv.indexOf(flag);
-    if (at < 0) return undefined;
-    const v = argv[at + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value\n\n${HELP}`);
-    return v;
-  };
-  const known = new Set(['--out', '--quick', '--base-url', '--model', '--api-key', '--no-doctor']);
-  const unknown = argv.find(
-    (a, i) =>
-      a.startsWith('--') &&
-      !known.has(a) &&
-      !['--out', '--base-url', '--model', '--api-key'].includes(argv[i - 1] ?? ''),
-  );
-  if (unknown) throw new Error(`unknown option ${unknown}\n\n${HELP}`);
-  const baseUrl = value('--base-url');
-  const model = value('--model');
-  if (baseUrl && !model) throw new Error("--base-url needs --model NAME (the endpoint's model)");
-  if (!argv.includes('--no-doctor')) await doctor([]);
+  if (v['base-url'] !== undefined && !/^https?:\/\/[^/]/.test(v['base-url']))
+    throw new Error(`--base-url must be an http:// or https:// URL, got '${v['base-url']}'`);
+  if (v['base-url'] && !v.model) throw new Error("--base-url needs --model NAME (the endpoint's model)");
+  if (!v['no-doctor']) await doctor([]);
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   try {
     const result = await runDemo({
-      out: resolve(value('--out') ?? 'runs/demo'),
-      quick: argv.includes('--quick'),
-      endpoint: baseUrl
-        ? { baseUrl, model: model!, apiKey: value('--api-key') ?? process.env.OPENAI_API_KEY ?? 'none' }
+      out: resolve(v.out),
+      quick: v.quick ?? false,
+      endpoint: v['base-url']
+        ? { baseUrl: v['base-url'], model: v.model!, apiKey: v['api-key'] ?? process.env.OPENAI_API_KEY ?? 'none' }
         : undefined,
       log: (line) => console.log(line),
       signal: controller.signal,

@@ -9,7 +9,10 @@ const commands: Record<string, Command> = {
     summary: 'libtorch version, BLAS in use, threads, devices; warns where GEMM is slow',
     load: () => import('./doctor.js'),
   },
-  demo: { summary: 'doctor, then a few training steps of a tiny model', load: () => import('./demo.js') },
+  demo: {
+    summary: 'the whole method on a CPU in minutes: world, stage 0, data engine, stages 1-2, eval, report',
+    load: () => import('./demo.js'),
+  },
   datagen: { summary: 'GPT-assisted instruction data from captions and boxes', load: () => import('./datagen.js') },
   eval: { summary: 'LLaVA-Bench with any judge; ScienceQA, POPE, MME, VQA', load: () => import('./eval.js') },
   train: { summary: 'two-stage visual instruction tuning from a recipe', load: () => import('./train.js') },

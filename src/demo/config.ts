@@ -10,6 +10,7 @@ export const WORLD = {
   maxObjects: 4, // 1..maxObjects objects, each shape at most once so "the circle" names one object
   trainImages: 3000,
   heldOutImages: 200,
+  benchImages: 100, // held-out images with LLaVA-Bench questions (three each); all get the exact-match ones
   seed: 0,
 };
 
@@ -44,12 +45,13 @@ export const LLM = {
 // Stage 1 and 2 recipes (recipes.ts writes them with the reference's flag names).
 export const STAGE1 = { images: 3000, batchSize: 32, learningRate: 2e-3, epochs: 1, modelMaxLength: 64, seed: 0 };
 export const STAGE2 = {
-  images: 1500, // images sent through the data engine
+  images: 200, // images sent through the data engine (three records each)
   shortAnswerImages: 3000, // images of the short-answer mix (LLaVA-1.5's academic VQA share)
+  shortAnswerTurns: 10, // questions per image, at most (each kind's questions about the image)
   batchSize: 16,
-  learningRate: 5e-4,
-  projectorLearningRate: 1e-3,
-  epochs: 1,
+  learningRate: 1e-3,
+  projectorLearningRate: 2e-3,
+  epochs: 2,
   modelMaxLength: 256,
   seed: 0,
 };

@@ -45,10 +45,10 @@ export function markdownTable(table: string[][]): string {
   return [line(header!), line(header!.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-function htmlTable(table: string[][]): string {
+function htmlTable(table: string[][], id: string): string {
   const [header, ...rows] = table;
   const cells = (r: string[], tag: string) => r.map((c) => `<${tag}>${escapeHtml(c)}</${tag}>`).join('');
-  return `<table><tr>${cells(header!, 'th')}</tr>${rows.map((r) => `<tr>${cells(r, 'td')}</tr>`).join('')}</table>`;
+  return `<table id="${id}"><tr>${cells(header!, 'th')}</tr>${rows.map((r) => `<tr>${cells(r, 'td')}</tr>`).join('')}</table>`;
 }
 
 function samplesHtml(input: ReportInput): string {
@@ -87,7 +87,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
 <script>${chartSource()}</script></head>
 <body><h1>${escapeHtml(input.title)}</h1>
 <h2>Held-out evaluation</h2>
-${htmlTable(accuracyTable(input.models, input.chance))}
+${htmlTable(accuracyTable(input.models, input.chance), 'results')}
 <ul>${input.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
 <h2>Learning curves</h2><div class="charts" id="charts"></div>
 <h2>Sample held-out images</h2>

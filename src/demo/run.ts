@@ -219,7 +219,10 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
     if (stage1 === 'interrupted') return 'interrupted';
 
     const stage2Data = join(o.out, 'stage2.json');
-    writeJson(stage2Data, [...records, ...shortAnswerRecords(world.scenes.train.slice(0, counts.shortAnswers), 0)]);
+    writeJson(stage2Data, [
+      ...records,
+      ...shortAnswerRecords(world.scenes.train.slice(0, counts.shortAnswers), 0, STAGE2.shortAnswerTurns),
+    ]);
     const stage2 = await timed('stage 2: projector + LLM, instructions', async () => {
       const projector = join(o.out, 'stage1', 'mm_projector.bin');
       const recipe = writeRecipe(
@@ -284,7 +287,7 @@ async function evaluate(o: DemoOptions, world: World, stage0: Stage0, final: str
   const heldOut = world.scenes.heldOut;
   const exactLines = exactMatchQuestions(heldOut, 0);
   for (const sub of ['exact', 'bench']) mkdirSync(join(dir, sub));
-  const bench = writeBench(join(dir, 'bench'), heldOut, 0);
+  const bench = writeBench(join(dir, 'bench'), heldOut.slice(0, WORLD.benchImages), 0);
   const files: EvalFiles = {
     exactQuestions: writeExactMatch(join(dir, 'exact'), exactLines).questions,
     exactLines,

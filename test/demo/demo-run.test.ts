@@ -3,7 +3,7 @@
 // `llava run`, a second run that starts at stage 1 (stage 0 cached), and the report in Chromium (screenshot kept
 // in test-artifacts/, deliberately not removed).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,56 @@ test('the final checkpoint answers through `llava run` about a held-out image', 
   assert.equal(typeof reply.text, 'string');
 });
 
+test('`llava serve --model <run>/final` answers an OpenAI chat completion about a world image', async () => {
+  const heldOut = readFileSync(join(out, 'world', 'heldout.jsonl'), 'utf8').split('\n')[1]!;
+  const image = readFileSync(join(out, 'world', 'images', (JSON.parse(heldOut) as { image: string }).image));
+  const child = spawn(process.execPath, [main, 'serve', '--model', join(out, 'final'), '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => {
+        text += d.toString();
+        const m = /at (http:\/\/\S+) /.exec(text);
+        if (m) resolve(m[1]!);
+      });
+      void closed.then(() => reject(new Error(`serve exited: ${stderr}`)));
+    });
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'final',
+        max_tokens: 4,
+        temperature: 0,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'image_url', image_url: { url: `data:image/png;base64,${image.toString('base64')}` } },
+              { type: 'text', text: 'What colour is the circle?' },
+            ],
+          },
+        ],
+      }),
+    });
+    const body = (await response.json()) as {
+      choices: { message: { content: string } }[];
+      usage: { completion_tokens: number };
+    };
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.equal(typeof body.choices[0]!.message.content, 'string');
+    assert.ok(body.usage.completion_tokens >= 1 && body.usage.completion_tokens <= 4);
+  } finally {
+    child.kill('SIGINT');
+    assert.equal(await closed, 0, stderr);
+  }
+});
+
 test('a second run keeps the world and stage 0 and starts training at stage 1', () => {
   const run = llava('demo', '--quick', '--no-doctor', '--out', out);
   assert.equal(run.status, 0, run.stdout + run.stderr);
@@ -105,7 +155,7 @@ test('the report renders in Chromium: the table, a chart per curve, the sample i
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(pathToFileURL(join(out, 'report.html')).href);
     assert.deepEqual(errors, []);
-    const rows = await page.$$eval('table:first-of-type tr', (trs) => trs.map((tr) => tr.children[0]!.textContent));
+    const rows = await page.$$eval('#results tr', (trs) => trs.map((tr) => tr.children[0]!.textContent));
     assert.deepEqual(rows, ['model', 'no image', 'stage 1', 'stage 2', 'chance']);
     // Chart.js drew one chart per curve: stage 0's two and both stages'.
     const charts = await page.evaluate(
