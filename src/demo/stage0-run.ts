@@ -24,18 +24,14 @@ export async function trainStage0(
   const built = buildTokenizer(texts, tokenizer, { specialTokens: ['<image>'] });
   log(`tokenizer: ${built.vocabSize} tokens learnt from ${texts.length} texts`);
 
-  // CLIP's hard negatives: images with the same colours, told apart only by their shapes, places and sizes.
-  const colours = new Map<string, string>();
   const pairs = world.scenes.train.flatMap((scene) => {
     const ctx = sceneContext(scene, WORLD.seed);
-    colours.set(join(world.images, ctx.image), scene.objects.map((x) => x.colour).sort().join(' '));
     return ctx.captions.map((caption) => ({ image: join(world.images, ctx.image), caption }));
   });
   const clip = await trainClip(pairs, tokenizer, join(dir, 'clip'), {
     ...CLIP,
     steps: o.quick ? QUICK.clipSteps : CLIP.steps,
     imageSize: WORLD.imageSize,
-    hardNegativeKey: (image) => colours.get(image)!,
     log,
   });
   clip.model.dispose();

@@ -11,7 +11,7 @@ import { manualSeed, noGrad, tensor, type Tensor } from '../torch/index.js';
 import { TextTokenizer } from '../text/tokenizer.js';
 import { CLIP_MEAN, CLIP_STD, ClipImageProcessor, decodeImageFile, type PreprocessorConfig } from '../vision/index.js';
 import { permutation, rng } from '../data/rng.js';
-import { batchOrder, groupedBatchOrder, optimise, type LoopOptions } from './train-loop.js';
+import { batchOrder, optimise, type LoopOptions } from './train-loop.js';
 
 export type ClipTrainOptions = LoopOptions & {
   /** CLIPVisionConfig / CLIPTextConfig fields, as config.ts's CLIP section has them. */
@@ -34,8 +34,6 @@ export type ClipTrainOptions = LoopOptions & {
   imageSize: number;
   /** The last images, kept out of training to measure retrieval (default min(batchSize, a tenth of them)). */
   heldOut?: number;
-  /** An image's group (e.g. its colours): every other epoch, batches gather images of one group (groupedBatchOrder). */
-  hardNegativeKey?: (image: string) => string;
 };
 
 export type Retrieval = { imageToText: number; textToImage: number; chance: number };
@@ -104,9 +102,7 @@ export async function trainClip(
   const measure = () =>
     heldOut > 1 ? retrieval(model, evalBatch) : { imageToText: NaN, textToImage: NaN, chance: NaN };
   const before = measure();
-  const order = o.hardNegativeKey
-    ? groupedBatchOrder(paths.slice(0, train).map(o.hardNegativeKey), o.batchSize, o.seed)
-    : batchOrder(train, o.batchSize, o.seed);
+  const order = batchOrder(train, o.batchSize, o.seed);
   // Image u's caption at step s: its captions in turn, offset per image so a batch mixes caption styles.
   const pick = (u: number, s: number) => captionsOf[u]![(s * 7919 + u) % captionsOf[u]!.length]!;
   const show = (r: Retrieval) => `held-out retrieval i→t ${pct(r.imageToText)} t→i ${pct(r.textToImage)}`;

@@ -84,36 +84,3 @@ export function batchOrder(
     return { rows, index: tensor(BigInt64Array.from(rows, BigInt), [B]) };
   };
 }
-
-/**
- * As batchOrder, but every other epoch's batches are cut from the rows sorted by `keys` (key order and the rows
- * within a key shuffled per epoch), so most rows of such a batch share their key: for CLIP, images with the same
- * colours, which only their shapes, places and sizes tell apart (hard negatives a random batch rarely holds).
- */
-export function groupedBatchOrder(
-  keys: string[],
-  batchSize: number,
-  seed: number,
-): (s: number) => { rows: number[]; index: Tensor } {
-  const n = keys.length;
-  const B = Math.min(batchSize, n);
-  const perEpoch = Math.floor(n / B);
-  let cached: { epoch: number; order: number[] } | undefined;
-  return (s) => {
-    const epoch = Math.floor(s / perEpoch);
-    if (cached?.epoch !== epoch) {
-      const order = permutation(n, rng(seed, epoch));
-      if (epoch % 2 === 1) {
-        const distinct = [...new Set(keys)];
-        const rank = new Map(permutation(distinct.length, rng(seed, epoch, 1)).map((r, i) => [distinct[i]!, r]));
-        order.sort((a, b) => rank.get(keys[a]!)! - rank.get(keys[b]!)!); // stable: rows of a key stay shuffled
-        const batches = Array.from({ length: perEpoch }, (_, b) => order.slice(b * B, (b + 1) * B));
-        const shuffled = permutation(perEpoch, rng(seed, epoch, 2)).flatMap((b) => batches[b]!);
-        order.splice(0, shuffled.length, ...shuffled);
-      }
-      cached = { epoch, order };
-    }
-    const rows = cached.order.slice((s % perEpoch) * B, ((s % perEpoch) + 1) * B);
-    return { rows, index: tensor(BigInt64Array.from(rows, BigInt), [B]) };
-  };
-}
