@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDemo } from '../demo/run.js';
 import { run as doctor } from './doctor.js';
+import { withInterrupt } from './eval/endpoint.js';
 
 const HELP = `usage: llava demo [--out DIR] [--quick] [--base-url URL --model NAME [--api-key KEY]]
 
@@ -48,21 +49,16 @@ export async function run(argv: string[]): Promise<number> {
     throw new Error(`--base-url must be an http:// or https:// URL, got '${v['base-url']}'`);
   if (v['base-url'] && !v.model) throw new Error("--base-url needs --model NAME (the endpoint's model)");
   if (!v['no-doctor']) await doctor([]);
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  try {
-    const result = await runDemo({
+  const result = await withInterrupt('llava demo', (signal) =>
+    runDemo({
       out: resolve(v.out),
       quick: v.quick ?? false,
       endpoint: v['base-url']
         ? { baseUrl: v['base-url'], model: v.model!, apiKey: v['api-key'] ?? process.env.OPENAI_API_KEY ?? 'none' }
         : undefined,
       log: (line) => console.log(line),
-      signal: controller.signal,
-    });
-    return result === 'interrupted' ? 130 : 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-  }
+      signal,
+    }),
+  );
+  return result === 'interrupted' ? 130 : 0;
 }

@@ -41,9 +41,8 @@ export type ModelScores = {
   accuracy: Record<QuestionKind, KindScore>;
   /** LLaVA-Bench relative score (model / reference × 100) per category and 'all'. */
   bench: Record<string, number>;
-  /** question_id -> the model's answer, for the report: exact-match and bench questions. */
-  answers: Map<string, string>;
-  benchAnswers: Map<string, string>;
+  /** Exact-match question_id -> the model's answer, for the report. */
+  answers: Map<number, string>;
 };
 
 async function answer(m: EvalModel, questionsFile: string, f: EvalFiles, output: string, maxNewTokens: number) {
@@ -64,7 +63,7 @@ async function answer(m: EvalModel, questionsFile: string, f: EvalFiles, output:
     seed: 0,
     progress: null,
   });
-  return new Map(readJsonlObjects(output).map(({ record }) => [String(record.question_id), String(record.text)]));
+  return new Map(readJsonlObjects(output).map(({ record }) => [Number(record.question_id), String(record.text)]));
 }
 
 /** The teacher's text-only reference answers for the bench (written once per run, shared by every model). */
@@ -90,7 +89,7 @@ export async function evaluateModel(
   const file = m.name.replace(/\W+/g, '_');
   const answers = await answer(m, f.exactQuestions, f, join(f.outDir, `${file}_exact.jsonl`), 8);
   const benchAnswers = join(f.outDir, `${file}_bench.jsonl`);
-  const benchTexts = await answer(m, f.benchQuestions, f, benchAnswers, 96);
+  await answer(m, f.benchQuestions, f, benchAnswers, 96);
   const inputs = readJudgeInputs({
     questions: f.benchQuestions,
     context: f.benchContext,
@@ -104,8 +103,7 @@ export async function evaluateModel(
   if (judged.stopped) throw new Error(`the judge stopped on ${m.name}'s answers: ${judged.stopped}`);
   const summary = summarizeFile(m.name, reviews);
   const bench = Object.fromEntries(summary.rows.map((r) => [r.key, r.relative]));
-  const exact = new Map([...answers].map(([id, text]) => [Number(id), text]));
-  return { name: m.name, accuracy: exactMatchScores(f.exactLines, exact), bench, answers, benchAnswers: benchTexts };
+  return { name: m.name, accuracy: exactMatchScores(f.exactLines, answers), bench, answers };
 }
 
 /** The judge's rules for the demo's three categories, in the reference's rule.json form (the demo's own words). */

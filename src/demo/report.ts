@@ -61,7 +61,7 @@ function samplesHtml(input: ReportInput): string {
         .map(
           (q) =>
             `<tr><td>${escapeHtml(q.text.split('\n')[0]!)}</td><td>${escapeHtml(q.answer)}</td>${input.models
-              .map((m) => `<td>${escapeHtml(m.answers.get(String(q.question_id)) ?? '')}</td>`)
+              .map((m) => `<td>${escapeHtml(m.answers.get(q.question_id) ?? '')}</td>`)
               .join('')}</tr>`,
         )
         .join('');

@@ -16,6 +16,7 @@ import { DETAIL_INSTRUCTIONS } from '../datagen/instructions.js';
 import { DEFAULT_PRICES } from '../datagen/pricing.js';
 import { readCapsBoxesJsonl } from '../datagen/sources.js';
 import type { ChatRunOptions } from '../eval/chat-run.js';
+import { readJsonlObjects } from '../eval/jsonl.js';
 import { LlavaForConditionalGeneration } from '../models/index.js';
 import { conversationTemplate } from '../text/conversation.js';
 import { conversationChatTemplate } from '../text/conversation-chat-template.js';
@@ -51,7 +52,7 @@ export type DemoOptions = {
   signal?: AbortSignal;
 };
 
-type WorldFiles = { dir: string; images: string; train: string; heldOut: string };
+type WorldFiles = { images: string; train: string; heldOut: string };
 type World = WorldFiles & { scenes: WorldSplits };
 
 type Counts = { train: number; heldOut: number; stage1: number; stage2: number; shortAnswers: number };
@@ -92,19 +93,8 @@ function writeJson(path: string, value: unknown): void {
   writeFileSync(path, JSON.stringify(value, null, 1) + '\n');
 }
 
-const readJsonl = (path: string) =>
-  existsSync(path)
-    ? readFileSync(path, 'utf8')
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as unknown)
-    : [];
-
 function lossCurve(name: string, metrics: string): Curve {
-  const points = readJsonl(metrics).map((m) => {
-    const line = m as { step: number; loss: number };
-    return { x: line.step, y: line.loss };
-  });
+  const points = readJsonlObjects(metrics).map(({ record }) => ({ x: Number(record.step), y: Number(record.loss) }));
   return { name, points };
 }
 
@@ -146,7 +136,6 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
       const { hit } = await cached(dir, { WORLD, options }, async () => void (await writeWorld(dir, options)));
       o.log(`   ${counts.train} train and ${counts.heldOut} held-out images in ${dir}${hit ? ' (kept)' : ''}`);
       const files: WorldFiles = {
-        dir,
         images: join(dir, 'images'),
         train: join(dir, 'train.jsonl'),
         heldOut: join(dir, 'heldout.jsonl'),
@@ -157,10 +146,11 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
 
     const stage0 = await timed('stage 0: tokenizer, CLIP and LLaMA trained here', async () => {
       const dir = join(o.out, 'stage0');
-      const settings = { WORLD, CLIP, LLM, counts, quick: o.quick };
+      // Only what stage 0 reads: the world, its train split and the encoders' settings (not stages 1 and 2's).
+      const settings = { WORLD, CLIP, LLM, train: counts.train, quick: o.quick };
       const { value, hit } = await cached(dir, settings, () => trainStage0(dir, world, { quick: o.quick, log: o.log }));
       if (hit) o.log(`   kept from an earlier run: ${dir} (delete it to train again)`);
-      return value as Stage0;
+      return value;
     });
 
     const records = await timed('data engine', async () => {
@@ -182,7 +172,7 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
         signal: o.signal,
       });
       if (summary.stopped !== null) throw new Error(`the data engine stopped: ${summary.stopped}`);
-      const all = PROMPT_TYPES.flatMap((t) => readJsonl(join(dir, `${t}.jsonl`)));
+      const all = PROMPT_TYPES.flatMap((t) => readJsonlObjects(join(dir, `${t}.jsonl`)).map((r) => r.record));
       o.log(`   ${all.length} instruction records (${PROMPT_TYPES.join(', ')}) from ${counts.stage2} images`);
       return all;
     });

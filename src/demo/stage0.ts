@@ -2,7 +2,7 @@
 // the world's image–caption pairs and a small LLaMA trained on the world's text, each written as the Hugging Face
 // folder a real checkpoint would be (config.json, model.safetensors, the tokenizer; CLIP's preprocessor_config.json,
 // LLaMA's generation_config.json), so stages 1 and 2 load them exactly as they would load CLIP and Vicuna.
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLIPModel, clipConfig } from '../models/clip-model.js';
 import { LlamaForCausalLM, llamaConfig } from '../models/index.js';
@@ -11,6 +11,7 @@ import { manualSeed, noGrad, tensor, type Tensor } from '../torch/index.js';
 import { TextTokenizer } from '../text/tokenizer.js';
 import { CLIP_MEAN, CLIP_STD, ClipImageProcessor, decodeImageFile, type PreprocessorConfig } from '../vision/index.js';
 import { permutation, rng } from '../data/rng.js';
+import { copyTokenizerFiles } from '../train/outputs.js';
 import { batchOrder, optimise, type LoopOptions } from './train-loop.js';
 
 export type ClipTrainOptions = LoopOptions & {
@@ -38,8 +39,6 @@ export type ClipTrainOptions = LoopOptions & {
 
 export type Retrieval = { imageToText: number; textToImage: number; chance: number };
 export type ClipResult = { model: CLIPModel; losses: number[]; seconds: number; before: Retrieval; after: Retrieval };
-
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json'];
 
 /** Trains a CLIPModel on the pairs and writes it, with the tokenizer and a CLIPImageProcessor config, into outDir. */
 export async function trainClip(
@@ -124,7 +123,7 @@ export async function trainClip(
   );
   const after = measure();
   model.savePretrained(outDir);
-  copyTokenizer(tokenizerDir, outDir);
+  copyTokenizerFiles(tokenizerDir, outDir);
   return { model, losses, seconds, before, after };
 }
 
@@ -205,7 +204,7 @@ export function trainLlm(texts: string[], tokenizerDir: string, outDir: string, 
   model.savePretrained(outDir);
   const generation = { bos_token_id: 1, eos_token_id: 2, pad_token_id: 0, max_length: o.max_position_embeddings };
   writeFileSync(join(outDir, 'generation_config.json'), JSON.stringify(generation, null, 2) + '\n');
-  copyTokenizer(tokenizerDir, outDir);
+  copyTokenizerFiles(tokenizerDir, outDir);
   return { model, losses, seconds, heldOutLoss: { before, after } };
 }
 
@@ -267,11 +266,6 @@ function initLlama(model: LlamaForCausalLM): void {
       if (m instanceof Linear && m.bias) m.bias.zero_();
     }
   });
-}
-
-function copyTokenizer(from: string, to: string): void {
-  mkdirSync(to, { recursive: true });
-  for (const f of TOKENIZER_FILES) copyFileSync(join(from, f), join(to, f));
 }
 
 function without<T extends object, K extends keyof T>(o: T, key: K): Omit<T, K> {

@@ -4,15 +4,15 @@
 import { Conv2d, LayerNorm, Linear, Module, ModuleList, Embedding } from '../nn/index.js';
 import { arange, cat, gelu, quickGelu, scope, type Tensor } from '../torch/index.js';
 import type { CLIPVisionConfig } from './config.js';
+import { loadClipVision } from './hf-layout.js';
+import type { LoadOptions } from './loader.js';
+import { savePretrained, type SaveOptions } from './save.js';
 
 /** What an encoder layer reads of its tower's config (the vision and the text tower share the layers). */
 export type CLIPLayerConfig = Pick<
   CLIPVisionConfig,
   'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'num_attention_heads' | 'hidden_act' | 'layer_norm_eps'
 >;
-import { loadClipVision } from './hf-layout.js';
-import type { LoadOptions } from './loader.js';
-import { savePretrained, type SaveOptions } from './save.js';
 
 export class CLIPVisionEmbeddings extends Module {
   readonly class_embedding: Tensor;

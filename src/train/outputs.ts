@@ -63,16 +63,22 @@ export function saveStage1(dir: string, base: BaseModel, configExtra: Record<str
   writeConfig(dir, base, configExtra);
 }
 
+/** Copies whichever tokenizer files `from` has into `dir`. */
+export function copyTokenizerFiles(from: string, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const file of TOKENIZER_FILES) {
+    const source = join(from, file);
+    if (existsSync(source)) copyFileSync(source, join(dir, file));
+  }
+}
+
 /** Copies the tokenizer files and generation_config.json (the base model's, else one from the config's ids). */
 export function copyTokenizerAndGenerationConfig(
   dir: string,
   model: LlavaForConditionalGeneration,
   from: { tokenizerDir?: string; baseDir: string },
 ): void {
-  for (const file of TOKENIZER_FILES) {
-    const source = join(from.tokenizerDir ?? from.baseDir, file);
-    if (existsSync(source)) copyFileSync(source, join(dir, file));
-  }
+  copyTokenizerFiles(from.tokenizerDir ?? from.baseDir, dir);
   const generation = join(from.baseDir, 'generation_config.json');
   if (existsSync(generation)) copyFileSync(generation, join(dir, 'generation_config.json'));
   else {

@@ -32,5 +32,5 @@ export function convertToLlavaHf(
   );
   const preprocessor = [src, options.visionTower].find((d) => d && existsSync(join(d, 'preprocessor_config.json')));
   if (preprocessor) copyFileSync(join(preprocessor, 'preprocessor_config.json'), join(out, 'preprocessor_config.json'));
-  model.dispose?.();
+  model.dispose();
 }
