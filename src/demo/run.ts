@@ -40,7 +40,7 @@ import { writeBench } from './bench.js';
 import { CHANCE } from './exact-match.js';
 import { exactMatchQuestions, shortAnswerRecords, writeExactMatch } from './questions.js';
 import { startTeacher, TEACHER_MODEL } from './teacher.js';
-import { trainStage0, type Stage0 } from './stage0-run.js';
+import { stage0Folders, trainStage0, type Stage0 } from './stage0-run.js';
 import { makeWorld, writeWorld, type WorldSplits } from './world.js';
 
 export type DemoOptions = {
@@ -54,6 +54,8 @@ export type DemoOptions = {
 
 type WorldFiles = { images: string; train: string; heldOut: string };
 type World = WorldFiles & { scenes: WorldSplits };
+
+type Stage0Files = Stage0 & ReturnType<typeof stage0Folders>;
 
 type Counts = { train: number; heldOut: number; stage1: number; stage2: number; shortAnswers: number };
 
@@ -150,7 +152,7 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
       const settings = { WORLD, CLIP, LLM, train: counts.train, quick: o.quick };
       const { value, hit } = await cached(dir, settings, () => trainStage0(dir, world, { quick: o.quick, log: o.log }));
       if (hit) o.log(`   kept from an earlier run: ${dir} (delete it to train again)`);
-      return value;
+      return { ...value, ...stage0Folders(dir) };
     });
 
     const records = await timed('data engine', async () => {
@@ -270,7 +272,7 @@ export async function runDemo(o: DemoOptions): Promise<'done' | 'interrupted'> {
   }
 }
 
-async function evaluate(o: DemoOptions, world: World, stage0: Stage0, final: string, endpoint: ChatRunOptions) {
+async function evaluate(o: DemoOptions, world: World, stage0: Stage0Files, final: string, endpoint: ChatRunOptions) {
   const dir = join(o.out, 'eval');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });

@@ -5,11 +5,18 @@ import { join } from 'node:path';
 import { CLIP, LLM, QUICK, WORLD } from './config.js';
 import type { Curve } from './report.js';
 import { trainClip, trainLlm } from './stage0.js';
-import { worldTexts } from './texts.js';
+import { sceneConversations, worldTexts } from './texts.js';
 import { buildTokenizer } from './tokenizer.js';
 import { sceneContext, type Scene } from './world.js';
 
-export type Stage0 = { tokenizer: string; clip: string; llm: string; curves: Curve[]; summary: string[] };
+/** What the cache marker keeps of stage 0; the folders come from stage0Folders, so a moved run folder finds them. */
+export type Stage0 = { curves: Curve[]; summary: string[] };
+
+export const stage0Folders = (dir: string) => ({
+  tokenizer: join(dir, 'tokenizer'),
+  clip: join(dir, 'clip'),
+  llm: join(dir, 'llm'),
+});
 
 const curve = (name: string, losses: number[]): Curve => ({ name, points: losses.map((y, i) => ({ x: i + 1, y })) });
 
@@ -19,23 +26,27 @@ export async function trainStage0(
   o: { quick: boolean; log: (line: string) => void },
 ): Promise<Stage0> {
   const log = (line: string) => o.log(`   ${line}`);
-  const texts = worldTexts(world.scenes.train);
-  const tokenizer = join(dir, 'tokenizer');
+  const train = world.scenes.train;
+  const texts = [
+    ...worldTexts(train),
+    ...sceneConversations(train, WORLD.seed, LLM.conversations.copies, LLM.conversations.turns),
+  ];
+  const { tokenizer, clip: clipDir, llm: llmDir } = stage0Folders(dir);
   const built = buildTokenizer(texts, tokenizer, { specialTokens: ['<image>'] });
   log(`tokenizer: ${built.vocabSize} tokens learnt from ${texts.length} texts`);
 
-  const pairs = world.scenes.train.flatMap((scene) => {
+  const pairs = train.flatMap((scene) => {
     const ctx = sceneContext(scene, WORLD.seed);
     return ctx.captions.map((caption) => ({ image: join(world.images, ctx.image), caption }));
   });
-  const clip = await trainClip(pairs, tokenizer, join(dir, 'clip'), {
+  const clip = await trainClip(pairs, tokenizer, clipDir, {
     ...CLIP,
     steps: o.quick ? QUICK.clipSteps : CLIP.steps,
     imageSize: WORLD.imageSize,
     log,
   });
   clip.model.dispose();
-  const llm = trainLlm(texts, tokenizer, join(dir, 'llm'), {
+  const llm = trainLlm(texts, tokenizer, llmDir, {
     ...LLM,
     steps: o.quick ? QUICK.llmSteps : LLM.steps,
     log,
@@ -48,9 +59,6 @@ export async function trainStage0(
   ];
   for (const line of summary) log(line);
   return {
-    tokenizer,
-    clip: join(dir, 'clip'),
-    llm: join(dir, 'llm'),
     curves: [curve('stage 0: CLIP contrastive loss', clip.losses), curve('stage 0: LLaMA loss', llm.losses)],
     summary,
   };

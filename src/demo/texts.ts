@@ -10,6 +10,7 @@ import { parseReply } from '../datagen/parse.js';
 import { PROMPT_TYPES, usesBoxes } from '../datagen/prompts.js';
 import { benchQuestions } from './bench.js';
 import { exactMatchQuestions, shortAnswerRecords } from './questions.js';
+import { conversationTemplate, renderPrompt } from '../text/conversation.js';
 import type { Scene } from './scene.js';
 import { datagenReply, referenceReply } from './teacher-replies.js';
 import { sceneContext } from './world.js';
@@ -30,4 +31,25 @@ export function worldTexts(scenes: Scene[], seed = 0): string[] {
   for (const r of shortAnswerRecords(scenes, seed))
     for (const turn of r.conversations) texts.push(turn.value.replace('<image>\n', ''));
   return texts;
+}
+
+/**
+ * The LLaMA's conversations, as Vicuna learnt ShareGPT's: `copies` per scene (each with its own draw of questions),
+ * in stage 2's v1 template, with the scene's inventory caption where stage 2 puts the image and up to `turns`
+ * short-answer questions about it. So the LLM learns to answer from what precedes the question (which shape has
+ * which colour, where, how many), and stages 1 and 2 only have to make the image read like that caption. Without
+ * the final </s>, which the LLM's corpus adds to every text.
+ */
+export function sceneConversations(scenes: Scene[], seed: number, copies: number, turns: number): string[] {
+  const template = conversationTemplate('vicuna_v1');
+  const captions = scenes.map((scene) => sceneContext(scene, seed).captions[0]!);
+  return Array.from({ length: copies }, (_, copy) =>
+    shortAnswerRecords(scenes, seed + 1 + copy, turns).map((record, i) => {
+      const messages = record.conversations.map((turn, k) => ({
+        role: template.roles[k % 2]!,
+        content: turn.value.replace('<image>', captions[i]!),
+      }));
+      return renderPrompt(template, messages).slice(0, -template.sep2!.length);
+    }),
+  ).flat();
 }

@@ -4,7 +4,7 @@
 // in test-artifacts/, deliberately not removed).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -137,11 +137,20 @@ test('`llava serve --model <run>/final` answers an OpenAI chat completion about 
   }
 });
 
-test('a second run keeps the world and stage 0 and starts training at stage 1', () => {
-  const run = llava('demo', '--quick', '--no-doctor', '--out', out);
-  assert.equal(run.status, 0, run.stdout + run.stderr);
-  assert.match(run.stdout, /kept from an earlier run/);
-  assert.match(run.stdout, /held-out images in .* \(kept\)/);
+test('a second run, in the run folder moved elsewhere, keeps the world and stage 0 and starts at stage 1', () => {
+  const moved = join(root, 'moved');
+  renameSync(out, moved);
+  try {
+    const run = llava('demo', '--quick', '--no-doctor', '--out', moved);
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /kept from an earlier run/);
+    assert.match(run.stdout, /held-out images in .* \(kept\)/);
+    // The kept stage 0 is read from where the folder is now, not from where it was written.
+    const recipe = readFileSync(join(moved, 'recipes', 'pretrain.yaml'), 'utf8');
+    assert.match(recipe, new RegExp(`vision_tower: ${join(moved, 'stage0', 'clip')}\n`));
+  } finally {
+    renameSync(moved, out);
+  }
 });
 
 test('the report renders in Chromium: the table, a chart per curve, the sample images', async () => {

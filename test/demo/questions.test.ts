@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { evalPope } from '../../src/eval/pope.js';
 import { readQuestionFile } from '../../src/eval/questions.js';
-import { worldTexts } from '../../src/demo/texts.js';
+import { sceneConversations, worldTexts } from '../../src/demo/texts.js';
+import { sceneContext } from '../../src/demo/world.js';
 import { CHANCE, exactMatchScores } from '../../src/demo/exact-match.js';
 import { benchQuestions } from '../../src/demo/bench.js';
 import {
@@ -133,6 +134,31 @@ test('worldTexts: every caption, question and answer the world can show the lang
   for (const l of exactMatchQuestions(scenes, 0)) assert.ok(all.has(l.text) && all.has(l.answer));
   for (const q of benchQuestions(scenes, 0)) assert.ok(all.has(q.text));
   assert.ok(texts.some((t) => t.startsWith('Question:') === false && t.includes('From left to right')));
+});
+
+test('sceneConversations: the v1 template with the inventory caption where the image goes, true answers', () => {
+  const scenes = train.slice(0, 20);
+  const conversations = sceneConversations(scenes, 0, 2, 10);
+  assert.equal(conversations.length, 40);
+  // vicuna_v1's system prompt and separators, as the spec gives them
+  const system =
+    "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions.";
+  conversations.forEach((text, k) => {
+    const scene = scenes[k % 20]!;
+    const caption = sceneContext(scene, 0).captions[0]!;
+    assert.ok(text.startsWith(`${system} USER: ${caption}\n`), text);
+    assert.ok(!text.endsWith('</s>'), 'the corpus adds the final </s> itself');
+    const turns = text
+      .slice(system.length + 1)
+      .split('</s>')
+      .map((turn) =>
+        /^USER: (?:.*\n)?(.+)\nAnswer the question using a single word or phrase\. ASSISTANT: (.+)$/.exec(turn),
+      );
+    assert.ok(turns.length >= 4 && turns.every((m) => m !== null), text);
+    for (const m of turns) assert.equal(m![2], truth(scene, m![1]!), m![0]);
+  });
+  // the two copies ask their own draws of questions
+  assert.ok(conversations.slice(0, 20).some((c, i) => c !== conversations[20 + i]));
 });
 
 test('exact-match scores per kind: normalised answers count, a missing one is wrong, chance is uniform guessing', () => {
