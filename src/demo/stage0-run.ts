@@ -1,6 +1,7 @@
 // Stage 0 of the demo from the world's files: the tokenizer learnt from the world's text (with `<image>` as a
 // special token, which the llava-hf layout of the final checkpoint needs inside the vocabulary), CLIP trained on
-// every (image, caption) pair of the train split, the LLaMA on the world's text. Folders: tokenizer/, clip/, llm/.
+// every (image, caption) pair of the train split, the LLaMA on the world's text, which includes the scenes'
+// conversations in stage 2's template (texts.ts sceneConversations). Folders: tokenizer/, clip/, llm/.
 import { join } from 'node:path';
 import { CLIP, LLM, QUICK, WORLD } from './config.js';
 import type { Curve } from './report.js';
