@@ -10,16 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LLM, WORLD } from '../src/demo/config.js';
-import { shortAnswerRecords } from '../src/demo/questions.js';
 import { trainLlm } from '../src/demo/stage0.js';
-import { sceneConversations, worldTexts } from '../src/demo/texts.js';
+import { sceneConversations, sceneConversationTurns, worldTexts } from '../src/demo/texts.js';
 import { buildTokenizer } from '../src/demo/tokenizer.js';
 import { batchOrder, optimise } from '../src/demo/train-loop.js';
-import { makeWorld, sceneContext } from '../src/demo/world.js';
+import { makeWorld } from '../src/demo/world.js';
 import type { LlamaForCausalLM } from '../src/models/index.js';
 import { conversationTemplate } from '../src/text/conversation.js';
-import { IGNORE_INDEX } from '../src/text/image-token.js';
-import { preprocess, type Preprocessed } from '../src/text/preprocess.js';
+import { collate } from '../src/data/collate.js';
+import { preprocess } from '../src/text/preprocess.js';
 import { TextTokenizer } from '../src/text/tokenizer.js';
 import { noGrad, tensor } from '../src/torch/index.js';
 
@@ -35,31 +34,20 @@ const template = conversationTemplate('vicuna_v1');
 const world = makeWorld({ seed: WORLD.seed, trainImages: WORLD.trainImages, heldOutImages: WORLD.heldOutImages });
 const { copies, turns } = LLM.conversations;
 
-/** Stage 2's rows without the image: the inventory caption in its place, labels on the answers only. */
-function answerOnlyRows(tokenizer: TextTokenizer): Preprocessed[] {
-  const captions = world.train.map((s) => sceneContext(s, WORLD.seed).captions[0]!);
-  return Array.from({ length: copies }, (_, copy) =>
-    shortAnswerRecords(world.train, WORLD.seed + 1 + copy, turns).map((record, i) => {
-      const text = record.conversations.map((t) => ({ ...t, value: t.value.replace('<image>', captions[i]!) }));
-      return preprocess(tokenizer, template, text, { hasImage: false, modelMaxLength: LLM.blockSize });
-    }),
-  ).flat();
-}
-
+/** Answer-only steps on the scene conversations: stage 2's rows (preprocess_v1's masking) without the image. */
 function answerOnly(model: LlamaForCausalLM, tokenizer: TextTokenizer, steps: number, lr: number, B: number): void {
-  const rows = answerOnlyRows(tokenizer);
+  const rows = sceneConversationTurns(world.train, WORLD.seed, copies, turns).map((conversation) =>
+    preprocess(tokenizer, template, conversation, { hasImage: false, modelMaxLength: LLM.blockSize }),
+  );
   const order = batchOrder(rows.length, B, LLM.seed);
   const options = { steps, batchSize: B, learningRate: lr, seed: LLM.seed, log: console.log };
   optimise('answer-only', model.parameters(), options, (s) => {
-    const batch = order(s).rows.map((k) => rows[k]!);
-    const L = Math.max(...batch.map((r) => r.inputIds.length));
-    const ids = new BigInt64Array(batch.length * L); // right-padded with 0 (unk), never supervised
-    const labels = new BigInt64Array(batch.length * L).fill(BigInt(IGNORE_INDEX));
-    batch.forEach((r, b) => {
-      r.inputIds.forEach((v, j) => (ids[b * L + j] = BigInt(v)));
-      r.labels.forEach((v, j) => (labels[b * L + j] = BigInt(v)));
-    });
-    return model.forward({ inputIds: tensor(ids, [batch.length, L]), labels: tensor(labels, [batch.length, L]) }).loss!;
+    const batch = collate(
+      order(s).rows.map((k) => rows[k]!),
+      { padTokenId: tokenizer.unkId ?? 0, maxLength: LLM.blockSize },
+    );
+    const labels = tensor(batch.labels, batch.shape);
+    return model.forward({ inputIds: tensor(batch.inputIds, batch.shape), labels }).loss!;
   });
 }
 

@@ -11,6 +11,7 @@ import { PROMPT_TYPES, usesBoxes } from '../datagen/prompts.js';
 import { benchQuestions } from './bench.js';
 import { exactMatchQuestions, shortAnswerRecords } from './questions.js';
 import { conversationTemplate, renderPrompt } from '../text/conversation.js';
+import type { Turn } from '../text/image-placement.js';
 import type { Scene } from './scene.js';
 import { datagenReply, referenceReply } from './teacher-replies.js';
 import { sceneContext } from './world.js';
@@ -35,21 +36,24 @@ export function worldTexts(scenes: Scene[], seed = 0): string[] {
 
 /**
  * The LLaMA's conversations, as Vicuna learnt ShareGPT's: `copies` per scene (each with its own draw of questions),
- * in stage 2's v1 template, with the scene's inventory caption where stage 2 puts the image and up to `turns`
- * short-answer questions about it. So the LLM learns to answer from what precedes the question (which shape has
- * which colour, where, how many), and stages 1 and 2 only have to make the image read like that caption. Without
- * the final </s>, which the LLM's corpus adds to every text.
+ * with the scene's inventory caption where stage 2 puts the image and up to `turns` short-answer questions about
+ * it. So the LLM learns to answer from what precedes the question (which shape has which colour, where, how many),
+ * and stages 1 and 2 only have to make the image read like that caption. As turns, scene by scene, copy after copy.
  */
-export function sceneConversations(scenes: Scene[], seed: number, copies: number, turns: number): string[] {
-  const template = conversationTemplate('vicuna_v1');
+export function sceneConversationTurns(scenes: Scene[], seed: number, copies: number, turns: number): Turn[][] {
   const captions = scenes.map((scene) => sceneContext(scene, seed).captions[0]!);
   return Array.from({ length: copies }, (_, copy) =>
-    shortAnswerRecords(scenes, seed + 1 + copy, turns).map((record, i) => {
-      const messages = record.conversations.map((turn, k) => ({
-        role: template.roles[k % 2]!,
-        content: turn.value.replace('<image>', captions[i]!),
-      }));
-      return renderPrompt(template, messages).slice(0, -template.sep2!.length);
-    }),
+    shortAnswerRecords(scenes, seed + 1 + copy, turns).map((record, i) =>
+      record.conversations.map((turn) => ({ ...turn, value: turn.value.replace('<image>', captions[i]!) })),
+    ),
   ).flat();
+}
+
+/** sceneConversationTurns rendered in stage 2's v1 template, without the final </s> (the LLM's corpus adds it). */
+export function sceneConversations(scenes: Scene[], seed: number, copies: number, turns: number): string[] {
+  const template = conversationTemplate('vicuna_v1');
+  return sceneConversationTurns(scenes, seed, copies, turns).map((conversation) => {
+    const messages = conversation.map((turn, k) => ({ role: template.roles[k % 2]!, content: turn.value }));
+    return renderPrompt(template, messages).slice(0, -template.sep2!.length);
+  });
 }

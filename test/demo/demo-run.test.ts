@@ -3,7 +3,7 @@
 // `llava run`, a second run that starts at stage 1 (stage 0 cached), and the report in Chromium (screenshot kept
 // in test-artifacts/, deliberately not removed).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { TextTokenizer } from '../../src/text/tokenizer.js';
+import { startServe } from '../helpers/serve-process.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
@@ -90,23 +91,9 @@ test('the final checkpoint answers through `llava run` about a held-out image', 
 test('`llava serve --model <run>/final` answers an OpenAI chat completion about a world image', async () => {
   const heldOut = readFileSync(join(out, 'world', 'heldout.jsonl'), 'utf8').split('\n')[1]!;
   const image = readFileSync(join(out, 'world', 'images', (JSON.parse(heldOut) as { image: string }).image));
-  const child = spawn(process.execPath, [main, 'serve', '--model', join(out, 'final'), '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const serve = await startServe(['--model', join(out, 'final'), '--port', '0']);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let text = '';
-      child.stdout.on('data', (d: Buffer) => {
-        text += d.toString();
-        const m = /at (http:\/\/\S+) /.exec(text);
-        if (m) resolve(m[1]!);
-      });
-      void closed.then(() => reject(new Error(`serve exited: ${stderr}`)));
-    });
-    const response = await fetch(`${url}/v1/chat/completions`, {
+    const response = await fetch(`${serve.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -132,8 +119,7 @@ test('`llava serve --model <run>/final` answers an OpenAI chat completion about 
     assert.equal(typeof body.choices[0]!.message.content, 'string');
     assert.ok(body.usage.completion_tokens >= 1 && body.usage.completion_tokens <= 4);
   } finally {
-    child.kill('SIGINT');
-    assert.equal(await closed, 0, stderr);
+    assert.equal(await serve.stop(), 0, serve.stderr());
   }
 });
 

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { LlavaProcessor } from '../../src/serve/processor.js';
 import type { ChatMessage } from '../../src/text/chat-template.js';
 import { coordinates, rawImage } from '../helpers/text-images.js';
+import { startServe } from '../helpers/serve-process.js';
 import { ids } from '../helpers/golden.js';
 import { tempDir, writeSmallLlava } from './helpers.js';
 
@@ -110,27 +111,11 @@ test('llava chat keeps the history in the template, /reset starts over, /quit le
 });
 
 test('llava serve answers over HTTP until SIGINT', async () => {
-  const child = spawn(process.execPath, [CLI, 'serve', '--model', dir, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /at (http:\/\/\S+) /.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.on('close', () => reject(new Error(`serve exited: ${stderr}`)));
-  });
+  const serve = await startServe(['--model', dir, '--port', '0']);
+  const url = serve.url;
   const health = (await (await fetch(`${url}/health`)).json()) as { status: string; model: string };
   assert.deepEqual([health.status, health.model], ['ok', 'tiny-llava']);
   const page = await fetch(`${url}/`);
   assert.match(await page.text(), /<title>llava-ts chat<\/title>/);
-  const code = await new Promise<number | null>((resolve) => {
-    child.on('close', resolve);
-    child.kill('SIGINT');
-  });
-  assert.equal(code, 0, stderr);
+  assert.equal(await serve.stop(), 0, serve.stderr());
 });
