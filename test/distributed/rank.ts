@@ -77,6 +77,7 @@ const scenarios: Record<string, (g: ProcessGroup) => Promise<unknown>> = {
           steps: process.env.LLAVA_TEST_STEPS?.split(',').map(Number) as [number, number] | undefined,
           resume: process.env.LLAVA_TEST_RESUME,
           saveOptimizer: process.env.LLAVA_TEST_SAVE_OPTIMIZER === '1',
+          dtype: process.env.LLAVA_TEST_DTYPE as 'float32' | 'float64' | undefined,
           out: process.env.LLAVA_TEST_OUT!,
         }),
     ]),

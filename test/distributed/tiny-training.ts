@@ -39,6 +39,8 @@ export type TrainRun = {
   resume?: string;
   /** Also saves the optimizer state (AdamW.stateDict's layout, gathered under ZeRO) to out/optimizer.safetensors. */
   saveOptimizer?: boolean;
+  /** The weights' dtype (default float32, the checkpoint's). */
+  dtype?: 'float32' | 'float64';
 };
 
 type OptimizerState = ReturnType<AdamW['stateDict']>;
@@ -75,8 +77,9 @@ export async function trainTinyLlama({
   steps = [0, STEPS],
   resume,
   saveOptimizer = false,
+  dtype = 'float32',
 }: TrainRun): Promise<{ losses: number[]; norms: number[] }> {
-  const model = LlamaForCausalLM.fromPretrained(resume ?? join(goldenRoot, 'llama_tiny')).train();
+  const model = LlamaForCausalLM.fromPretrained(resume ?? join(goldenRoot, 'llama_tiny'), { dtype }).train();
   const params = model.parameters();
   const hyper = { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0.1 };
   const zero =
