@@ -68,6 +68,11 @@ function run(cmd, args) {
 
 const mtime = (p) => statSync(p).mtimeMs;
 
+// Our own compute kernels (the files that use at::parallel_for) get -fopenmp, since at::parallel_for is an OpenMP
+// pragma in ATen's headers (without it they run on one thread; torch.utils.cpp_extension compiles extensions so
+// too), and -O3, since GCC 12's -O2 vectorizes only loops that need no runtime checks.
+const kernelFlags = (src) => (readFileSync(src, 'utf8').includes('<ATen/Parallel.h>') ? ['-fopenmp', '-O3'] : []);
+
 async function main() {
   const force = process.argv.includes('--force');
   const torch = findLibtorch();
@@ -116,7 +121,7 @@ async function main() {
     await Promise.all(
       stale.slice(i, i + jobs).map(({ src, obj }) => {
         console.log(`native: compiling ${src.slice(root.length + 1)}`);
-        return run(cxx, [...flags, '-c', src, '-o', obj]);
+        return run(cxx, [...flags, ...kernelFlags(src), '-c', src, '-o', obj]);
       }),
     );
   }
@@ -129,6 +134,7 @@ async function main() {
       .map((l) => `-l${l}`);
     await run(cxx, [
       '-shared',
+      '-fopenmp',
       '-o',
       output,
       ...objects.map((o) => o.obj),

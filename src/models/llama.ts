@@ -1,10 +1,22 @@
 // LLaMA-family decoder, module for module and name for name as transformers' modeling_llama
 // (4.40, eager attention), so checkpoint keys map one to one and parity can be read line by line.
 import { Embedding, Linear, Module, ModuleList, RMSNorm } from '../nn/index.js';
-import { arange, cat, crossEntropy, full, linear, scope, silu, zeros, type Tensor } from '../torch/index.js';
+import {
+  applyRotary,
+  arange,
+  attention,
+  cat,
+  crossEntropy,
+  full,
+  linear,
+  scope,
+  silu,
+  zeros,
+  type Tensor,
+} from '../torch/index.js';
 import type { LlamaConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
-import { applyRotary, RotaryEmbedding } from './rope.js';
+import { RotaryEmbedding } from './rope.js';
 import { generate, type GenerationOptions } from './generate.js';
 import { loadLlama } from './hf-layout.js';
 import type { LoadOptions } from './loader.js';
@@ -40,34 +52,20 @@ export class LlamaAttention extends Module {
       const [B, T] = x.shape as [number, number];
       const split = (t: Tensor, h: number) => t.view(B, T, h, this.headDim).transpose(1, 2); // [B, h, T, d]
       const q = applyRotary(split(this.q_proj.forward(x), this.heads), cos, sin);
-      const k = applyRotary(split(this.k_proj.forward(x), this.kvHeads), cos, sin);
+      let k = applyRotary(split(this.k_proj.forward(x), this.kvHeads), cos, sin);
       let v = split(this.v_proj.forward(x), this.kvHeads);
-      let kT = k.transpose(2, 3); // [B, h_kv, d, S]
-      if (cache) ({ keysT: kT, values: v } = cache.update(this.layerIdx, k, v));
-      kT = repeatKv(kT, this.heads / this.kvHeads);
-      v = repeatKv(v, this.heads / this.kvHeads);
-      // Scale and mask in place (autograd allows it: matmul saves its inputs, not its output), in
-      // an inner scope, so only the probabilities [B, H, T, S] outlive this line.
-      const probs = scope(() =>
-        q.matmul(kT).div_(Math.sqrt(this.headDim)).add_(mask).to('float32').softmax(-1).to(q.dtype),
-      );
-      const out = probs
-        .matmul(v)
+      if (cache) {
+        const past = cache.update(this.layerIdx, k, v);
+        k = past.keysT.transpose(2, 3); // [B, h_kv, S, d], a view of the cache's transposed keys
+        v = past.values;
+      }
+      // softmax(q·kᵀ/√d + mask)·v with grouped-query heads, as modeling_llama's eager attention (one call).
+      const out = attention(q, k, v, mask) // [B, H, T, d]
         .transpose(1, 2)
         .reshape(B, T, this.heads * this.headDim);
       return this.o_proj.forward(out);
     });
   }
-}
-
-/** [B, h_kv, a, b] -> [B, h_kv·n, a, b]: query head h reads kv head h / n (grouped-query attention). */
-function repeatKv(x: Tensor, n: number): Tensor {
-  if (n === 1) return x;
-  const [B, h, a, b] = x.shape as [number, number, number, number];
-  return x
-    .unsqueeze(2)
-    .expand(B, h, n, a, b)
-    .reshape(B, h * n, a, b);
 }
 
 export class LlamaMLP extends Module {

@@ -37,10 +37,3 @@ export class RotaryEmbedding {
     });
   }
 }
-
-/** x [B, H, T, d]: x·cos + rotate_half(x)·sin with cos/sin [B, T, d]. */
-export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  const half = x.size(-1) / 2;
-  const rotated = cat([x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)], -1);
-  return x.mul(cos.unsqueeze(1)).add(rotated.mul(sin.unsqueeze(1)));
-}

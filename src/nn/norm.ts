@@ -1,4 +1,4 @@
-import { layerNorm, scope, type Tensor } from '../torch/index.js';
+import { layerNorm, rmsNorm, type Tensor } from '../torch/index.js';
 import { Module } from './module.js';
 
 /** Normalises the last dim to zero mean and unit variance, then scales and shifts (CLIP). */
@@ -38,10 +38,6 @@ export class RMSNorm extends Module {
 
   /** x [..., dim] -> [..., dim] */
   forward(x: Tensor): Tensor {
-    return scope(() => {
-      const x32 = x.to('float32');
-      const normed = x32.mul(x32.pow(2).mean(-1, true).add(this.eps).rsqrt());
-      return this.weight.mul(normed.to(x.dtype));
-    });
+    return rmsNorm(x, this.weight, this.eps);
   }
 }

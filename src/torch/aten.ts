@@ -4,13 +4,17 @@ import { native, type OpResult } from './native.js';
 
 export type OpCall = (...args: unknown[]) => OpResult;
 
-export function aten(name: string, overload = ''): OpCall {
+function operator(qualifiedName: string, overload: string): OpCall {
   let id = -1;
   return (...args) => {
-    if (id < 0) id = native.resolveOp(`aten::${name}`, overload);
+    if (id < 0) id = native.resolveOp(qualifiedName, overload);
     return native.callOp(id, ...args);
   };
 }
+
+export const aten = (name: string, overload = ''): OpCall => operator(`aten::${name}`, overload);
+/** Operators the addon registers itself (native/linear_rows.cc), called the same way. */
+export const llavaOp = (name: string, overload = ''): OpCall => operator(`llava::${name}`, overload);
 
 /** The schema text of an operator, for error messages and exploration. */
 export function schemaOf(name: string, overload = ''): string {

@@ -1,5 +1,5 @@
 // Functions over several tensors, and the neural-network operators (torch.nn.functional).
-import { aten } from './aten.js';
+import { aten, llavaOp } from './aten.js';
 import type { Handle, OpResult } from './native.js';
 import { Tensor } from './tensor.js';
 
@@ -8,7 +8,10 @@ const op = {
   stack: aten('stack'),
   where: aten('where', 'self'),
   whereScalar: aten('where', 'ScalarOther'),
-  linear: aten('linear'),
+  linear: llavaOp('linear'),
+  rmsNorm: llavaOp('rms_norm'),
+  applyRotary: llavaOp('apply_rotary'),
+  attention: llavaOp('attention'),
   layerNorm: aten('layer_norm'),
   embedding: aten('embedding'),
   conv2d: aten('conv2d'),
@@ -17,7 +20,6 @@ const op = {
   dropout: aten('dropout'),
   crossEntropy: aten('cross_entropy_loss'),
   mseLoss: aten('mse_loss'),
-  mv: aten('mv'),
   powScalarBase: aten('pow', 'Scalar'),
 };
 const wrap = (r: OpResult) => new Tensor(r as Handle);
@@ -37,16 +39,23 @@ export const where = (condition: Tensor, a: Tensor, b: Tensor | number) =>
 export const powBase = (base: number, exponent: Tensor) => wrap(op.powScalarBase(base, exponent.handle));
 
 /**
- * x [..., in] · weightᵀ [out, in] + bias [out]. A single row (decoding one token) goes through
- * BLAS gemv: OpenBLAS's gemm with one row streams the weights 2-3x slower, and decoding is
- * bound by streaming weights.
+ * x [..., in] · weightᵀ [out, in] + bias [out], as aten::linear. Up to 8 rows outside autograd (decoding) take the
+ * addon's kernel (native/linear_rows.cc), which reads the weights once for all rows at memory speed.
  */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-  const inFeatures = x.size(-1);
-  if (x.numel !== inFeatures || x.ndim === 0) return wrap(op.linear(x.handle, weight.handle, bias?.handle));
-  const y = wrap(op.mv(weight.handle, x.reshape(inFeatures).handle)); // [out]
-  return (bias ? y.add(bias) : y).view(...x.shape.slice(0, -1), weight.size(0));
-}
+export const linear = (x: Tensor, weight: Tensor, bias?: Tensor): Tensor =>
+  wrap(op.linear(x.handle, weight.handle, bias?.handle));
+/** LLaMA's RMSNorm: weight · x / √(mean(x², -1) + eps), in float32, cast back to x's dtype before the weight. */
+export const rmsNorm = (x: Tensor, weight: Tensor, eps: number) => wrap(op.rmsNorm(x.handle, weight.handle, eps));
+/** Rotary embedding of x [B, H, T, d] with cos, sin [B, T, d]: x·cos + rotate_half(x)·sin (transformers'). */
+export const applyRotary = (x: Tensor, cos: Tensor, sin: Tensor) =>
+  wrap(op.applyRotary(x.handle, cos.handle, sin.handle));
+/**
+ * transformers' eager LLaMA attention: softmax(q·kᵀ/√d + mask, in float32) · v, for query [B, H, T, d], key and
+ * value [B, H_kv, S, d] (query head h reads key/value head h / (H / H_kv)) and an additive mask [B, 1, T, S] in
+ * the query's dtype. A decode step outside autograd runs the addon's own loop (native/attention.cc).
+ */
+export const attention = (query: Tensor, key: Tensor, value: Tensor, mask?: Tensor) =>
+  wrap(op.attention(query.handle, key.handle, value.handle, mask?.handle));
 export const layerNorm = (x: Tensor, normalizedShape: number[], weight?: Tensor, bias?: Tensor, eps = 1e-5) =>
   wrap(op.layerNorm(x.handle, normalizedShape, weight?.handle, bias?.handle, eps));
 /** weight [num, dim] rows picked by ids [...] -> [..., dim]. */

@@ -35,7 +35,11 @@ for (const { mode, ga, clip } of cases) {
           `norms ${expected.norms}`,
         );
       const reference = openSafetensors(join(single, 'model.safetensors'));
-      const env = { LLAVA_TEST_GA: String(ga), LLAVA_TEST_DTYPE: 'float64', ...(clip ? { LLAVA_TEST_CLIP: String(clip) } : {}) };
+      const env = {
+        LLAVA_TEST_GA: String(ga),
+        LLAVA_TEST_DTYPE: 'float64',
+        ...(clip ? { LLAVA_TEST_CLIP: String(clip) } : {}),
+      };
       const { reports, launchError } = await runRanks(mode, 2, env, (dir) => {
         const trained = openSafetensors(join(dir, 'model.safetensors'));
         assert.deepEqual(trained.names().sort(), reference.names().sort());

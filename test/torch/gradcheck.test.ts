@@ -33,7 +33,7 @@ const cases: [string, (xs: T.Tensor[]) => T.Tensor, Input[]][] = [
   ['bmm', ([a, b]) => a!.bmm(b!), [rnd([2, 3, 4], 22), rnd([2, 4, 2], 23)]],
   ['linear', ([x, w, b]) => T.linear(x!, w!, b), [rnd([2, 3], 24), rnd([4, 3], 25), rnd([4], 26)]],
   [
-    'linear, one row (the gemv path)',
+    'linear, one row (decode rows take the addon kernel only outside autograd)',
     ([x, w, b]) => T.linear(x!, w!, b),
     [rnd([1, 1, 3], 72), rnd([4, 3], 73), rnd([4], 74)],
   ],
@@ -48,6 +48,13 @@ const cases: [string, (xs: T.Tensor[]) => T.Tensor, Input[]][] = [
   ['softmax', ([a]) => a!.softmax(-1), [rnd([2, 5], 35)]],
   ['log_softmax', ([a]) => a!.logSoftmax(0), [rnd([3, 4], 36)]],
   ['layer_norm', ([x, w, b]) => T.layerNorm(x!, [4], w, b), [rnd([3, 4], 37), rnd([4], 38), rnd([4], 39)]],
+  // rms_norm and attention compute in float32 whatever the input (as transformers), too coarse for finite
+  // differences in float64: decode-kernels.test.ts checks their gradients against the float64 formula's.
+  [
+    'apply_rotary',
+    ([x, c, s]) => T.applyRotary(x!, c!, s!),
+    [rnd([1, 2, 3, 4], 82), rnd([1, 3, 4], 83), rnd([1, 3, 4], 84)],
+  ],
   ['embedding', ([w]) => T.embedding(ids([2, 0, 2, 1]), w!), [rnd([3, 4], 40)]],
   [
     'conv2d stride 2 padding 1',
