@@ -9,6 +9,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const benches = [
   'engine',
   'models',
+  'decode',
   'train',
   'serve',
   'serve_load',

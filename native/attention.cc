@@ -11,6 +11,8 @@
 #include <cmath>
 #include <vector>
 
+#include "isa.h"
+
 namespace llava {
 namespace {
 
@@ -43,7 +45,7 @@ inline float stored(float x) {
 // k is read through its strides (the cache stores keys transposed, so position is the unit stride there);
 // v rows are contiguous. `scores` [S] and `acc` [d] are scratch.
 template <typename scalar_t>
-void attend_row(const scalar_t* q, const scalar_t* k, int64_t k_pos, int64_t k_dim, const scalar_t* v, int64_t v_pos,
+inline __attribute__((always_inline)) void attend_row(const scalar_t* q, const scalar_t* k, int64_t k_pos, int64_t k_dim, const scalar_t* v, int64_t v_pos,
                 const scalar_t* mask, int64_t mask_pos, int64_t S, int64_t d, float* __restrict scores,
                 float* __restrict acc, scalar_t* out) {
   const float root = std::sqrt(static_cast<float>(d));
@@ -94,32 +96,65 @@ bool decodes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, cons
            (requires_grad(q) || requires_grad(k) || requires_grad(v) || (has_mask && requires_grad(*mask))));
 }
 
+// One call's pointers and strides (elements), read by every row. A broadcast mask ([B or 1, 1, T or 1, S]) has
+// stride 0 on its size-1 dimensions.
+template <typename scalar_t>
+struct Views {
+  const scalar_t *q, *k, *v, *mask;
+  scalar_t* out;
+  int64_t H, T, d, S, group;
+  int64_t qb, qh, qt, kb, kh, k_pos, k_dim, vb, vh, v_pos, mb, mh, mt, ms;
+};
+
+// Rows [r0, r1) of the B·H·T query rows, compiled per instruction set (isa.h) so that the loops over positions
+// and head dimensions vectorize for the CPU at hand. `scratch` holds S + d floats.
+struct AttendRows {
+  template <int W, typename scalar_t>
+  static inline __attribute__((always_inline)) void run(const Views<scalar_t>& a, int64_t r0, int64_t r1,
+                                                        float* scratch) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / (a.H * a.T), h = (r / a.T) % a.H, t = r % a.T, kv = h / a.group;
+      const scalar_t* mask = a.mask ? a.mask + b * a.mb + h * a.mh + t * a.mt : nullptr;
+      attend_row<scalar_t>(a.q + b * a.qb + h * a.qh + t * a.qt, a.k + b * a.kb + kv * a.kh, a.k_pos, a.k_dim,
+                           a.v + b * a.vb + kv * a.vh, a.v_pos, mask, a.ms, a.S, a.d, scratch, scratch + a.S,
+                           a.out + ((b * a.H + h) * a.T + t) * a.d);
+    }
+  }
+};
+
 template <typename scalar_t>
 void attention_loop(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor* mask,
                     at::Tensor& out) {
-  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), d = q.size(3), S = k.size(2);
-  const int64_t group = H / k.size(1);
-  const scalar_t* qp = q.data_ptr<scalar_t>();
-  const scalar_t* kp = k.data_ptr<scalar_t>();
-  const scalar_t* vp = v.data_ptr<scalar_t>();
-  const scalar_t* mp = mask ? mask->data_ptr<scalar_t>() : nullptr;
-  scalar_t* op = out.data_ptr<scalar_t>();
-  // A broadcast mask ([B or 1, 1, T or 1, S]) is read through its strides; size-1 dimensions have stride 0 here.
   const auto mask_stride = [&](int64_t dim) { return mask && mask->size(dim) > 1 ? mask->stride(dim) : 0; };
-  const int64_t mb = mask_stride(0), mh = mask_stride(1), mt = mask_stride(2), ms = mask ? mask->stride(3) : 0;
-  const int64_t rows = B * H * T;
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, S * d));
+  const Views<scalar_t> views{q.data_ptr<scalar_t>(),
+                              k.data_ptr<scalar_t>(),
+                              v.data_ptr<scalar_t>(),
+                              mask ? mask->data_ptr<scalar_t>() : nullptr,
+                              out.data_ptr<scalar_t>(),
+                              q.size(1),
+                              q.size(2),
+                              q.size(3),
+                              k.size(2),
+                              q.size(1) / k.size(1),
+                              q.stride(0),
+                              q.stride(1),
+                              q.stride(2),
+                              k.stride(0),
+                              k.stride(1),
+                              k.stride(2),
+                              k.stride(3),
+                              v.stride(0),
+                              v.stride(1),
+                              v.stride(2),
+                              mask_stride(0),
+                              mask_stride(1),
+                              mask_stride(2),
+                              mask ? mask->stride(3) : 0};
+  const int64_t rows = q.size(0) * views.H * views.T;
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, views.S * views.d));
   at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
-    std::vector<float> scratch(S + d);
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t b = r / (H * T), h = (r / T) % H, t = r % T, kv = h / group;
-      const scalar_t* qr = qp + b * q.stride(0) + h * q.stride(1) + t * q.stride(2);
-      const scalar_t* kr = kp + b * k.stride(0) + kv * k.stride(1);
-      const scalar_t* vr = vp + b * v.stride(0) + kv * v.stride(1);
-      const scalar_t* mr = mp ? mp + b * mb + h * mh + t * mt : nullptr;
-      attend_row<scalar_t>(qr, kr, k.stride(2), k.stride(3), vr, v.stride(2), mr, ms, S, d, scratch.data(),
-                           scratch.data() + S, op + ((b * H + h) * T + t) * d);
-    }
+    std::vector<float> scratch(views.S + views.d);
+    run_for_cpu<AttendRows>(views, r0, r1, scratch.data());
   });
 }
 

@@ -12,6 +12,8 @@
 
 #include <cstring>
 
+#include "isa.h"
+
 // Vectors pass between always-inlined functions only, so GCC's note that their ABI differs by target is moot.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
@@ -127,36 +129,14 @@ inline __attribute__((always_inline)) void any_rows(int64_t M, const T* w, const
   }
 }
 
-// One body per instruction set, chosen once by what the CPU supports (GCC's target attributes).
-#if defined(__x86_64__)
-template <typename T>
-__attribute__((target("avx512f,avx512bw"))) void rows_avx512(int64_t M, const T* w, const float* x, int64_t K,
-                                                             float* y, int64_t N, int64_t n0, int64_t n1) {
-  any_rows<16>(M, w, x, K, y, N, n0, n1);
-}
-template <typename T>
-__attribute__((target("avx2,fma"))) void rows_avx2(int64_t M, const T* w, const float* x, int64_t K, float* y,
+// y[:, n0:n1] for any M ≤ 8, compiled per instruction set (isa.h).
+struct Rows {
+  template <int W, typename T>
+  static inline __attribute__((always_inline)) void run(int64_t M, const T* w, const float* x, int64_t K, float* y,
                                                         int64_t N, int64_t n0, int64_t n1) {
-  any_rows<8>(M, w, x, K, y, N, n0, n1);
-}
-#endif
-template <typename T>
-void rows_generic(int64_t M, const T* w, const float* x, int64_t K, float* y, int64_t N, int64_t n0, int64_t n1) {
-  any_rows<4>(M, w, x, K, y, N, n0, n1);
-}
-
-template <typename T>
-void rows_best(int64_t M, const T* w, const float* x, int64_t K, float* y, int64_t N, int64_t n0, int64_t n1) {
-#if defined(__x86_64__)
-  static const int isa = __builtin_cpu_supports("avx512bw") ? 2 : __builtin_cpu_supports("avx2") &&
-                                                                       __builtin_cpu_supports("fma")
-                                                                   ? 1
-                                                                   : 0;
-  if (isa == 2) return rows_avx512(M, w, x, K, y, N, n0, n1);
-  if (isa == 1) return rows_avx2(M, w, x, K, y, N, n0, n1);
-#endif
-  rows_generic(M, w, x, K, y, N, n0, n1);
-}
+    any_rows<W>(M, w, x, K, y, N, n0, n1);
+  }
+};
 
 // x [M, K] fp32 contiguous, weight [N, K] contiguous of T -> y [M, N] fp32, output rows split across threads.
 template <typename T>
@@ -165,7 +145,7 @@ void decode_linear(const float* x, int64_t M, int64_t K, const at::Tensor& weigh
   const T* w = weight.data_ptr<T>();
   // A thread takes at least 256 KiB of weights: below that waking the other thread costs more than it saves.
   const int64_t grain = std::max<int64_t>(1, (256 << 10) / std::max<int64_t>(1, K * weight.element_size()));
-  at::parallel_for(0, N, grain, [&](int64_t n0, int64_t n1) { rows_best<T>(M, w, x, K, y, N, n0, n1); });
+  at::parallel_for(0, N, grain, [&](int64_t n0, int64_t n1) { run_for_cpu<Rows>(M, w, x, K, y, N, n0, n1); });
 }
 
 bool decodes(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
