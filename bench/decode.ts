@@ -8,22 +8,14 @@ import * as T from '../src/torch/index.js';
 import { LlamaForCausalLM, llamaConfig } from '../src/models/index.js';
 import { runtimeReport } from '../src/torch/runtime.js';
 import { report, type Row } from './report.js';
+import { LLAMA_8X512 } from './shapes.js';
 
 const REPS = 7;
 const PROMPT = 64;
 const NEW_TOKENS = 64;
 
 T.manualSeed(0);
-const config = llamaConfig({
-  hidden_size: 512,
-  intermediate_size: 1376,
-  num_hidden_layers: 8,
-  num_attention_heads: 8,
-  num_key_value_heads: 8,
-  vocab_size: 32000,
-  rms_norm_eps: 1e-5,
-  max_position_embeddings: 4096,
-});
+const config = llamaConfig(LLAMA_8X512);
 const lm = new LlamaForCausalLM(config);
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;

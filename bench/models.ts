@@ -13,6 +13,7 @@ import { AdamW } from '../src/nn/index.js';
 import { llavaConfig, LlavaForConditionalGeneration } from '../src/models/index.js';
 import { runtimeReport } from '../src/torch/runtime.js';
 import { medianMs, medianMsAsync, report, type Row } from './report.js';
+import { LLAMA_8X512 } from './shapes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, '..', '..', 'bench');
@@ -26,17 +27,7 @@ const shapes = {
     image_size: 336,
     patch_size: 14,
   },
-  text: {
-    hidden_size: 512,
-    intermediate_size: 1376,
-    num_hidden_layers: 8,
-    num_attention_heads: 8,
-    num_key_value_heads: 8,
-    vocab_size: 32000,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000,
-    max_position_embeddings: 4096,
-  },
+  text: LLAMA_8X512,
   batch: 2,
   text_tokens: 64,
   reps: 5,

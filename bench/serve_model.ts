@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as T from '../src/torch/index.js';
 import { llavaConfig, LlavaForConditionalGeneration } from '../src/models/index.js';
 import { loadModelDir, type LoadedModel } from '../src/serve/load-model.js';
+import { LLAMA_8X512 } from './shapes.js';
 import { llamaTokenizerJson } from '../test/helpers/text-llama-tokenizer.js';
 import { VICUNA_CHAT_TEMPLATE } from '../test/serve/helpers.js';
 
@@ -28,15 +29,7 @@ export function benchModel(): LoadedModel & { dir: string; remove: () => void } 
         image_size: 224,
         patch_size: 32,
       },
-      text_config: {
-        hidden_size: 512,
-        intermediate_size: 1376,
-        num_hidden_layers: 8,
-        num_attention_heads: 8,
-        vocab_size: 32001,
-        rms_norm_eps: 1e-5,
-        max_position_embeddings: 1024,
-      },
+      text_config: { ...LLAMA_8X512, vocab_size: 32001, max_position_embeddings: 1024 },
     }),
   );
   model.savePretrained(dir);

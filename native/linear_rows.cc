@@ -45,11 +45,6 @@ inline __attribute__((always_inline)) typename Lanes<W>::type load(const T* p) {
   return v;
 }
 
-template <typename T>
-inline float scalar(T w) {
-  return static_cast<float>(w);
-}
-
 // The sum of a vector's lanes, by halves.
 template <int W>
 inline __attribute__((always_inline)) float hsum(typename Lanes<W>::type v) {
@@ -92,7 +87,7 @@ inline __attribute__((always_inline)) void block(const T* w, const float* x, int
   for (int m = 0; m < M; ++m)
     for (int r = 0; r < R; ++r) {
       float s = hsum<W>(acc[m][r]);
-      for (int64_t j = k; j < K; ++j) s += scalar(w[r * K + j]) * x[m * K + j];
+      for (int64_t j = k; j < K; ++j) s += static_cast<float>(w[r * K + j]) * x[m * K + j];
       out[m * ldo + r] = s;
     }
 }
