@@ -47,6 +47,7 @@ export function forwardBackwardRecompute(
       loss.mul(scale).backward();
       return { loss: loss.item(), gradOut: h.grad! };
     });
+    last.dispose();
     let gradOut = head.gradOut;
     for (let i = layers.length - 1; i >= 0; i--) {
       gradOut = scope(() => {
@@ -54,6 +55,8 @@ export function forwardBackwardRecompute(
         layers[i]!.forward(input, cos, sin, mask).backward(gradOut);
         return input.grad!;
       });
+      // A layer's saved input goes once its backward is done (the first one is x0, still needed below).
+      if (i > 0) inputs[i]!.dispose();
     }
     if (x0.requiresGrad) x0.backward(gradOut);
     return head.loss;
