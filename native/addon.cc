@@ -8,6 +8,8 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
 #include <cstring>
 #include <vector>
 
@@ -227,6 +229,15 @@ Napi::Value runtime_info(const Napi::CallbackInfo& info) {
   bool cuda = torch::cuda::is_available();
   out.Set("cudaAvailable", cuda);
   out.Set("cudaDeviceCount", cuda ? static_cast<int>(torch::cuda::device_count()) : 0);
+  // OpenBLAS came in with libtorch (not into the global namespace), so it is found by name among what is loaded.
+  for (const char* name : {"libblas.so.3", "libopenblas.so.0"}) {
+    void* blas = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+    if (!blas) continue;
+    auto corename = reinterpret_cast<char* (*)()>(dlsym(blas, "openblas_get_corename"));
+    if (corename) out.Set("openblasCore", std::string(corename()));
+    dlclose(blas);
+    if (corename) break;
+  }
   return out;
 }
 

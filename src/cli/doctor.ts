@@ -1,5 +1,6 @@
 // `llava doctor`: what the engine runs on, and a loud warning wherever training would be slow.
 import { availableParallelism } from 'node:os';
+import { cpuFlags, openblasCoreFor } from '../torch/openblas-core.js';
 import { measureGemmGflops, runtimeReport } from '../torch/runtime.js';
 
 // A working OpenBLAS-OpenMP set-up reaches ~130 GFLOPS on 2 AVX2 cores; reference BLAS ~3.
@@ -24,6 +25,15 @@ export async function run(argv: string[]): Promise<number> {
     warnings.push(
       "OpenBLAS's pthread build fights libtorch's OpenMP threads (the transformer block ran 358 ms instead of 221 ms): select the OpenMP build (`libopenblas0-openmp`)",
     );
+  const matching = openblasCoreFor(cpuFlags());
+  if (
+    matching &&
+    report.openblasCore &&
+    /^(prescott|core2|penryn|dunnington|nehalem|atom|sandybridge)$/i.test(report.openblasCore)
+  )
+    warnings.push(
+      `OpenBLAS runs ${report.openblasCore}'s kernels on a CPU with ${matching === 'SkylakeX' ? 'AVX-512' : 'AVX2'} (GEMM about 5x slower): unset OPENBLAS_CORETYPE, or set it to ${matching}`,
+    );
   if (report.threads < cores)
     warnings.push(
       `libtorch uses ${report.threads} of ${cores} cores (OMP_NUM_THREADS=${process.env.OMP_NUM_THREADS ?? 'unset'})`,
@@ -43,7 +53,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const rows: [string, string][] = [
     ['libtorch', report.torchVersion],
-    ['BLAS', `${report.blas} (${report.blasLibraries.join(', ') || 'none mapped'})`],
+    [
+      'BLAS',
+      `${report.blas}${report.openblasCore ? `, ${report.openblasCore} kernels` : ''} (${report.blasLibraries.join(', ') || 'none mapped'})`,
+    ],
     [
       'threads',
       `${report.threads} of ${cores} cores, OMP_WAIT_POLICY=${report.ompWaitPolicy ?? 'unset'}, GOMP_SPINCOUNT=${report.gompSpincount ?? 'unset'}`,

@@ -1,10 +1,11 @@
-// Loads the libtorch addon (build/llava_torch.node) once, after setting the OpenMP
-// environment that must be in place before libgomp initialises.
+// Loads the libtorch addon (build/llava_torch.node) once, after setting the OpenMP and OpenBLAS
+// environment that must be in place before libgomp and OpenBLAS initialise.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { cpuFlags, openblasCoreFor } from './openblas-core.js';
 
 /** An opaque native tensor handle (a type-tagged Napi::External owning one at::Tensor). */
 export type Handle = { readonly __handle: unique symbol };
@@ -44,6 +45,7 @@ export interface NativeTorch {
     buildConfig: string;
     cudaAvailable: boolean;
     cudaDeviceCount: number;
+    openblasCore?: string; // openblas_get_corename(), where OpenBLAS is loaded
   };
   resolveOp(name: string, overload: string): number;
   opSchema(id: number): string;
@@ -76,6 +78,10 @@ function load(): NativeTorch {
   // libgomp reads its environment when it loads, with the addon below.
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined)
     process.env.GOMP_SPINCOUNT = DEFAULT_SPINCOUNT;
+  if (process.env.OPENBLAS_CORETYPE === undefined) {
+    const core = openblasCoreFor(cpuFlags());
+    if (core) process.env.OPENBLAS_CORETYPE = core;
+  }
   const threads = ompNumThreads() ?? availableParallelism();
   if (!existsSync(addonPath)) {
     const build = join(packageRoot, 'native', 'build.mjs');

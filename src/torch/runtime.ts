@@ -16,6 +16,7 @@ export type RuntimeReport = {
   threads: number;
   ompWaitPolicy: string | undefined;
   gompSpincount: string | undefined;
+  openblasCore: string | undefined; // the kernels OpenBLAS runs (its own name for them)
   cudaAvailable: boolean;
   cudaDeviceCount: number;
   parallelInfo: string;
@@ -51,6 +52,7 @@ export function runtimeReport(): RuntimeReport {
     threads: native.numThreads(),
     ompWaitPolicy: process.env.OMP_WAIT_POLICY,
     gompSpincount: process.env.GOMP_SPINCOUNT,
+    openblasCore: info.openblasCore,
     cudaAvailable: info.cudaAvailable,
     cudaDeviceCount: info.cudaDeviceCount,
     parallelInfo: info.parallelInfo,
