@@ -2,37 +2,16 @@
 // forward+backward, and per-op call overhead, each beside PyTorch doing the same work in the
 // same run (bench/engine_pytorch.py, Debian's python3-torch, same thread count).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
 import { LayerNorm, Linear, Module } from '../src/nn/index.js';
 import { measureGemmGflops, runtimeReport } from '../src/torch/runtime.js';
+import { fmaPeak } from './fma_peak.js';
 import { medianMs, report, type Row } from './report.js';
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
 const threads = runtimeReport().threads;
-
-function fmaPeakGflops(): number {
-  const exe = join(mkdtempSync(join(tmpdir(), 'fma-')), 'fma_peak');
-  execFileSync('gcc', [
-    '-O3',
-    '-funroll-loops',
-    '-mavx2',
-    '-mfma',
-    '-fopenmp',
-    join(benchDir, 'fma_peak.c'),
-    '-o',
-    exe,
-  ]);
-  const runs = [0, 1, 2].map(() =>
-    Number(
-      execFileSync(exe, { env: { ...process.env, OMP_NUM_THREADS: String(threads) }, encoding: 'utf8' }).split(' ')[0],
-    ),
-  );
-  return Math.max(...runs);
-}
 
 /** Pre-LN GPT block, the same layers and ops in the same order as the PyTorch anchor. */
 class Block extends Module {
@@ -101,7 +80,9 @@ function opOverheadUs(n = 200000): number {
   });
 }
 
-const peak = fmaPeakGflops();
+const fma = fmaPeak(threads);
+const peak = fma.measure();
+fma.dispose();
 const ours = {
   gemm1024: measureGemmGflops(1024, 10),
   gemm2048: measureGemmGflops(2048, 10),
