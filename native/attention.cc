@@ -1,9 +1,10 @@
 // llava::attention(query, key, value, mask?) -> [B, H, T, d]: transformers' eager LLaMA attention in one call,
 //   softmax(query · keyᵀ / sqrt(d) + mask, in float32) · value,
-// with grouped-query heads (query head h reads key/value head h / (H / H_kv)). Within autograd, or for a prompt
-// (more than kDecodeRows queries), it is that formula in ATen operators, so backward is libtorch's own and the
-// result is theirs op for op. A decode step without autograd runs a loop of our own over the cache's views: for
-// a few queries the batched matmuls cost more in setup than in arithmetic.
+// with grouped-query heads (query head h reads key/value head h / (H / H_kv)). Under autograd or for a prompt
+// (more than kDecodeRows queries), in fp32/fp64, it is the blocked kernel of native/attention_train.cc (its own
+// backward; causal blocks skipped); in other dtypes, or where that kernel declines, that formula in ATen
+// operators, op for op transformers'. A decode step without autograd runs a loop of our own over the cache's
+// views: for a few queries the batched matmuls cost more in setup than in arithmetic.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <vector>
 
+#include "attention_train.h"
 #include "isa.h"
 
 namespace llava {
@@ -164,6 +166,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
               " [B, heads, positions, head_dim], got ", q.sizes(), ", ", k.sizes(), ", ", v.sizes());
   TORCH_CHECK(k.size(1) > 0 && q.size(1) % k.size(1) == 0, "llava::attention: ", q.size(1),
               " query heads are not a multiple of ", k.size(1), " key/value heads");
+  if (takes_blocked(q, k, v, mask, kDecodeRows)) return attention_blocked(q, k, v, mask);
   if (!decodes(q, k, v, mask)) return attention_ops(q, k, v, mask);
   at::NoGradGuard no_grad;
   at::Tensor out = at::empty(q.sizes(), q.options().memory_format(at::MemoryFormat::Contiguous));

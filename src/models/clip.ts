@@ -2,7 +2,7 @@
 // CLIPVisionModel (4.40): patch convolution, class and position embeddings, pre_layrnorm (sic,
 // the checkpoint's spelling), pre-LN encoder layers, post_layernorm for the pooled CLS only.
 import { Conv2d, LayerNorm, Linear, Module, ModuleList, Embedding } from '../nn/index.js';
-import { arange, cat, gelu, quickGelu, scope, type Tensor } from '../torch/index.js';
+import { arange, attention, cat, gelu, quickGelu, scope, type Tensor } from '../torch/index.js';
 import type { CLIPVisionConfig } from './config.js';
 import { loadClipVision } from './hf-layout.js';
 import type { LoadOptions } from './loader.js';
@@ -66,21 +66,19 @@ export class CLIPAttention extends Module {
     this.out_proj = this.registerModule('out_proj', new Linear(D, D));
   }
   /**
-   * q scaled by head_dim^-0.5 before the product: x [N, T, D] -> [N, T, D]. Bidirectional (the vision tower), or
-   * with an additive mask [1 or N, 1, T, T] (the text tower's causal mask).
+   * softmax(q·kᵀ/√d + mask)·v: x [N, T, D] -> [N, T, D]. Bidirectional (the vision tower), or with an additive
+   * mask [1 or N, 1, T, T] (the text tower's causal mask). transformers scales q before the product; scaling the
+   * product instead differs by rounding only, and lets the tower use the blocked attention kernel.
    */
   forward(x: Tensor, mask?: Tensor): Tensor {
     return scope(() => {
       const [N, T, D] = x.shape as [number, number, number];
       const split = (t: Tensor) => t.view(N, T, this.heads, this.headDim).transpose(1, 2); // [N, H, T, d]
-      const q = split(this.q_proj.forward(x).mul(this.headDim ** -0.5));
+      const q = split(this.q_proj.forward(x));
       const k = split(this.k_proj.forward(x));
       const v = split(this.v_proj.forward(x));
-      const probs = scope(() => {
-        const scores = q.matmul(k.transpose(2, 3)); // [N, H, T, T]
-        return (mask ? scores.add(mask) : scores).softmax(-1);
-      });
-      return this.out_proj.forward(probs.matmul(v).transpose(1, 2).reshape(N, T, D));
+      const out = attention(q, k, v, mask); // [N, H, T, d]
+      return this.out_proj.forward(out.transpose(1, 2).reshape(N, T, D));
     });
   }
 }

@@ -6,13 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/torch/index.js';
 import { maxAbsDiff } from '../helpers/golden.js';
-
-const f64 = (t: T.Tensor) => t.to('float64');
-
-/** max |a - b| / max |b|: one scale for the whole output. */
-function relativeError(a: T.Tensor, b: T.Tensor): number {
-  return T.scope(() => maxAbsDiff(f64(a), b) / f64(b).abs().max().item());
-}
+import { attentionReference, f64, relativeError } from '../helpers/attention-reference.js';
 
 test('linear: 1 to 9 rows, any in/out size, with and without bias, equals the float64 product', () => {
   T.manualSeed(0);
@@ -77,20 +71,6 @@ test('linear: mismatched sizes are an error naming the operator and the shapes',
     assert.throws(() => T.linear(T.zeros([1, 3]), T.zeros([4, 2])), /llava::linear.*shapes cannot be multiplied/),
   );
 });
-
-/** softmax(q·kᵀ/√d + mask)·v in float64, key/value heads repeated for grouped-query attention. */
-function attentionReference(q: T.Tensor, k: T.Tensor, v: T.Tensor, mask?: T.Tensor): T.Tensor {
-  const [B, H, , d] = q.shape as [number, number, number, number];
-  const [, Hkv, S] = k.shape as [number, number, number];
-  const repeat = (t: T.Tensor) =>
-    f64(t)
-      .unsqueeze(2)
-      .expand(B, Hkv, H / Hkv, S, d)
-      .reshape(B, H, S, d);
-  let scores = f64(q).matmul(repeat(k).transpose(2, 3)).div(Math.sqrt(d));
-  if (mask) scores = scores.add(f64(mask));
-  return scores.softmax(-1).matmul(repeat(v));
-}
 
 test('attention: decode shapes, grouped-query heads, keys in either layout, equal the float64 formula', () => {
   T.manualSeed(4);
