@@ -71,8 +71,18 @@ test('attention under autograd: blocks past the causal diagonal are never comput
     const out = T.attention(q, k, v, causalMask(B, POSITIONS, 0, undefined, 'float32'));
     // Rows 0–127 (the first two blocks) never read key 129, so they stay finite; the formula would make every
     // row NaN (NaN + the mask's lowest value is NaN). The last block's rows read it.
-    assert.equal(isNan(out.narrow(2, 0, 128)).sum().item(), 0);
-    assert.equal(isNan(out.narrow(2, 128, 2)).sum().item(), B * H * 2 * D);
+    assert.equal(
+      isNan(out.narrow(2, 0, 128))
+        .sum()
+        .item(),
+      0,
+    );
+    assert.equal(
+      isNan(out.narrow(2, 128, 2))
+        .sum()
+        .item(),
+      B * H * 2 * D,
+    );
     const run = () => {
       const leaves = [q, finiteKeys, v].map((t) => t.detach().requiresGrad_());
       T.attention(leaves[0]!, leaves[1]!, leaves[2]!, causalMask(B, POSITIONS, 0, undefined, 'float32'))
