@@ -1,6 +1,7 @@
 // AdamW (Loshchilov & Hutter): Adam with weight decay decoupled from the gradient, step for
-// step PyTorch's torch.optim.AdamW (single-tensor path), with parameter groups.
-import { keep, noGrad, zerosLike, type Tensor } from '../torch/index.js';
+// step PyTorch's torch.optim.AdamW (single-tensor path), with parameter groups. Each parameter's update is one
+// pass over its arrays (native/adamw.cc).
+import { adamwStep_, keep, noGrad, zerosLike, type Tensor } from '../torch/index.js';
 
 export type AdamWHyper = { lr: number; betas: [number, number]; eps: number; weightDecay: number };
 export type ParamGroup = { params: Tensor[] } & Partial<AdamWHyper>;
@@ -33,15 +34,7 @@ export class AdamW {
           if (!grad) continue;
           const s = this.#stateOf(p);
           s.step += 1;
-          p.mul_(1 - g.lr * g.weightDecay);
-          s.expAvg.lerp_(grad, 1 - beta1);
-          s.expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-          const biasCorrection1 = 1 - beta1 ** s.step;
-          const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** s.step);
-          const denom = s.expAvgSq.sqrt();
-          denom.div_(biasCorrection2Sqrt).add_(g.eps);
-          p.addcdiv_(s.expAvg, denom, -g.lr / biasCorrection1);
-          denom.dispose();
+          adamwStep_(p, grad, s.expAvg, s.expAvgSq, { ...g, beta1, beta2, step: s.step });
           grad.dispose();
         }
       }

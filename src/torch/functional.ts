@@ -12,6 +12,7 @@ const op = {
   rmsNorm: llavaOp('rms_norm'),
   applyRotary: llavaOp('apply_rotary'),
   attention: llavaOp('attention'),
+  adamwStep: llavaOp('adamw_step_'),
   layerNorm: aten('layer_norm'),
   embedding: aten('embedding'),
   conv2d: aten('conv2d'),
@@ -108,3 +109,29 @@ export const mseLoss = (input: Tensor, target: Tensor, reduction: Reduction = 'm
 function pair(v: number | number[]): number[] {
   return Array.isArray(v) ? v : [v, v];
 }
+
+/**
+ * One AdamW update of `param` in place, torch.optim.AdamW's single-tensor formula: param ·= 1 − lr·wd;
+ * m ← lerp(m, grad, 1 − β1); v ← β2·v + (1 − β2)·grad²; param += −lr/(1 − β1^step) · m / (√v/√(1 − β2^step) + ε).
+ * One pass over the four arrays for contiguous fp32/fp64 CPU tensors (native/adamw.cc), the operators otherwise.
+ */
+export const adamwStep_ = (
+  param: Tensor,
+  grad: Tensor,
+  expAvg: Tensor,
+  expAvgSq: Tensor,
+  h: { lr: number; beta1: number; beta2: number; weightDecay: number; eps: number; step: number },
+): void => {
+  op.adamwStep(
+    param.handle,
+    grad.handle,
+    expAvg.handle,
+    expAvgSq.handle,
+    h.lr,
+    h.beta1,
+    h.beta2,
+    h.weightDecay,
+    h.eps,
+    h.step,
+  );
+};

@@ -110,3 +110,67 @@ test('clipGradNorm scales all gradients to the global max norm and returns the n
   clipGradNorm([a, b], 10); // under the limit: unchanged
   assertArrayClose(b.grad!.toTypedArray() as Float64Array, [0.8], { atol: 1e-6 });
 });
+
+/** The update as torch.optim.AdamW's single-tensor path writes it, in ATen operators. */
+function operatorAdamW(p: T.Tensor, g: T.Tensor, m: T.Tensor, v: T.Tensor, step: number) {
+  const [lr, b1, b2, wd, eps] = [1e-3, 0.9, 0.999, 0.1, 1e-8];
+  p.mul_(1 - lr * wd);
+  m.lerp_(g, 1 - b1);
+  v.mul_(b2).addcmul_(g, g, 1 - b2);
+  p.addcdiv_(
+    m,
+    v
+      .sqrt()
+      .div_(Math.sqrt(1 - b2 ** step))
+      .add_(eps),
+    -lr / (1 - b1 ** step),
+  );
+}
+
+test('the one-pass AdamW update equals the operator formula: fp32, fp64, and strided tensors (the operators)', () =>
+  T.noGrad(() =>
+    T.scope(() => {
+      T.manualSeed(3);
+      for (const [dtype, tolerance] of [
+        ['float32', 1e-6],
+        ['float64', 1e-14],
+      ] as const)
+        for (const strided of [false, true]) {
+          // 100 003 elements: split across threads, and not a multiple of any vector width.
+          const make = () => (strided ? T.randn([317, 631], { dtype }).transpose(0, 1) : T.randn([100003], { dtype }));
+          const [p, m, v0] = [make(), make(), make()];
+          const v = v0.abs();
+          const ours = [p.clone(), m.clone(), v.clone()];
+          if (strided) ours.forEach((t, i) => (ours[i] = t.transpose(0, 1).contiguous().transpose(0, 1))); // keep the strided layout
+          const theirs = [p.clone(), m.clone(), v.clone()];
+          for (let step = 1; step <= 3; step++) {
+            const g = make();
+            T.adamwStep_(ours[0]!, g, ours[1]!, ours[2]!, {
+              lr: 1e-3,
+              beta1: 0.9,
+              beta2: 0.999,
+              weightDecay: 0.1,
+              eps: 1e-8,
+              step,
+            });
+            operatorAdamW(theirs[0]!, g, theirs[1]!, theirs[2]!, step);
+          }
+          ours.forEach((t, i) => {
+            const error = t.sub(theirs[i]!).abs().max().item() / theirs[i]!.abs().max().item();
+            assert.ok(error <= tolerance, `${dtype}${strided ? ', strided' : ''}, tensor ${i}: ${error}`);
+          });
+        }
+      assert.throws(
+        () =>
+          T.adamwStep_(T.zeros([3]), T.zeros([4]), T.zeros([3]), T.zeros([3]), {
+            lr: 1,
+            beta1: 0.9,
+            beta2: 0.9,
+            weightDecay: 0,
+            eps: 1e-8,
+            step: 1,
+          }),
+        /llava::adamw_step_: parameter \[3\], gradient \[4\]/,
+      );
+    }),
+  ));
