@@ -10,7 +10,7 @@ import {
   full,
   linear,
   scope,
-  silu,
+  siluMul,
   zeros,
   type Tensor,
 } from '../torch/index.js';
@@ -81,7 +81,7 @@ export class LlamaMLP extends Module {
   /** down(silu(gate(x)) · up(x)) */
   forward(x: Tensor): Tensor {
     return scope(() => {
-      return this.down_proj.forward(silu(this.gate_proj.forward(x)).mul(this.up_proj.forward(x)));
+      return this.down_proj.forward(siluMul(this.gate_proj.forward(x), this.up_proj.forward(x)));
     });
   }
 }

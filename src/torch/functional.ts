@@ -12,6 +12,7 @@ const op = {
   rmsNorm: llavaOp('rms_norm'),
   applyRotary: llavaOp('apply_rotary'),
   attention: llavaOp('attention'),
+  siluMul: llavaOp('silu_mul'),
   adamwStep: llavaOp('adamw_step_'),
   layerNorm: aten('layer_norm'),
   embedding: aten('embedding'),
@@ -45,7 +46,10 @@ export const powBase = (base: number, exponent: Tensor) => wrap(op.powScalarBase
  */
 export const linear = (x: Tensor, weight: Tensor, bias?: Tensor): Tensor =>
   wrap(op.linear(x.handle, weight.handle, bias?.handle));
-/** LLaMA's RMSNorm: weight · x / √(mean(x², -1) + eps), in float32, cast back to x's dtype before the weight. */
+/**
+ * LLaMA's RMSNorm: weight · x / √(mean(x², -1) + eps), in float32, cast back to x's dtype before the weight.
+ * Float32 CPU inputs take the addon's one-pass kernel and backward (native/rms_norm.cc).
+ */
 export const rmsNorm = (x: Tensor, weight: Tensor, eps: number) => wrap(op.rmsNorm(x.handle, weight.handle, eps));
 /** Rotary embedding of x [B, H, T, d] with cos, sin [B, T, d]: x·cos + rotate_half(x)·sin (transformers'). */
 export const applyRotary = (x: Tensor, cos: Tensor, sin: Tensor) =>
@@ -77,6 +81,8 @@ export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none') => wrap(o
 /** CLIP's x·σ(1.702x). */
 export const quickGelu = (x: Tensor) => x.mul(x.mul(1.702).sigmoid());
 export const silu = (x: Tensor) => wrap(op.silu(x.handle));
+/** silu(gate) · up (LLaMA's SwiGLU gate) in one operator; float32/float64 CPU tensors saved without silu(gate). */
+export const siluMul = (gate: Tensor, up: Tensor) => wrap(op.siluMul(gate.handle, up.handle));
 /** Dropout with probability p when training; identity otherwise. */
 export const dropout = (x: Tensor, p: number, training: boolean) => wrap(op.dropout(x.handle, p, training));
 

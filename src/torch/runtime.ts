@@ -59,6 +59,15 @@ export function runtimeReport(): RuntimeReport {
   };
 }
 
+/** Sets libtorch's intra-op thread count (torch.set_num_threads) and returns the previous one. */
+export function setNumThreads(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`setNumThreads: expected a positive integer, got ${threads}`);
+  const previous = native.numThreads();
+  native.numThreads(threads);
+  return previous;
+}
+
 /** fp32 GEMM rate, n×n by n×n, the median of `reps` timed runs after one warm-up, in GFLOPS. */
 export function measureGemmGflops(n: number, reps = 5): number {
   return scope(() =>

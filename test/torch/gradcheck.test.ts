@@ -4,6 +4,10 @@ import * as T from '../../src/torch/index.js';
 import { gradcheck, randomInput as rnd, type Input } from '../helpers/gradcheck.js';
 
 const ids = (values: number[], shape = [values.length]) => T.tensor(BigInt64Array.from(values.map(BigInt)), shape);
+const constant = (shape: number[], seed: number) => {
+  const { data } = rnd(shape, seed);
+  return T.tensor(Float64Array.from(data), shape);
+};
 const positive = (x: number) => 0.5 + Math.abs(x);
 const awayFromZero = (x: number) => (x < 0 ? x - 0.2 : x + 0.2);
 
@@ -55,6 +59,12 @@ const cases: [string, (xs: T.Tensor[]) => T.Tensor, Input[]][] = [
     ([x, c, s]) => T.applyRotary(x!, c!, s!),
     [rnd([1, 2, 3, 4], 82), rnd([1, 3, 4], 83), rnd([1, 3, 4], 84)],
   ],
+  [
+    'apply_rotary, tables without gradient (the addon kernel), heads a transposed view',
+    ([x]) => T.applyRotary(x!.transpose(1, 2), constant([1, 3, 4], 85), constant([1, 3, 4], 86)),
+    [rnd([1, 3, 2, 4], 87)],
+  ],
+  ['silu_mul', ([g, u]) => T.siluMul(g!, u!), [rnd([2, 5], 88), rnd([2, 5], 89)]],
   ['embedding', ([w]) => T.embedding(ids([2, 0, 2, 1]), w!), [rnd([3, 4], 40)]],
   [
     'conv2d stride 2 padding 1',
