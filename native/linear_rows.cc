@@ -58,30 +58,40 @@ inline __attribute__((always_inline)) float hsum(typename Lanes<W>::type v) {
   }
 }
 
-// How far ahead of each weight row's reads to prefetch, for 2 or more input rows. With 8 rows a core spends long
-// enough on each weight vector that the hardware prefetcher falls behind: 4 KiB ahead, a step for 8 rows streams as
-// fast as one for 1 (measured on this project's 2-core machine; 512 B ahead it took 1.5x as long). One row needs no
-// help, and prefetching there cost ~10%.
-constexpr int kPrefetchBytes = 4096;
+// How far ahead of each weight row's reads to prefetch, and into L2 (prefetcht1): the more input rows, the longer a
+// core spends on each weight vector and the further the hardware prefetcher falls behind. 16 KiB ahead a step for 8
+// rows took 0.7x the time it took with no prefetch or with 4 KiB ahead into L1, and one row gained ~5% (measured on
+// this project's 2-core Xeon, the 57 products of the benchmark's LLaMA; 2 KiB ahead into L1 helped 8 rows not at all).
+constexpr int kPrefetchBytes = 16384;
+
+// Keeps `v` in a register: without this GCC folds a vector used by several FMAs into each FMA as a memory operand,
+// so a value loaded once in the source is loaded once per use. Loads, not FMAs, bound this kernel (a core here
+// issues about one 512-bit load a cycle and two FMAs), so that folding made 8 rows 1.6x slower.
+#define LLAVA_IN_REGISTER(v) asm("" : "+v"(v))
 
 // out[m][r] = x[m, :] · w[r, :] for R weight rows and M input rows; x [M, K] fp32, w [R, K] rows of length K.
-// Per k-step the M input vectors and then each weight vector are loaded once into registers; the M·R accumulators
-// stay there too.
+// Per k-step the R weight vectors are loaded into registers, then each input vector once, used by R FMAs:
+// M + R loads for M·R FMAs, with the M·R accumulators in registers too.
 template <int W, int M, int R, typename T>
 inline __attribute__((always_inline)) void block(const T* w, const float* x, int64_t K, float* out, int64_t ldo) {
   using V = typename Lanes<W>::type;
   V acc[M][R] = {};
   int64_t k = 0;
   for (; k + W <= K; k += W) {
-    V xv[M];
-#pragma GCC unroll 8
-    for (int m = 0; m < M; ++m) std::memcpy(&xv[m], x + m * K + k, sizeof xv[m]);
+    V wv[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const V wr = load<W>(w + r * K + k);
-      if constexpr (M > 1) __builtin_prefetch(reinterpret_cast<const char*>(w + r * K + k) + kPrefetchBytes);
+      wv[r] = load<W>(w + r * K + k);
+      LLAVA_IN_REGISTER(wv[r]);
+      __builtin_prefetch(reinterpret_cast<const char*>(w + r * K + k) + kPrefetchBytes, 0, 2);
+    }
 #pragma GCC unroll 8
-      for (int m = 0; m < M; ++m) acc[m][r] += wr * xv[m];
+    for (int m = 0; m < M; ++m) {
+      V xv;
+      std::memcpy(&xv, x + m * K + k, sizeof xv);
+      LLAVA_IN_REGISTER(xv);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[m][r] += wv[r] * xv;
     }
   }
   for (int m = 0; m < M; ++m)
@@ -92,10 +102,10 @@ inline __attribute__((always_inline)) void block(const T* w, const float* x, int
     }
 }
 
-// Weight rows per block: as many as the registers hold beside the M input vectors, one weight vector and the M·R
-// accumulators (more rows, more independent FMA chains), at most 8.
+// Weight rows per block: as many as the registers hold beside their R weight vectors, one input vector and the
+// M·R accumulators (more rows, more independent FMA chains and fewer loads per FMA), at most 8.
 constexpr int rows_per_block(int M, int registers) {
-  const int R = (registers - 1 - M) / M;
+  const int R = (registers - 1) / (M + 1);
   return R < 1 ? 1 : R > 8 ? 8 : R;
 }
 
