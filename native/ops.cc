@@ -107,6 +107,19 @@ c10::IValue to_ivalue(const Napi::Value& v, const c10::TypePtr& type, const std:
   }
 }
 
+// Argument `arg` from JS. The name a failed check starts with is built only when a check fails: a decode step makes
+// ~300 calls, and building every argument's name on every call cost more than converting it. Every check's message
+// is `where + ": ..."`, so converting with an empty `where` and prefixing the name gives the same text.
+c10::IValue to_argument(const Napi::Value& v, const c10::FunctionSchema& schema, const c10::Argument& arg) {
+  try {
+    return to_ivalue(v, arg.type(), "");
+  } catch (const CallError& e) {
+    throw CallError(describe(schema, arg) + e.what(), e.type_error);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(describe(schema, arg) + e.what());
+  }
+}
+
 Napi::Value from_ivalue(Napi::Env env, const c10::IValue& v) {
   if (v.isTensor()) return wrap_tensor(env, v.toTensor());
   if (v.isNone()) return env.Undefined();
@@ -137,7 +150,8 @@ Napi::Value from_ivalue(Napi::Env env, const c10::IValue& v) {
 
 // The operator behind an id from resolveOp, in this environment's table.
 const c10::OperatorHandle& op_of(const Napi::CallbackInfo& info) {
-  int64_t id = to_integer(info[0], argument(info, "id"));
+  // Ids come from resolveOp: the message is built only for one that is not a number.
+  const int64_t id = info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : to_integer(info[0], argument(info, "id"));
   const auto& ops = env_state(info.Env())->ops;
   if (id < 0 || id >= static_cast<int64_t>(ops.size()))
     throw CallError(argument(info, "id") + ": " + std::to_string(id) + " is no operator id from resolveOp (" + std::to_string(ops.size()) + " resolved)");
@@ -181,7 +195,7 @@ Napi::Value call_op(const Napi::CallbackInfo& info) {
       } else if (v.IsUndefined() && args[i].type()->kind() != c10::TypeKind::OptionalType) {
         throw std::invalid_argument("missing " + describe(schema, args[i]));
       } else {
-        stack.push_back(to_ivalue(v, args[i].type(), describe(schema, args[i])));
+        stack.push_back(to_argument(v, schema, args[i]));
       }
     }
     op.callBoxed(&stack);

@@ -40,8 +40,20 @@ test('bad construction arguments are named', () => {
 
 test('non-tensor where a tensor is expected, and wrong argument types, are TypeErrors', () => {
   const t = f32([1, 2]);
-  assert.throws(() => t.matmul({ handle: 3 } as unknown as T.Tensor), /expected a Tensor/);
-  assert.throws(() => t.sum(1.5), /expected an integer/);
+  // The whole message: the operator, the argument's name and schema type, what was expected and what came.
+  const error = (message: string) => ({ name: 'TypeError', message });
+  assert.throws(
+    () => t.matmul({ handle: 3 } as unknown as T.Tensor),
+    error("aten::matmul argument 'other' (Tensor): expected a Tensor, got the number 3"),
+  );
+  assert.throws(
+    () => t.sum(1.5),
+    error("aten::sum.dim_IntList argument 'dim' (int[]?): expected an integer, got the number 1.5"),
+  );
+  assert.throws(
+    () => t.view('a' as unknown as number),
+    error("aten::view argument 'size' (int[]): expected an integer, got a string"),
+  );
 });
 
 test('backward on a tensor that does not require grad says so', () => {
