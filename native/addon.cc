@@ -147,11 +147,10 @@ Napi::Value assign(const Napi::CallbackInfo& info) {
   TensorHolder* holder = holder_of(info[0]);
   const at::Tensor& src = tensor_arg(info, 1, "src");
   bool requires_grad = holder->tensor.requires_grad();
+  unaccount(env, holder);
   holder->tensor = src.detach();
   if (requires_grad) holder->tensor.set_requires_grad(true);
-  int64_t bytes = holder->tensor.has_storage() ? static_cast<int64_t>(holder->tensor.storage().nbytes()) : 0;
-  if (bytes != holder->accounted_bytes) Napi::MemoryManagement::AdjustExternalMemory(env, bytes - holder->accounted_bytes);
-  holder->accounted_bytes = bytes;
+  account(env, holder);
   return env.Undefined();
 }
 
@@ -162,8 +161,7 @@ Napi::Value dispose(const Napi::CallbackInfo& info) {
   if (!h->tensor.defined()) return info.Env().Undefined();
   h->tensor.reset();
   h->state->live_handles--;
-  if (h->accounted_bytes) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->accounted_bytes);
-  h->accounted_bytes = 0;
+  unaccount(info.Env(), h);
   return info.Env().Undefined();
 }
 
@@ -220,6 +218,10 @@ Napi::Value live_handles(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(env_state(info.Env())->live_handles));
 }
 
+Napi::Value accounted_bytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(env_state(info.Env())->accounted_bytes));
+}
+
 Napi::Value runtime_info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto out = Napi::Object::New(env);
@@ -262,6 +264,7 @@ const Entry kEntries[] = {
     {"manualSeed", manual_seed, 1, 1},
     {"numThreads", num_threads, 0, 1},
     {"liveHandles", live_handles, 0, 0},
+    {"accountedBytes", accounted_bytes, 0, 0},
     {"runtimeInfo", runtime_info, 0, 0},
 };
 

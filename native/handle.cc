@@ -14,12 +14,35 @@ thread_local bool t_in_finalizer = false;
 void finalize_holder(Napi::BasicEnv env, TensorHolder* holder) {
   t_in_finalizer = true;
   if (holder->tensor.defined()) holder->state->live_handles--;
-  if (holder->accounted_bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -holder->accounted_bytes);
+  unaccount(env, holder);
   delete holder;
   t_in_finalizer = false;
 }
 
 }  // namespace
+
+void account(Napi::BasicEnv env, TensorHolder* holder) {
+  const at::Tensor& t = holder->tensor;
+  if (!t.defined() || !t.has_storage()) return;
+  holder->storage = t.storage().unsafeGetStorageImpl();
+  auto& entry = holder->state->storages[holder->storage];
+  if (entry.handles++ > 0) return;
+  entry.bytes = static_cast<int64_t>(t.storage().nbytes());
+  holder->state->accounted_bytes += entry.bytes;
+  if (entry.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, entry.bytes);
+}
+
+void unaccount(Napi::BasicEnv env, TensorHolder* holder) {
+  if (!holder->storage) return;
+  auto& storages = holder->state->storages;
+  auto entry = storages.find(holder->storage);
+  holder->storage = nullptr;
+  if (entry == storages.end() || --entry->second.handles > 0) return;
+  const int64_t bytes = entry->second.bytes;
+  storages.erase(entry);
+  holder->state->accounted_bytes -= bytes;
+  if (bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
+}
 
 void init_env_state(Napi::Env env) {
   auto state = std::make_shared<EnvState>();
@@ -39,11 +62,8 @@ TensorHolder* holder_of(const Napi::Value& value) {
 }
 
 Napi::Value wrap_tensor(Napi::Env env, at::Tensor tensor) {
-  auto* holder = new TensorHolder{std::move(tensor), env_state(env), 0};
-  // Count each storage once per handle: an over-estimate for views, but it keeps GC pressure
-  // proportional to what unreleased handles may pin.
-  holder->accounted_bytes = holder->tensor.defined() && holder->tensor.has_storage() ? static_cast<int64_t>(holder->tensor.storage().nbytes()) : 0;
-  if (holder->accounted_bytes) Napi::MemoryManagement::AdjustExternalMemory(env, holder->accounted_bytes);
+  auto* holder = new TensorHolder{std::move(tensor), env_state(env)};
+  account(env, holder);
   holder->state->live_handles++;
   auto external = Napi::External<TensorHolder>::New(env, holder, finalize_holder);
   external.TypeTag(&kTensorTag);

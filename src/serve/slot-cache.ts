@@ -91,11 +91,7 @@ export class SlotCache extends KVCache {
     };
   }
 
-  /**
-   * The view's rows of `buffer`, positions [start, start + length) on `dim`. Intermediate views are freed at once:
-   * the addon counts every handle of a view as the whole buffer's bytes of external memory, and a few such handles
-   * alive together make V8 collect garbage at every layer (a decode step 5x slower with 8 slots of 1024 positions).
-   */
+  /** The view's rows of `buffer`, positions [start, start + length) on `dim`; the intermediate view is freed at once. */
   #window(buffer: Tensor, dim: number, start: number, length: number): Tensor {
     const rows = buffer.narrow(0, this.#view.row, this.#view.rows);
     const window = rows.narrow(dim, start, length);

@@ -42,3 +42,9 @@ export function grad(
 
 /** Handles alive now (made and neither disposed nor collected): for leak checks. */
 export const liveTensorCount = (): number => native.liveHandles();
+
+/**
+ * Bytes of the storages that live handles hold, as reported to V8 so that garbage collection feels native memory:
+ * each storage once, however many handles (views) share it.
+ */
+export const liveStorageBytes = (): number => native.accountedBytes();

@@ -39,6 +39,7 @@ export interface NativeTorch {
   manualSeed(seed: number): void;
   numThreads(set?: number): number;
   liveHandles(): number;
+  accountedBytes(): number;
   runtimeInfo(): {
     torchVersion: string;
     parallelInfo: string;

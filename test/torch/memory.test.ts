@@ -43,6 +43,39 @@ test('scope() disposes everything when its function throws', () => {
   assert.equal(T.liveTensorCount(), before);
 });
 
+test('a storage counts once toward the external memory V8 is told of, however many views hold it', () => {
+  const before = T.liveStorageBytes();
+  const base = T.zeros([1024, 1024]); // 4 MiB of float32
+  const MiB4 = 4 * 2 ** 20;
+  assert.equal(T.liveStorageBytes() - before, MiB4);
+  // A KV cache's per-layer windows, a weight's slices: views add nothing (they used to add 4 MiB each).
+  const views = [...Array.from({ length: 20 }, (_, i) => base.narrow(0, i, 8)), base.transpose(0, 1), base.view(-1)];
+  assert.equal(T.liveStorageBytes() - before, MiB4);
+  const copy = T.scope(() => base.narrow(0, 0, 256).clone()); // a storage of its own, 1 MiB
+  assert.equal(T.liveStorageBytes() - before, MiB4 + 2 ** 20);
+  base.dispose(); // the views still hold the storage
+  assert.equal(T.liveStorageBytes() - before, MiB4 + 2 ** 20);
+  for (const v of views.slice(1)) v.dispose();
+  assert.equal(T.liveStorageBytes() - before, MiB4 + 2 ** 20);
+  views[0]!.dispose(); // the last handle on it
+  assert.equal(T.liveStorageBytes() - before, 2 ** 20);
+  copy.dispose();
+  assert.equal(T.liveStorageBytes(), before);
+});
+
+test('a KV cache step over a long cache adds only the bytes it allocates, not its views of the cache', async () => {
+  const { KVCache } = await import('../../src/models/kv-cache.js');
+  const shape = { batch: 8, kvHeads: 8, headDim: 64 };
+  const cache = new KVCache(2, 1024, shape, 'float32');
+  const k = T.randn([8, 8, 1, 64]);
+  const before = T.liveStorageBytes();
+  const views = T.noGrad(() => [0, 1].map((layer) => cache.update(layer, k, k)));
+  assert.equal(T.liveStorageBytes(), before, 'the returned windows share the cache buffers');
+  for (const { keysT, values } of views) (keysT.dispose(), values.dispose());
+  cache.dispose();
+  k.dispose();
+});
+
 class Mlp extends Module {
   readonly fc1 = this.registerModule('fc1', new Linear(64, 128));
   readonly fc2 = this.registerModule('fc2', new Linear(128, 10));

@@ -235,6 +235,7 @@ const cases: Record<keyof Native, Case[]> = {
     arity('numThreads', [1, 2], '0 to 1 arguments'),
   ],
   liveHandles: [arity('liveHandles', [1], '0 arguments')],
+  accountedBytes: [arity('accountedBytes', [1], '0 arguments')],
   runtimeInfo: [arity('runtimeInfo', [1], '0 arguments')],
   resolveOp: [
     {
