@@ -67,7 +67,13 @@ constexpr int kPrefetchBytes = 16384;
 // Keeps `v` in a register: without this GCC folds a vector used by several FMAs into each FMA as a memory operand,
 // so a value loaded once in the source is loaded once per use. Loads, not FMAs, bound this kernel (a core here
 // issues about one 512-bit load a cycle and two FMAs), so that folding made 8 rows 1.6x slower.
+#if defined(__x86_64__)
 #define LLAVA_IN_REGISTER(v) asm("" : "+v"(v))
+#elif defined(__aarch64__)
+#define LLAVA_IN_REGISTER(v) asm("" : "+w"(v))
+#else
+#define LLAVA_IN_REGISTER(v)
+#endif
 
 // out[m][r] = x[m, :] · w[r, :] for R weight rows and M input rows; x [M, K] fp32, w [R, K] rows of length K.
 // Per k-step the R weight vectors are loaded into registers, then each input vector once, used by R FMAs:
