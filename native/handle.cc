@@ -28,7 +28,6 @@ void account(Napi::BasicEnv env, TensorHolder* holder) {
   auto& entry = holder->state->storages[holder->storage];
   if (entry.handles++ > 0) return;
   entry.bytes = static_cast<int64_t>(t.storage().nbytes());
-  holder->state->accounted_bytes += entry.bytes;
   if (entry.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, entry.bytes);
 }
 
@@ -40,7 +39,6 @@ void unaccount(Napi::BasicEnv env, TensorHolder* holder) {
   if (entry == storages.end() || --entry->second.handles > 0) return;
   const int64_t bytes = entry->second.bytes;
   storages.erase(entry);
-  holder->state->accounted_bytes -= bytes;
   if (bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
 }
 

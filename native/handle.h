@@ -28,13 +28,12 @@ struct EnvState {
   std::vector<napi_ref> deferred;  // see drain_deferred_releases()
   std::vector<c10::OperatorHandle> ops;  // resolveOp's ids index this (ops.cc)
   // Storages reported to V8 as external memory, each once however many handles view it: the handles
-  // sharing it and the bytes reported (handle.cc). `accounted_bytes` is their sum.
+  // sharing it and the bytes reported (handle.cc).
   struct Accounted {
     int64_t handles;
     int64_t bytes;
   };
   std::unordered_map<const void*, Accounted> storages;
-  int64_t accounted_bytes = 0;
 };
 
 // Creates the environment's state; called once by the module's init.
@@ -50,9 +49,9 @@ struct TensorHolder {
 };
 
 // Reports the handle's storage to V8 as external memory, so GC feels native allocations: once per storage, so that
-// views (a KV cache's per-layer windows, a weight's slices) add nothing. Before this, every view counted its whole
-// storage, and a decode step's few dozen transient views made V8 collect at every layer (a batch-8 step with a
-// 1024-position cache took 10x as long). unaccount() undoes it; call it before the handle's tensor changes or goes.
+// views (a KV cache's per-layer windows, a weight's slices) add nothing. Counted per view, a decode step's few dozen
+// transient views make V8 collect at every layer (a batch-8 step over a 1024-position cache took 3.5x as long).
+// unaccount() undoes it; call it before the handle's tensor changes or goes.
 void account(Napi::BasicEnv env, TensorHolder* holder);
 void unaccount(Napi::BasicEnv env, TensorHolder* holder);
 

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/torch/index.js';
 import { AdamW, Linear, Module } from '../../src/nn/index.js';
+import { KVCache } from '../../src/models/kv-cache.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -63,8 +64,7 @@ test('a storage counts once toward the external memory V8 is told of, however ma
   assert.equal(T.liveStorageBytes(), before);
 });
 
-test('a KV cache step over a long cache adds only the bytes it allocates, not its views of the cache', async () => {
-  const { KVCache } = await import('../../src/models/kv-cache.js');
+test('a KV cache step over a long cache adds only the bytes it allocates, not its views of the cache', () => {
   const shape = { batch: 8, kvHeads: 8, headDim: 64 };
   const cache = new KVCache(2, 1024, shape, 'float32');
   const k = T.randn([8, 8, 1, 64]);
