@@ -14,6 +14,7 @@
 
 #include "attention_train.h"
 #include "isa.h"
+#include "kernels.h"
 
 namespace llava {
 namespace {
@@ -160,6 +161,8 @@ void attention_loop(const at::Tensor& q, const at::Tensor& k, const at::Tensor& 
   });
 }
 
+}  // namespace
+
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const c10::optional<at::Tensor>& mask) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "llava::attention: query, key and value must be 4-D",
@@ -175,8 +178,6 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
                                   [&] { attention_loop<scalar_t>(q, k, v, m, out); });
   return out;
 }
-
-}  // namespace
 
 TORCH_LIBRARY_FRAGMENT(llava, m) {
   m.def("attention(Tensor query, Tensor key, Tensor value, Tensor? mask=None) -> Tensor", &attention);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "isa.h"
+#include "kernels.h"
 
 // Vectors pass between always-inlined functions only, so GCC's note that their ABI differs by target is moot.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -173,6 +174,8 @@ bool decodes(const at::Tensor& input, const at::Tensor& weight, const c10::optio
   return !records;
 }
 
+}  // namespace
+
 at::Tensor linear(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
   if (!decodes(input, weight, bias)) return at::linear(input, weight, bias);
   // A decode step calls this ~60 times for little work each, so every libtorch call it skips counts: fp32
@@ -192,8 +195,6 @@ at::Tensor linear(const at::Tensor& input, const at::Tensor& weight, const c10::
   if (bias && bias->defined()) y.add_(*bias);
   return fp32 ? y : y.to(input.scalar_type());
 }
-
-}  // namespace
 
 TORCH_LIBRARY_FRAGMENT(llava, m) {
   m.def("linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor", &linear);

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "isa.h"
+#include "kernels.h"
 
 namespace llava {
 namespace {
@@ -120,14 +121,14 @@ struct RmsNorm : torch::autograd::Function<RmsNorm> {
   }
 };
 
+}  // namespace
+
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   const bool ours = x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && x.device().is_cpu() &&
                     weight.device().is_cpu() && weight.dim() == 1 && x.dim() >= 1 && x.numel() > 0 &&
                     x.size(-1) == weight.size(0);
   return ours ? RmsNorm::apply(x, weight, eps) : rms_norm_ops(x, weight, eps);
 }
-
-}  // namespace
 
 TORCH_LIBRARY_FRAGMENT(llava, m) {
   m.def("rms_norm(Tensor input, Tensor weight, float eps) -> Tensor", &rms_norm);

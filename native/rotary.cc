@@ -10,6 +10,7 @@
 #include <torch/library.h>
 
 #include "isa.h"
+#include "kernels.h"
 
 namespace llava {
 namespace {
@@ -101,11 +102,11 @@ bool takes_ours(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& si
   return x.stride(3) == 1;
 }
 
+}  // namespace
+
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   return takes_ours(x, cos, sin) ? Rotary::apply(x, cos, sin) : apply_rotary_ops(x, cos, sin);
 }
-
-}  // namespace
 
 TORCH_LIBRARY_FRAGMENT(llava, m) {
   m.def("apply_rotary(Tensor input, Tensor cos, Tensor sin) -> Tensor", &apply_rotary);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "isa.h"
+#include "kernels.h"
 
 namespace llava {
 namespace {
@@ -109,6 +110,8 @@ struct SiluMul : torch::autograd::Function<SiluMul> {
   }
 };
 
+}  // namespace
+
 at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up) {
   const auto type = gate.scalar_type();
   const bool ours = (type == at::kFloat || type == at::kDouble) && up.scalar_type() == type &&
@@ -116,8 +119,6 @@ at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up) {
                     gate.is_contiguous() && up.is_contiguous();
   return ours ? SiluMul::apply(gate, up) : at::silu(gate).mul(up);
 }
-
-}  // namespace
 
 TORCH_LIBRARY_FRAGMENT(llava, m) {
   m.def("silu_mul(Tensor gate, Tensor up) -> Tensor", &silu_mul);

@@ -7,7 +7,9 @@ import {
   attention,
   cat,
   crossEntropy,
+  decoderLayer,
   full,
+  isGradEnabled,
   linear,
   scope,
   siluMul,
@@ -103,9 +105,42 @@ export class LlamaDecoderLayer extends Module {
   }
   forward(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache?: KVCache): Tensor {
     return scope(() => {
+      // Inference over a cache (generation, serving) runs the same operators in one native call.
+      if (cache && !isGradEnabled() && this.#runsOwnForwards()) return this.#step(x, cos, sin, mask, cache);
       const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), cos, sin, mask, cache));
       return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
     });
+  }
+
+  /** Whether every module runs its class's forward, which #step reproduces (an attached LoRA replaces a Linear's). */
+  #runsOwnForwards(): boolean {
+    const { self_attn: a, mlp } = this;
+    const linears = [a.q_proj, a.k_proj, a.v_proj, a.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj];
+    const norms = [this.input_layernorm, this.post_attention_layernorm];
+    return (
+      a.forward === LlamaAttention.prototype.forward &&
+      mlp.forward === LlamaMLP.prototype.forward &&
+      linears.every((l) => l.forward === Linear.prototype.forward) &&
+      norms.every((n) => n.forward === RMSNorm.prototype.forward)
+    );
+  }
+
+  #step(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache: KVCache): Tensor {
+    const { self_attn: a, mlp } = this;
+    const weights = [
+      this.input_layernorm.weight,
+      a.q_proj.weight,
+      a.k_proj.weight,
+      a.v_proj.weight,
+      a.o_proj.weight,
+      this.post_attention_layernorm.weight,
+      mlp.gate_proj.weight,
+      mlp.up_proj.weight,
+      mlp.down_proj.weight,
+    ];
+    const biases = a.q_proj.bias ? [a.q_proj.bias, a.k_proj.bias!, a.v_proj.bias!, a.o_proj.bias!] : [];
+    const window = cache.window(a.layerIdx, x.size(1));
+    return decoderLayer(x, weights, biases, { cos, sin }, mask, window, a.heads, this.input_layernorm.eps);
   }
 }
 

@@ -74,17 +74,10 @@ export class SlotCache extends KVCache {
     };
   }
 
-  override update(layer: number, k: Tensor, v: Tensor): { keysT: Tensor; values: Tensor } {
-    const t = k.size(2);
+  override window(layer: number, t: number): { keysT: Tensor; values: Tensor } {
     const { column } = this.#view;
     if (column + this.length + t > this.capacity)
       throw new Error(`SlotCache: column ${column + this.length + t} is past its capacity of ${this.capacity}`);
-    noGrad(() => {
-      const keys = this.#window(this.#keys[layer]!, 3, column + this.length, t);
-      keys.copy_(k.transpose(2, 3)).dispose();
-      const values = this.#window(this.#values[layer]!, 2, column + this.length, t);
-      values.copy_(v).dispose();
-    });
     return {
       keysT: this.#window(this.#keys[layer]!, 3, column, this.length + t),
       values: this.#window(this.#values[layer]!, 2, column, this.length + t),

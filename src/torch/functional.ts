@@ -13,6 +13,7 @@ const op = {
   applyRotary: llavaOp('apply_rotary'),
   attention: llavaOp('attention'),
   siluMul: llavaOp('silu_mul'),
+  decoderLayer: llavaOp('decoder_layer'),
   adamwStep: llavaOp('adamw_step_'),
   layerNorm: aten('layer_norm'),
   embedding: aten('embedding'),
@@ -83,6 +84,36 @@ export const quickGelu = (x: Tensor) => x.mul(x.mul(1.702).sigmoid());
 export const silu = (x: Tensor) => wrap(op.silu(x.handle));
 /** silu(gate) · up (LLaMA's SwiGLU gate) in one operator; float32/float64 CPU tensors saved without silu(gate). */
 export const siluMul = (gate: Tensor, up: Tensor) => wrap(op.siluMul(gate.handle, up.handle));
+/**
+ * One LLaMA decoder layer over a KV cache outside autograd, in one native call (native/decoder_layer.cc): the same
+ * operators as the layer's modules in the same order, so bitwise their result, without ~30 calls from JavaScript.
+ * weights: input_layernorm, q/k/v/o_proj, post_attention_layernorm, gate/up/down_proj; biases: [] or q/k/v/o_proj's;
+ * keysT [B, H_kv, d, S], values [B, H_kv, S, d]: the cache's windows, whose last T positions it writes.
+ */
+export const decoderLayer = (
+  hidden: Tensor,
+  weights: Tensor[],
+  biases: Tensor[],
+  rotary: { cos: Tensor; sin: Tensor },
+  mask: Tensor | undefined,
+  cache: { keysT: Tensor; values: Tensor },
+  heads: number,
+  eps: number,
+) =>
+  wrap(
+    op.decoderLayer(
+      hidden.handle,
+      handles(weights),
+      handles(biases),
+      rotary.cos.handle,
+      rotary.sin.handle,
+      mask?.handle,
+      cache.keysT.handle,
+      cache.values.handle,
+      heads,
+      eps,
+    ),
+  );
 /** Dropout with probability p when training; identity otherwise. */
 export const dropout = (x: Tensor, p: number, training: boolean) => wrap(op.dropout(x.handle, p, training));
 
