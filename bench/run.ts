@@ -10,6 +10,7 @@ const benches = [
   'engine',
   'models',
   'decode',
+  'llama_cpp',
   'train',
   'serve',
   'serve_load',

@@ -49,6 +49,13 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm ci --no-audit --no-fund
 fi
 
+# The benchmarks' llama.cpp anchor (bench/llama_cpp.ts), in its own folder so that the CPU build alone is installed.
+if [[ "${1:-}" == "--bench" && ( ! -f bench/llama-cpp/node_modules/.package-lock.json ||
+  bench/llama-cpp/package-lock.json -nt bench/llama-cpp/node_modules/.package-lock.json ) ]]; then
+  # --ignore-scripts: its postinstall would download or build llama.cpp; the prebuilt CPU package is the one used.
+  npm ci --prefix bench/llama-cpp --omit=optional --ignore-scripts --no-audit --no-fund
+fi
+
 node native/build.mjs
 rm -rf dist   # outputs of deleted sources must not run as tests
 npx tsc -p .
