@@ -7,7 +7,7 @@ import { report, type Row } from './report.js';
 import { benchModel, percentile, serveProcess } from './serve_model.js';
 
 const TOKENS = 48;
-const REPS = 5;
+const REPS = 15;
 const bench = benchModel();
 const { model, processor } = bench;
 const server = await serveProcess(bench.dir, ['--max-batch', '8']);
@@ -66,8 +66,13 @@ await direct();
 await http();
 const directRuns = [];
 const httpRuns = [];
+// A pause before each run: the other process's OpenMP threads, which spin for a while after their last parallel
+// region, park first instead of taking a core from the run being timed.
+const settle = () => (globalThis.gc?.(), new Promise((r) => setTimeout(r, 100)));
 for (let i = 0; i < REPS; i++) {
+  await settle();
   directRuns.push(await direct());
+  await settle();
   httpRuns.push(await http());
 }
 const d = { ttft: median(directRuns.map((o) => o.ttft)), decode: median(directRuns.map((o) => o.decode)) };
