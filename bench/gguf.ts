@@ -27,25 +27,22 @@ class Bytes {
     this.parts.push(b);
     this.length += b.length;
   }
-  u32(v: number) {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v);
+  #fixed(size: number, write: (b: Buffer) => void) {
+    const b = Buffer.alloc(size);
+    write(b);
     this.push(b);
+  }
+  u32(v: number) {
+    this.#fixed(4, (b) => b.writeUInt32LE(v));
   }
   i32(v: number) {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(v);
-    this.push(b);
+    this.#fixed(4, (b) => b.writeInt32LE(v));
   }
   f32(v: number) {
-    const b = Buffer.alloc(4);
-    b.writeFloatLE(v);
-    this.push(b);
+    this.#fixed(4, (b) => b.writeFloatLE(v));
   }
   u64(v: number) {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt(v));
-    this.push(b);
+    this.#fixed(8, (b) => b.writeBigUInt64LE(BigInt(v)));
   }
   string(s: string) {
     const b = Buffer.from(s, 'utf8');
