@@ -7,7 +7,8 @@
 import * as T from '../src/torch/index.js';
 import { LlamaForCausalLM, llamaConfig } from '../src/models/index.js';
 import { runtimeReport } from '../src/torch/runtime.js';
-import { report, type Row } from './report.js';
+import { timedGreedy } from './greedy.js';
+import { median, report, type Row } from './report.js';
 import { LLAMA_8X512 } from './shapes.js';
 
 const REPS = 7;
@@ -17,8 +18,6 @@ const NEW_TOKENS = 64;
 T.manualSeed(0);
 const config = llamaConfig(LLAMA_8X512);
 const lm = new LlamaForCausalLM(config);
-
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 
 // Bytes a decode step reads: every weight matrix once (the embedding only one row per token, left out).
 const matrices = lm.parameters().filter((p) => p.ndim === 2 && p !== lm.model.embed_tokens.weight);
@@ -40,19 +39,7 @@ const copyLoopMs = () => timed(() => T.noGrad(() => copy.copy_(big)));
 async function decodeRun(rows: number): Promise<{ ms: number; tokens: number[][] }> {
   T.manualSeed(1);
   const prompt = T.randint(0, 31000, [1, PROMPT]).expand(rows, PROMPT).contiguous();
-  const times: number[] = [];
-  const out = await lm.generate({
-    inputIds: prompt,
-    maxNewTokens: NEW_TOKENS + 1,
-    eosTokenId: null,
-    onStep: () => times.push(performance.now()),
-  });
-  const ids = Array.from(out.toTypedArray() as BigInt64Array, Number);
-  const width = out.size(1);
-  return {
-    ms: median(times.slice(1).map((t, i) => t - times[i]!)),
-    tokens: Array.from({ length: rows }, (_, b) => ids.slice(b * width + PROMPT, (b + 1) * width)),
-  };
+  return timedGreedy(lm, prompt, NEW_TOKENS + 1);
 }
 
 // Anchors and decodes alternate, REPS rounds, medians of each: load from other jobs on a shared machine then falls

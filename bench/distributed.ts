@@ -13,12 +13,11 @@ import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
 import { DataParallel, ProcessGroup, launch, freePort } from '../src/distributed/index.js';
 import { LlamaForCausalLM, llamaConfig } from '../src/models/index.js';
-import { medianMsAsync, report, type Row } from './report.js';
+import { median, medianMsAsync, report, type Row } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, '..', '..', 'bench');
 const MIB = 2 ** 20;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sizesMiB = [1, 4, 16, 64, 256];
 const repsFor = (mib: number) => (mib >= 64 ? 3 : 10);
 type Result = { mib: number; ms: number }[];

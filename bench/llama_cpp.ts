@@ -12,7 +12,8 @@ import * as T from '../src/torch/index.js';
 import { KVCache, LlamaForCausalLM, llamaConfig } from '../src/models/index.js';
 import { runtimeReport } from '../src/torch/runtime.js';
 import { writeGguf } from './gguf.js';
-import { report, type Row } from './report.js';
+import { timedGreedy } from './greedy.js';
+import { median, medianGap, report, type Row } from './report.js';
 import { LLAMA_8X512 } from './shapes.js';
 
 const ROUNDS = 5;
@@ -42,7 +43,6 @@ const nodeLlamaCpp = (await import(pathToFileURL(entry).href).catch((e) => {
   throw new Error(`bench/llama_cpp: node-llama-cpp is not installed (${entry}): run scripts/setup.sh --bench (${e})`);
 })) as NodeLlamaCpp;
 
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 const threads = runtimeReport().threads;
 
 T.manualSeed(0);
@@ -88,16 +88,10 @@ async function llamaPrefillMs(ids: number[]): Promise<number> {
 
 /** Median time between greedy tokens, and the tokens, after the 64-token prompt. */
 async function oursDecode(): Promise<{ ms: number; tokens: number[] }> {
-  const times: number[] = [];
-  const out = await lm.generate({
-    inputIds: asIds(prompts.get(64)!),
-    maxNewTokens: DECODE_STEPS + 1,
-    eosTokenId: null,
-    onStep: () => times.push(performance.now()),
-  });
-  const tokens = Array.from(out.toTypedArray() as BigInt64Array, Number).slice(64);
-  out.dispose();
-  return { ms: median(times.slice(1).map((t, i) => t - times[i]!)), tokens };
+  const input = asIds(prompts.get(64)!);
+  const { ms, tokens } = await timedGreedy(lm, input, DECODE_STEPS + 1);
+  input.dispose();
+  return { ms, tokens: tokens[0]! };
 }
 
 async function llamaDecode(): Promise<{ ms: number; tokens: number[] }> {
@@ -109,7 +103,7 @@ async function llamaDecode(): Promise<{ ms: number; tokens: number[] }> {
     tokens.push(token);
     if (tokens.length === DECODE_STEPS + 1) break;
   }
-  return { ms: median(times.slice(1).map((t, i) => t - times[i]!)), tokens };
+  return { ms: medianGap(times), tokens };
 }
 
 const runs = new Map<string, number[]>();

@@ -34,6 +34,12 @@ export function report(rows: Row[]): void {
   console.log(`\n${row(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${lines.map(row).join('\n')}\n`);
 }
 
+/** The middle value (the upper one of an even count). */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** Median time between consecutive timestamps, in their unit. */
+export const medianGap = (times: number[]): number => median(times.slice(1).map((t, i) => t - times[i]!));
+
 /** Median of `reps` timed runs after `warmup` untimed ones, in ms. */
 export function medianMs(fn: () => void, reps: number, warmup = 2): number {
   for (let i = 0; i < warmup; i++) fn();
@@ -43,8 +49,7 @@ export function medianMs(fn: () => void, reps: number, warmup = 2): number {
     fn();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
 }
 
 /** medianMs for async work. */
@@ -56,8 +61,7 @@ export async function medianMsAsync(fn: () => Promise<unknown>, reps: number, wa
     await fn();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
 }
 
 /**

@@ -18,7 +18,7 @@ import { forwardBackwardRecompute } from '../src/train/recompute.js';
 import { applyStage, type Stage } from '../src/train/trainability.js';
 import { Trainer, type MicroBatchSource } from '../src/train/trainer.js';
 import { fmaPeak } from './fma_peak.js';
-import { report, type Row } from './report.js';
+import { median, report, type Row } from './report.js';
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
 const threads = runtimeReport().threads;
@@ -218,7 +218,6 @@ for (const size of sizes.length ? sizes : Object.keys(CONFIGS)) {
       torchTimes.push(await torch.step());
     }
     await trainer.close();
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const stepMs = median(times);
     // Model FLOPs (recompute not counted): the LLM's 2N per token forward, 2N backward to the activations, and
     // 2N more for weight gradients in stage 2; the frozen tower's 2N per patch forward.

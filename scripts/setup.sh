@@ -44,17 +44,18 @@ if [[ -z "${LIBTORCH:-}" ]]; then
   done
 fi
 
-# npm dependencies, when missing or older than the lock file.
-if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  npm ci --no-audit --no-fund
-fi
-
-# The benchmarks' llama.cpp anchor (bench/llama_cpp.ts), in its own folder so that the CPU build alone is installed.
-if [[ "${1:-}" == "--bench" && ( ! -f bench/llama-cpp/node_modules/.package-lock.json ||
-  bench/llama-cpp/package-lock.json -nt bench/llama-cpp/node_modules/.package-lock.json ) ]]; then
-  # --ignore-scripts: its postinstall would download or build llama.cpp; the prebuilt CPU package is the one used.
-  npm ci --prefix bench/llama-cpp --omit=optional --ignore-scripts --no-audit --no-fund
-fi
+# npm dependencies of a folder, when missing or older than its lock file: npm_ci DIR [npm ci options].
+npm_ci() {
+  local dir=$1
+  shift
+  if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+    npm ci --prefix "$dir" --no-audit --no-fund "$@"
+  fi
+}
+npm_ci .
+# The benchmarks' llama.cpp anchor (bench/llama_cpp.ts), in its own folder so that the CPU build alone is installed;
+# --ignore-scripts: its postinstall would download or build llama.cpp, and the prebuilt CPU package is the one used.
+[[ "${1:-}" == "--bench" ]] && npm_ci bench/llama-cpp --omit=optional --ignore-scripts
 
 node native/build.mjs
 rm -rf dist   # outputs of deleted sources must not run as tests
