@@ -33,12 +33,13 @@ const stepModel = {
 };
 const STEP_BATCH = [2, 128];
 const STEP_REPS = 5;
+const STEP_BUCKET_MIB = 4;
 
 /** Median ms of a forward + backward with and without the Reducer's gradient sync, alternated. */
 async function stepRank(group: ProcessGroup): Promise<{ syncMs: number; localMs: number }> {
   T.manualSeed(0);
   const model = new LlamaForCausalLM(llamaConfig(stepModel)).train();
-  const dp = await DataParallel.create(group, model.parameters(), { bucketBytes: 4 * MIB });
+  const dp = await DataParallel.create(group, model.parameters(), { bucketBytes: STEP_BUCKET_MIB * MIB });
   const ids = T.randint(0, stepModel.vocab_size, STEP_BATCH);
   const step = (sync: boolean) => async () => {
     await group.barrier();
@@ -80,7 +81,7 @@ async function rank(out: string): Promise<void> {
 async function pytorch<R>(step = false): Promise<{ torch_version: string; results: R }> {
   const port = await freePort();
   const cfg = step
-    ? { port, step: { model: stepModel, batch: STEP_BATCH, reps: STEP_REPS, bucketMiB: 4 } }
+    ? { port, step: { model: stepModel, batch: STEP_BATCH, reps: STEP_REPS, bucketMiB: STEP_BUCKET_MIB } }
     : { sizesMiB, port };
   const args = [join(benchDir, 'distributed_pytorch.py'), JSON.stringify(cfg)];
   const env = (r: number) => ({ ...process.env, OMP_NUM_THREADS: '1', RANK: String(r), WORLD_SIZE: '2' });
@@ -138,7 +139,7 @@ async function bench(): Promise<void> {
       torchStep.push((await pytorch<Step>(true)).results);
     }
     const overhead = (steps: Step[]) => median(steps.map((s) => s.syncMs / s.localMs));
-    const stepMetric = `LLaMA 4×256 vocab 4096, B${STEP_BATCH.join(' × ')} fwd+bwd, 2 ranks, 4 MiB buckets`;
+    const stepMetric = `LLaMA 4×256 vocab 4096, B${STEP_BATCH.join(' × ')} fwd+bwd, 2 ranks, ${STEP_BUCKET_MIB} MiB buckets`;
     rows.push(
       {
         bench: 'distributed',

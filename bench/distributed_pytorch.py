@@ -2,12 +2,12 @@
 python3-torch), timed as bench/report.ts's medianMsAsync (median after one warm-up). Rank from $RANK; rank 0 prints
 JSON. With cfg["step"]: the DDP step, the same LLaMA's forward + backward under DistributedDataParallel (c10d's
 Reducer, as ours) with gradient sync and inside no_sync(), alternated; otherwise all-reduce of float32 buffers."""
-import json, os, sys
+import contextlib, json, os, sys
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from layers_pytorch import Llama
-from timing import median_ms
+from timing import median, median_ms
 
 cfg = json.loads(sys.argv[1])
 rank = int(os.environ["RANK"])
@@ -33,11 +33,8 @@ def step_ms(step):
     def run(sync):
         def once():
             dist.barrier()
-            if sync:
+            with contextlib.nullcontext() if sync else model.no_sync():
                 model(ids).backward()
-            else:
-                with model.no_sync():
-                    model(ids).backward()
             model.zero_grad(set_to_none=True)
 
         return once
@@ -46,7 +43,7 @@ def step_ms(step):
     for i in range(step["reps"]):
         sync_ms.append(median_ms(run(True), 1, warmup=1 if i == 0 else 0))
         local_ms.append(median_ms(run(False), 1, warmup=1 if i == 0 else 0))
-    return {"syncMs": sorted(sync_ms)[len(sync_ms) // 2], "localMs": sorted(local_ms)[len(local_ms) // 2]}
+    return {"syncMs": median(sync_ms), "localMs": median(local_ms)}
 
 
 results = step_ms(cfg["step"]) if "step" in cfg else all_reduce_ms()

@@ -120,3 +120,18 @@ class Llama(nn.Module):
         """The loss of LlamaForCausalLM(input_ids=ids, labels=ids): next-token cross-entropy over [B, T]."""
         logits = s.lm_head(s.hidden(s.embed(ids))).float()
         return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+
+
+class Llava(nn.Module):
+    """LLaVA: the CLIP tower (frozen: run without grad), the 2-layer MLP projector, the LLaMA."""
+
+    def __init__(s, V, C):
+        super().__init__()
+        s.clip = Clip(V)
+        s.proj1, s.proj2 = nn.Linear(V["hidden_size"], C["hidden_size"]), nn.Linear(C["hidden_size"], C["hidden_size"])
+        s.llm = Llama(C)
+
+    def embeds(s, px, ids):  # [image features; text embeddings] per row [B, P + T, D]
+        with torch.no_grad():
+            feats = s.clip(px)
+        return torch.cat([s.proj2(F.gelu(s.proj1(feats))), s.llm.embed(ids)], 1)

@@ -6,8 +6,7 @@ import json, sys, time
 import torch
 from timing import median_ms
 import torch.nn.functional as F
-from torch import nn
-from layers_pytorch import Clip, Llama
+from layers_pytorch import Llava
 
 threads = int(sys.argv[1])
 cfg = json.loads(sys.argv[2])
@@ -16,25 +15,15 @@ torch.manual_seed(0)
 V, C, L = cfg["vision"], cfg["text"], cfg
 
 
-class Llava(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.clip = Clip(V)
-        s.proj1, s.proj2 = nn.Linear(V["hidden_size"], C["hidden_size"]), nn.Linear(C["hidden_size"], C["hidden_size"])
-        s.llm = Llama(C)
-
-    def embeds(s, px, ids):  # [image features; text embeddings] per row
-        with torch.no_grad():
-            feats = s.clip(px)
-        return torch.cat([s.proj2(F.gelu(s.proj1(feats))), s.llm.embed(ids)], 1)
-
-    def decode(s, x, start, caches=None, last_only=False):
-        h = s.llm.hidden(x, start, caches)
-        return s.llm.lm_head(h[:, -1:] if last_only else h).float()
-
-
-model = Llava()
+model = Llava(V, C)
 model.clip.requires_grad_(False)
+
+
+def decode(x, start, caches=None, last_only=False):  # embeddings [B, T, D] at positions start.. -> logits
+    h = model.llm.hidden(x, start, caches)
+    return model.llm.lm_head(h[:, -1:] if last_only else h).float()
+
+
 opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
 B, text = L["batch"], L["text_tokens"]
 px = torch.randn(B, 3, V["image_size"], V["image_size"])
@@ -43,7 +32,7 @@ labels = torch.cat([torch.full((B, (V["image_size"] // V["patch_size"]) ** 2), -
 
 
 def train_step():
-    logits = model.decode(model.embeds(px, ids), 0)
+    logits = decode(model.embeds(px, ids), 0)
     loss = F.cross_entropy(logits[:, :-1].reshape(-1, C["vocab_size"]), labels[:, 1:].reshape(-1))
     loss.backward()
     opt.step()
@@ -52,18 +41,18 @@ def train_step():
 
 def prefill():
     with torch.no_grad():
-        return model.decode(model.embeds(px[:1], ids[:1]), 0, [[] for _ in model.llm.layers], last_only=True)
+        return decode(model.embeds(px[:1], ids[:1]), 0, [[] for _ in model.llm.layers], last_only=True)
 
 
 def decode_tokens_per_s(n):
     with torch.no_grad():
         caches = [[] for _ in model.llm.layers]
         x = model.embeds(px[:1], ids[:1])
-        token = model.decode(x, 0, caches, last_only=True)[:, -1].argmax(-1)
+        token = decode(x, 0, caches, last_only=True)[:, -1].argmax(-1)
         start = x.shape[1]
         t0 = time.perf_counter()
         for i in range(n):
-            token = model.decode(model.llm.embed(token[:, None]), start + i, caches, last_only=True)[:, -1].argmax(-1)
+            token = decode(model.llm.embed(token[:, None]), start + i, caches, last_only=True)[:, -1].argmax(-1)
         return n / (time.perf_counter() - t0)
 
 

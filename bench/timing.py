@@ -10,4 +10,9 @@ def median_ms(fn, reps, warmup=2):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-    return sorted(times)[len(times) // 2]
+    return median(times)
+
+
+def median(xs):
+    """The middle value (the upper one of an even count), as bench/report.ts's median."""
+    return sorted(xs)[len(xs) // 2]

@@ -9,8 +9,7 @@ RSS) or `steps` (prints {torch_version}, then runs steps as stdin asks, answerin
 import json, math, sys, time
 import torch
 import torch.nn.functional as F
-from torch import nn
-from layers_pytorch import Clip, Llama
+from layers_pytorch import Llava
 
 threads = int(sys.argv[1])
 cfg = json.loads(sys.argv[2])
@@ -25,21 +24,7 @@ def status(field):
         return next(int(l.split()[1]) * 1024 for l in f if l.startswith(field + ":"))
 
 
-class Llava(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.clip = Clip(V)
-        s.proj1, s.proj2 = nn.Linear(V["hidden_size"], C["hidden_size"]), nn.Linear(C["hidden_size"], C["hidden_size"])
-        s.llm = Llama(C)
-
-    def forward(s, px, ids, recompute):  # the last hidden state [B, T, D]
-        with torch.no_grad():  # the frozen tower
-            feats = s.clip(px)
-        x = torch.cat([s.proj2(F.gelu(s.proj1(feats))), s.llm.embed(ids)], 1)
-        return s.llm.hidden(x, recompute=recompute)
-
-
-model = Llava()
+model = Llava(V, C)
 B, text = cfg["batch"], cfg["text_tokens"]
 px = torch.randn(B, 3, V["image_size"], V["image_size"])
 ids = torch.randint(0, C["vocab_size"], (B, text))
@@ -65,7 +50,7 @@ def start_case(case):
 
 
 def step():
-    hidden = model(px, ids, recompute)
+    hidden = model.llm.hidden(model.embeds(px, ids), recompute=recompute)
     targets = labels[:, 1:]  # position t is scored on labels[t + 1]
     kept = targets != -100
     logits = model.llm.lm_head(hidden[:, :-1][kept]).float()  # [K, V]
